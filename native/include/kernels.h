@@ -1,0 +1,129 @@
+// The native contract: every kernel is declared once here and implemented twice,
+// in namespace cpu (native/cpu, the reference) and namespace cuda (native/cuda).
+// All tensors are contiguous row-major fp32 (float) or int32 (int32_t); shapes and
+// validation live in the addon (native/addon), so kernels trust their arguments.
+// Every kernel that writes an output has an `accumulate` flag (or beta) where the
+// autograd needs "+=" instead of "=".
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#define CLLM4REC_KERNELS(NS)                                                          \
+  namespace NS {                                                                      \
+  /* C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] (+ bias[N] broadcast on rows).   \
+     op(A): [M,K] (A stored [K,M] when transA); op(B): [K,N] (B stored [N,K] when      \
+     transB). Batch strides in elements; a stride of 0 broadcasts. bias may be null.  \
+     beta == 0 means C is not read (may hold NaN). */                                 \
+  void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,   \
+            const float* A, int64_t strideA, const float* B, int64_t strideB,         \
+            float beta, float* C, int64_t strideC, int64_t batch, const float* bias); \
+  /* out[n] (+)= sum over rows of X[rows, n]: the bias gradient. */                  \
+  void sum_rows(const float* X, int64_t rows, int64_t cols, float* out,               \
+                bool accumulate);                                                     \
+  /* out (+)= a * alpha + b * beta, elementwise; b may be null (then out (+)= a*alpha)*/\
+  void add(const float* a, float alpha, const float* b, float beta, float* out,       \
+           int64_t n, bool accumulate);                                               \
+  void fill(float* out, float value, int64_t n);                                      \
+  /* out[0] = sum of x[0..n) (accumulated in double on the CPU). */                   \
+  void sum(const float* x, int64_t n, float* out);                                    \
+  /* Strided 2-D block copy, batched: dst[b, r, c] (+)= src[b, r, c] for c < cols,    \
+     addresses base + b*batchStride + r*rowStride + c. Used for concat and slices. */ \
+  void copy_strided(float* dst, int64_t dstBatchStride, int64_t dstRowStride,         \
+                    const float* src, int64_t srcBatchStride, int64_t srcRowStride,   \
+                    int64_t batch, int64_t rows, int64_t cols, bool accumulate);      \
+  /* LayerNorm over the last dim D of x [R, D]; saves mean [R] and rstd [R]. */       \
+  void layernorm_forward(const float* x, const float* gamma, const float* beta,       \
+                         float* y, float* mean, float* rstd, int64_t R, int64_t D,    \
+                         float eps);                                                  \
+  /* dx (+)= d/dx; dgamma, dbeta (+)= their gradients; any of the three may be null   \
+     (a frozen LayerNorm passes null for dgamma and dbeta). */                        \
+  void layernorm_backward(const float* dy, const float* x, const float* gamma,        \
+                          const float* mean, const float* rstd, float* dx,            \
+                          float* dgamma, float* dbeta, int64_t R, int64_t D,          \
+                          bool accumulateDx);                                         \
+  /* GELU, tanh approximation (GPT-2's gelu_new). */                                  \
+  void gelu_forward(const float* x, float* y, int64_t n);                             \
+  void gelu_backward(const float* x, const float* dy, float* dx, int64_t n,           \
+                     bool accumulate);                                                \
+  /* Causal multi-head attention with a key-padding mask and a key prefix.            \
+     q: rows [B, Tq] of ldq floats, head h at columns h*Dh..; k, v: rows [B, Tk] of   \
+     ldk floats. Tk >= Tq; query i sits at key position p = Tk - Tq + i and sees keys \
+     j <= p with keyMask[b, j] != 0 (keyMask [B, Tk] int32, may be null = all valid).\
+     A query whose own position is masked, or that sees no key, outputs zeros.        \
+     out: [B, Tq, H*Dh] contiguous; lse: [B, H, Tq] log-sum-exp of the scaled scores  \
+     (-INFINITY for a query that sees no key). Scale = 1/sqrt(Dh). */                 \
+  void attention_forward(const float* q, int64_t ldq, const float* k,                 \
+                         const float* v, int64_t ldk, const int32_t* keyMask,         \
+                         float* out, float* lse, int64_t B, int64_t H, int64_t Tq,    \
+                         int64_t Tk, int64_t Dh);                                     \
+  /* Accumulates into dq (ldq), dk and dv (ldk); the caller zeroes them first. */     \
+  void attention_backward(const float* dout, const float* q, int64_t ldq,             \
+                          const float* k, const float* v, int64_t ldk,                \
+                          const int32_t* keyMask, const float* out, const float* lse, \
+                          float* dq, float* dk, float* dv, int64_t B, int64_t H,      \
+                          int64_t Tq, int64_t Tk, int64_t Dh);                        \
+  /* out[i, :] = table[ids[i] - idBase, :] for ids in [idBase, idBase + rows);        \
+     rows of out whose id is outside that range are left untouched. */                \
+  void gather_rows(const float* table, int64_t rows, int64_t d, const int32_t* ids,   \
+                   int64_t n, int64_t idBase, float* out);                            \
+  /* dtable[ids[i] - idBase, :] += dout[i, :] for ids in range; duplicates are summed \
+     deterministically (no float atomics in an order-dependent way). */               \
+  void scatter_add_rows(float* dtable, int64_t rows, int64_t d, const int32_t* ids,   \
+                        int64_t n, int64_t idBase, const float* dout);                \
+  /* Fused softmax cross-entropy over C classes: for rows with target >= 0,           \
+     loss[r] = logsumexp(logits[r]) - logits[r, target[r]] and lse[r] is saved;       \
+     rows with target < 0 (masked) get loss 0. */                                     \
+  void softmax_xent_forward(const float* logits, const int32_t* target, float* loss,  \
+                            float* lse, int64_t R, int64_t C);                        \
+  /* dlogits[r] (+)= dloss[r] * (softmax(logits[r]) - onehot(target[r])); masked rows  \
+     get 0. dlogits may alias logits (in place). */                                   \
+  void softmax_xent_backward(const float* logits, const int32_t* target,              \
+                             const float* lse, const float* dloss, float* dlogits,    \
+                             int64_t R, int64_t C, bool accumulate);                  \
+  /* Multinomial NLL with multi-hot (any nonnegative) targets t [R, C]:               \
+     loss[r] = -sum_c t[r,c] * log_softmax(logits[r])_c; lse[r] saved. */             \
+  void multinomial_nll_forward(const float* logits, const float* t, float* loss,      \
+                               float* lse, int64_t R, int64_t C);                     \
+  /* dlogits[r] (+)= dloss[r] * (softmax(logits[r]) * sum_c t[r,c] - t[r]). */        \
+  void multinomial_nll_backward(const float* logits, const float* t,                  \
+                                const float* lse, const float* dloss, float* dlogits, \
+                                int64_t R, int64_t C, bool accumulate);               \
+  /* out[0] = sum (a - b)^2 over n elements. */                                       \
+  void sq_diff_sum_forward(const float* a, const float* b, int64_t n, float* out);    \
+  /* da (+)= 2 * g[0] * (a - b), g a 1-element device buffer. */                      \
+  void sq_diff_sum_backward(const float* a, const float* b, const float* g,           \
+                            float* da, int64_t n, bool accumulate);                   \
+  /* Adam in place (no weight decay): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;     \
+     p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps). */              \
+  void adam(float* p, const float* g, float* m, float* v, int64_t n, float lr,        \
+            float beta1, float beta2, float eps, int64_t step);                       \
+  }
+
+CLLM4REC_KERNELS(cpu)
+#ifdef CLLM4REC_CUDA
+CLLM4REC_KERNELS(cuda)
+#endif
+
+namespace cpu {
+// Threads used by the CPU kernels (OpenMP); 0 = library default.
+void set_num_threads(int n);
+int num_threads();
+}
+
+#ifdef CLLM4REC_CUDA
+namespace cuda {
+// Device management. Every function throws std::runtime_error with a message that
+// names the CUDA call on failure (the addon turns it into a JS Error).
+int device_count();            // 0 when no GPU answers (never throws)
+const char* device_name();     // name of device 0, "" when none
+void* alloc(size_t bytes);     // caching allocator over cudaMalloc; throws on OOM
+void release(void* p, size_t bytes);  // back to the cache
+void empty_cache();            // cudaFree everything cached
+size_t cached_bytes();
+void copy_h2d(void* dst, const void* src, size_t bytes);
+void copy_d2h(void* dst, const void* src, size_t bytes);  // syncs the stream
+void copy_d2d(void* dst, const void* src, size_t bytes);
+void synchronize();            // waits for the stream; throws on a sticky error
+void check_last(const char* op);  // after a launch; syncs when CLLM4REC_SYNC=1
+}
+#endif

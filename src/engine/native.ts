@@ -1,0 +1,140 @@
+// Loads the N-API addon and types its surface. The addon is glue only: it validates
+// arguments (devices, dtypes, extents, id ranges), dispatches to native/cpu or
+// native/cuda, counts launches, and turns every native failure into a JS Error.
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/** Opaque handle to a native buffer (an N-API External). */
+export type NativeBuffer = { readonly __nativeBuffer: unique symbol };
+/** 0 = cpu, 1 = cuda */
+export type DeviceCode = 0 | 1;
+/** 0 = float32, 1 = int32 */
+export type DTypeCode = 0 | 1;
+
+export interface NativeStats {
+  /** bytes currently allocated (live buffers) per device */
+  cpuBytes: number;
+  cudaBytes: number;
+  /** bytes held by the CUDA caching allocator but not in use */
+  cudaCachedBytes: number;
+  liveBuffers: number;
+  /** kernel launches by kernel name since the last resetStats() */
+  launches: Record<string, number>;
+}
+
+/**
+ * Every buffer argument is a NativeBuffer plus an element offset into it where the
+ * signature says `off`; the addon checks that every access stays inside the buffer.
+ * Scalars are JS numbers; booleans are JS booleans; nullable buffers may be null.
+ */
+export interface NativeAddon {
+  readonly hasCuda: boolean; // compiled with CUDA
+  cudaDeviceCount(): number; // 0 when no GPU answers
+  cudaDeviceName(): string;
+  setNumThreads(n: number): void;
+  numThreads(): number;
+
+  alloc(device: DeviceCode, dtype: DTypeCode, numel: number): NativeBuffer;
+  free(buf: NativeBuffer): void; // idempotent; the External's finalizer is only a backstop
+  isFreed(buf: NativeBuffer): boolean;
+  numel(buf: NativeBuffer): number;
+  deviceOf(buf: NativeBuffer): DeviceCode;
+  dtypeOf(buf: NativeBuffer): DTypeCode;
+  /** host typed array (Float32Array for f32, Int32Array for i32) -> buffer, same length */
+  upload(buf: NativeBuffer, src: Float32Array | Int32Array): void;
+  download(buf: NativeBuffer, dst: Float32Array | Int32Array): void;
+  /** dst[dstOff .. dstOff+n) = src[srcOff ..), across devices too; same dtype */
+  copy(dst: NativeBuffer, dstOff: number, src: NativeBuffer, srcOff: number, n: number): void;
+  synchronize(): void;
+  emptyCache(): void;
+  stats(): NativeStats;
+  resetStats(): void;
+
+  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    A: NativeBuffer, offA: number, strideA: number,
+    B: NativeBuffer, offB: number, strideB: number,
+    beta: number, C: NativeBuffer, offC: number, strideC: number,
+    batch: number, bias: NativeBuffer | null): void;
+  sumRows(X: NativeBuffer, rows: number, cols: number, out: NativeBuffer, accumulate: boolean): void;
+  add(a: NativeBuffer, alpha: number, b: NativeBuffer | null, beta: number, out: NativeBuffer,
+    n: number, accumulate: boolean): void;
+  fill(out: NativeBuffer, value: number, n: number): void;
+  sum(x: NativeBuffer, n: number, out: NativeBuffer): void;
+  copyStrided(dst: NativeBuffer, dstOff: number, dstBatchStride: number, dstRowStride: number,
+    src: NativeBuffer, srcOff: number, srcBatchStride: number, srcRowStride: number,
+    batch: number, rows: number, cols: number, accumulate: boolean): void;
+  layernormForward(x: NativeBuffer, gamma: NativeBuffer, beta: NativeBuffer, y: NativeBuffer,
+    mean: NativeBuffer, rstd: NativeBuffer, R: number, D: number, eps: number): void;
+  layernormBackward(dy: NativeBuffer, x: NativeBuffer, gamma: NativeBuffer, mean: NativeBuffer,
+    rstd: NativeBuffer, dx: NativeBuffer | null, dgamma: NativeBuffer | null,
+    dbeta: NativeBuffer | null, R: number, D: number, accumulateDx: boolean): void;
+  geluForward(x: NativeBuffer, y: NativeBuffer, n: number): void;
+  geluBackward(x: NativeBuffer, dy: NativeBuffer, dx: NativeBuffer, n: number, accumulate: boolean): void;
+  attentionForward(q: NativeBuffer, offQ: number, ldq: number,
+    kv: NativeBuffer, offK: number, offV: number, ldk: number,
+    keyMask: NativeBuffer | null, out: NativeBuffer, lse: NativeBuffer,
+    B: number, H: number, Tq: number, Tk: number, Dh: number): void;
+  attentionBackward(dout: NativeBuffer, q: NativeBuffer, offQ: number, ldq: number,
+    kv: NativeBuffer, offK: number, offV: number, ldk: number,
+    keyMask: NativeBuffer | null, out: NativeBuffer, lse: NativeBuffer,
+    dq: NativeBuffer, offDq: number, dkv: NativeBuffer, offDk: number, offDv: number,
+    B: number, H: number, Tq: number, Tk: number, Dh: number): void;
+  /** strict: every id must lie in [idBase, idBase+rows) or a RangeError is thrown */
+  gatherRows(table: NativeBuffer, rows: number, d: number, ids: NativeBuffer, n: number,
+    idBase: number, out: NativeBuffer, strict: boolean): void;
+  scatterAddRows(dtable: NativeBuffer, rows: number, d: number, ids: NativeBuffer, n: number,
+    idBase: number, dout: NativeBuffer): void;
+  softmaxXentForward(logits: NativeBuffer, target: NativeBuffer, loss: NativeBuffer,
+    lse: NativeBuffer, R: number, C: number): void;
+  softmaxXentBackward(logits: NativeBuffer, target: NativeBuffer, lse: NativeBuffer,
+    dloss: NativeBuffer, dlogits: NativeBuffer, R: number, C: number, accumulate: boolean): void;
+  multinomialNllForward(logits: NativeBuffer, t: NativeBuffer, loss: NativeBuffer,
+    lse: NativeBuffer, R: number, C: number): void;
+  multinomialNllBackward(logits: NativeBuffer, t: NativeBuffer, lse: NativeBuffer,
+    dloss: NativeBuffer, dlogits: NativeBuffer, R: number, C: number, accumulate: boolean): void;
+  sqDiffSumForward(a: NativeBuffer, b: NativeBuffer, n: number, out: NativeBuffer): void;
+  sqDiffSumBackward(a: NativeBuffer, b: NativeBuffer, g: NativeBuffer, da: NativeBuffer,
+    n: number, accumulate: boolean): void;
+  adam(p: NativeBuffer, g: NativeBuffer, m: NativeBuffer, v: NativeBuffer, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, step: number): void;
+}
+
+function candidates(): string[] {
+  const root = path.resolve(__dirname, "..", "..");
+  const roots = [root, path.resolve(root, "..")]; // dist/ and dist-test/src/ layouts
+  const out: string[] = [];
+  if (process.env.CLLM4REC_ADDON) out.push(process.env.CLLM4REC_ADDON);
+  for (const r of roots) {
+    out.push(path.join(r, "build-cuda", "Release", "cllm4rec_cuda.node"));
+    out.push(path.join(r, "build", "Release", "cllm4rec.node"));
+  }
+  return out;
+}
+
+let loaded: NativeAddon | null = null;
+let loadedFrom = "";
+
+/** The addon, loaded once: the CUDA build when present and loadable, else the CPU build. */
+export function native(): NativeAddon {
+  if (loaded) return loaded;
+  const errors: string[] = [];
+  for (const file of candidates()) {
+    if (!fs.existsSync(file)) continue;
+    try {
+      loaded = require(file) as NativeAddon;
+      loadedFrom = file;
+      return loaded;
+    } catch (e) {
+      errors.push(`${file}: ${(e as Error).message}`);
+    }
+  }
+  throw new Error(
+    "cllm4rec: native addon not found or not loadable. Run `npm ci` (builds the CPU addon) " +
+      "or `npm run build:native` (CPU + CUDA).\n" + errors.join("\n"),
+  );
+}
+
+export function addonPath(): string {
+  native();
+  return loadedFrom;
+}
