@@ -1,0 +1,52 @@
+// Adam (Kingma & Ba), in place on the device, bias-corrected, no weight decay.
+import { Tensor, keep, native } from "../engine";
+
+export interface AdamOptions {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+}
+
+export class Adam {
+  private readonly m: Tensor[];
+  private readonly v: Tensor[];
+  stepCount = 0;
+  lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+
+  constructor(readonly params: Tensor[], opts: AdamOptions) {
+    this.lr = opts.lr;
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.eps = opts.eps ?? 1e-8;
+    for (const p of params) if (!p.requiresGrad) throw new Error(`Adam: parameter ${p} does not require grad`);
+    this.m = params.map((p) => keep(Tensor.zeros(p.shape, { device: p.device })));
+    this.v = params.map((p) => keep(Tensor.zeros(p.shape, { device: p.device })));
+  }
+
+  /** One update of every parameter that has a gradient. */
+  step(): void {
+    this.stepCount++;
+    this.params.forEach((p, i) => {
+      if (!p.grad) return;
+      native().adam(p.buffer, p.grad.buffer, this.m[i].buffer, this.v[i].buffer, p.numel,
+        this.lr, this.beta1, this.beta2, this.eps, this.stepCount);
+    });
+  }
+
+  zeroGrad(): void {
+    for (const p of this.params) if (p.grad) native().fill(p.grad.buffer, 0, p.numel);
+  }
+
+  /** Moments for checkpoints: [m_0, v_0, m_1, v_1, ...]. */
+  state(): Tensor[] {
+    return this.params.flatMap((_, i) => [this.m[i], this.v[i]]);
+  }
+
+  dispose(): void {
+    for (const t of [...this.m, ...this.v]) t.dispose();
+  }
+}
