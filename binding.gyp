@@ -4,6 +4,11 @@
       "target_name": "cllm4rec",
       "sources": [
         "native/addon/addon.cc",
+        "native/addon/args.cc",
+        "native/addon/buffer.cc",
+        "native/addon/memory.cc",
+        "native/addon/kernels_bind.cc",
+        "native/cpu/threads.cc",
         "native/cpu/gemm.cc",
         "native/cpu/elementwise.cc",
         "native/cpu/layernorm.cc",

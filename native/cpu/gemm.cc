@@ -1,0 +1,301 @@
+// GEMM: C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] (+ bias), row-major fp32.
+// Cache-blocked and packed: B is packed into kc x NR column panels (one per L1-sized
+// micro-panel), A into MR x kc row panels, and a register-blocked micro-kernel
+// computes each MR x NR tile of C. The micro-kernel is picked at run time: AVX-512,
+// AVX2, or portable C++ so the addon runs on any x86-64 (or other) CPU.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CLLM4REC_X86 1
+#endif
+
+#include "kernels.h"
+
+namespace cpu {
+
+namespace {
+
+constexpr int64_t kKC = 256;      // depth of one packed block (B micro-panel ~32 KB, fits L1)
+constexpr int64_t kMC = 144;      // rows of A per task (A block ~144 KB, fits L2)
+constexpr int64_t kNC = 4096;     // columns of B per packed panel (shared, fits L3)
+constexpr int64_t kNChunk = 256;  // columns per task within a packed panel
+
+// A grow-only, 64-byte aligned scratch buffer owned by the calling thread.
+float* scratch(int64_t floats) {
+  thread_local float* buf = nullptr;
+  thread_local int64_t cap = 0;
+  if (floats > cap) {
+    std::free(buf);
+    const size_t bytes = ((size_t(floats) * sizeof(float)) + 63) / 64 * 64;
+    buf = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (!buf) {
+      cap = 0;
+      throw std::bad_alloc();
+    }
+    cap = floats;
+  }
+  return buf;
+}
+
+// Writes one MR x NR accumulator tile (row-major, ld NR) into C with alpha/beta/bias.
+template <int MR, int NR>
+void store_tile(const float* acc, int64_t mr, int64_t nr, float* c, int64_t ldc, float alpha,
+                float beta, const float* bias) {
+  for (int64_t i = 0; i < mr; ++i) {
+    float* ci = c + i * ldc;
+    for (int64_t j = 0; j < nr; ++j) {
+      float v = alpha * acc[i * NR + j];
+      if (beta != 0.0f) v += beta * ci[j];
+      if (bias) v += bias[j];
+      ci[j] = v;
+    }
+  }
+}
+
+// Portable micro-kernel: full MR x NR tile, accumulates a[kc x MR] * b[kc x NR].
+template <int MR, int NR>
+void kernel_portable(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                     float alpha, float beta, const float* bias) {
+  float acc[MR * NR] = {0};
+  for (int64_t p = 0; p < kc; ++p, a += MR, b += NR)
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j) acc[i * NR + j] += a[i] * b[j];
+  store_tile<MR, NR>(acc, MR, NR, c, ldc, alpha, beta, bias);
+}
+
+#ifdef CLLM4REC_X86
+// AVX-512 micro-kernel: 12 rows x 32 columns = 24 zmm accumulators.
+__attribute__((target("avx512f,fma"))) void kernel_avx512(int64_t kc, const float* a,
+                                                          const float* b, float* c, int64_t ldc,
+                                                          float alpha, float beta,
+                                                          const float* bias) {
+  constexpr int MR = 12;
+  __m512 acc0[MR], acc1[MR];
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) acc0[i] = acc1[i] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < kc; ++p, a += MR, b += 32) {
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+      acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+      acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+    }
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const __m512 bias0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+  const __m512 bias1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) {
+    float* ci = c + i * ldc;
+    __m512 r0 = _mm512_fmadd_ps(va, acc0[i], bias0), r1 = _mm512_fmadd_ps(va, acc1[i], bias1);
+    if (beta != 0.0f) {
+      r0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), r0);
+      r1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci + 16), r1);
+    }
+    _mm512_storeu_ps(ci, r0);
+    _mm512_storeu_ps(ci + 16, r1);
+  }
+}
+
+// AVX2 micro-kernel: 6 rows x 16 columns = 12 ymm accumulators.
+__attribute__((target("avx2,fma"))) void kernel_avx2(int64_t kc, const float* a, const float* b,
+                                                     float* c, int64_t ldc, float alpha,
+                                                     float beta, const float* bias) {
+  constexpr int MR = 6;
+  __m256 acc0[MR], acc1[MR];
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) acc0[i] = acc1[i] = _mm256_setzero_ps();
+  for (int64_t p = 0; p < kc; ++p, a += MR, b += 16) {
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const __m256 ai = _mm256_broadcast_ss(a + i);
+      acc0[i] = _mm256_fmadd_ps(ai, b0, acc0[i]);
+      acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
+    }
+  }
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  const __m256 bias0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+  const __m256 bias1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    float* ci = c + i * ldc;
+    __m256 r0 = _mm256_fmadd_ps(va, acc0[i], bias0), r1 = _mm256_fmadd_ps(va, acc1[i], bias1);
+    if (beta != 0.0f) {
+      r0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), r0);
+      r1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + 8), r1);
+    }
+    _mm256_storeu_ps(ci, r0);
+    _mm256_storeu_ps(ci + 8, r1);
+  }
+}
+#endif
+
+using KernelFn = void (*)(int64_t, const float*, const float*, float*, int64_t, float, float,
+                          const float*);
+
+// Packs rows [i0, i0+mc) x depth [p0, p0+kc) of op(A) into MR-row panels, zero-padded.
+template <int MR>
+void pack_a(bool transA, const float* A, int64_t M, int64_t K, int64_t i0, int64_t mc,
+            int64_t p0, int64_t kc, float* dst) {
+  for (int64_t ir = 0; ir < mc; ir += MR, dst += MR * kc) {
+    const int64_t mr = std::min<int64_t>(MR, mc - ir);
+    if (transA) {  // A stored [K, M]: a panel row-slice is contiguous
+      for (int64_t p = 0; p < kc; ++p) {
+        const float* src = A + (p0 + p) * M + i0 + ir;
+        float* d = dst + p * MR;
+        for (int64_t r = 0; r < mr; ++r) d[r] = src[r];
+        for (int64_t r = mr; r < MR; ++r) d[r] = 0.0f;
+      }
+    } else {  // A stored [M, K]
+      for (int64_t r = 0; r < MR; ++r) {
+        if (r < mr) {
+          const float* src = A + (i0 + ir + r) * K + p0;
+          for (int64_t p = 0; p < kc; ++p) dst[p * MR + r] = src[p];
+        } else {
+          for (int64_t p = 0; p < kc; ++p) dst[p * MR + r] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
+// Packs depth [p0, p0+kc) x columns [j0, j0+nc) of op(B) into NR-column panels.
+template <int NR>
+void pack_b_panel(bool transB, const float* B, int64_t N, int64_t K, int64_t p0, int64_t kc,
+                  int64_t j, int64_t nr, float* dst) {
+  if (!transB) {  // B stored [K, N]: each depth step is a contiguous run of columns
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = B + (p0 + p) * N + j;
+      float* d = dst + p * NR;
+      for (int64_t c = 0; c < nr; ++c) d[c] = src[c];
+      for (int64_t c = nr; c < NR; ++c) d[c] = 0.0f;
+    }
+  } else {  // B stored [N, K]
+    for (int64_t c = 0; c < NR; ++c) {
+      if (c < nr) {
+        const float* src = B + (j + c) * K + p0;
+        for (int64_t p = 0; p < kc; ++p) dst[p * NR + c] = src[p];
+      } else {
+        for (int64_t p = 0; p < kc; ++p) dst[p * NR + c] = 0.0f;
+      }
+    }
+  }
+}
+
+template <int MR, int NR>
+void gemm_packed(KernelFn kernel, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+                 float alpha, const float* A, const float* B, float beta, float* C,
+                 const float* bias) {
+  const int64_t mPanels = (M + MR - 1) / MR;
+  const int64_t nPanelsMax = (std::min(N, kNC) + NR - 1) / NR;
+  float* ap = scratch(mPanels * MR * kKC + nPanelsMax * NR * kKC);
+  float* bp = ap + mPanels * MR * kKC;
+  for (int64_t jc = 0; jc < N; jc += kNC) {
+    const int64_t nc = std::min(kNC, N - jc);
+    const int64_t nPanels = (nc + NR - 1) / NR;
+    for (int64_t pc = 0; pc < K; pc += kKC) {
+      const int64_t kc = std::min(kKC, K - pc);
+      const bool first = pc == 0;
+      const float betaEff = first ? beta : 1.0f;  // later depth blocks add onto C
+      const int64_t icBlocks = (M + kMC - 1) / kMC;
+      const int64_t jChunks = (nc + kNChunk - 1) / kNChunk;
+#pragma omp parallel
+      {
+#pragma omp for schedule(static)
+        for (int64_t q = 0; q < nPanels; ++q)
+          pack_b_panel<NR>(transB, B, N, K, pc, kc, jc + q * NR,
+                           std::min<int64_t>(NR, nc - q * NR), bp + q * NR * kc);
+#pragma omp for schedule(static)
+        for (int64_t blk = 0; blk < mPanels; blk += 8) {
+          const int64_t i0 = blk * MR, mc = std::min<int64_t>(8 * MR, M - i0);
+          pack_a<MR>(transA, A, M, K, i0, mc, pc, kc, ap + blk * MR * kc);
+        }
+#pragma omp for schedule(dynamic, 1) collapse(2)
+        for (int64_t ib = 0; ib < icBlocks; ++ib) {
+          for (int64_t jb = 0; jb < jChunks; ++jb) {
+            const int64_t i0 = ib * kMC, i1 = std::min(M, i0 + kMC);
+            const int64_t j0 = jb * kNChunk, j1 = std::min(nc, j0 + kNChunk);
+            alignas(64) float tile[MR * NR];
+            for (int64_t jr = j0; jr < j1; jr += NR) {
+              const int64_t nr = std::min<int64_t>(NR, j1 - jr);
+              const float* bpan = bp + (jr / NR) * NR * kc;
+              const float* biasJ = (first && bias) ? bias + jc + jr : nullptr;
+              for (int64_t ir = i0; ir < i1; ir += MR) {
+                const int64_t mr = std::min<int64_t>(MR, i1 - ir);
+                const float* apan = ap + (ir / MR) * MR * kc;
+                float* c = C + ir * N + jc + jr;
+                if (mr == MR && nr == NR) {
+                  kernel(kc, apan, bpan, c, N, alpha, betaEff, biasJ);
+                } else {  // edge tile: full tile into scratch, then merge the valid part
+                  kernel(kc, apan, bpan, tile, NR, 1.0f, 0.0f, nullptr);
+                  store_tile<MR, NR>(tile, mr, nr, c, N, alpha, betaEff, biasJ);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// K == 0: the product is empty, so C = beta * C + bias.
+void scale_and_bias(int64_t M, int64_t N, float beta, float* C, const float* bias) {
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      float v = beta != 0.0f ? beta * C[i * N + j] : 0.0f;
+      if (bias) v += bias[j];
+      C[i * N + j] = v;
+    }
+}
+
+enum class Isa { kPortable, kAvx2, kAvx512 };
+
+Isa detect_isa() {
+#ifdef CLLM4REC_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) return Isa::kAvx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
+#endif
+  return Isa::kPortable;
+}
+
+}  // namespace
+
+void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t strideA, const float* B, int64_t strideB, float beta, float* C,
+          int64_t strideC, int64_t batch, const float* bias) {
+  static const Isa isa = detect_isa();
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* Ab = A + b * strideA;
+    const float* Bb = B + b * strideB;
+    float* Cb = C + b * strideC;
+    if (K == 0) {
+      scale_and_bias(M, N, beta, Cb, bias);
+      continue;
+    }
+    switch (isa) {
+#ifdef CLLM4REC_X86
+      case Isa::kAvx512:
+        gemm_packed<12, 32>(kernel_avx512, transA, transB, M, N, K, alpha, Ab, Bb, beta, Cb, bias);
+        break;
+      case Isa::kAvx2:
+        gemm_packed<6, 16>(kernel_avx2, transA, transB, M, N, K, alpha, Ab, Bb, beta, Cb, bias);
+        break;
+#endif
+      default:
+        gemm_packed<4, 16>(kernel_portable<4, 16>, transA, transB, M, N, K, alpha, Ab, Bb, beta,
+                           Cb, bias);
+    }
+  }
+}
+
+}  // namespace cpu
