@@ -1,0 +1,208 @@
+// Device management: device discovery, the one stream, a caching allocator over plain
+// cudaMalloc (size-bucketed free lists, never managed memory), copies and error checks.
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+#include "common.cuh"
+
+namespace cuda {
+namespace detail {
+
+void check(cudaError_t e, const char* what) {
+  if (e == cudaSuccess) return;
+  throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e) + " (" +
+                           cudaGetErrorName(e) + ")");
+}
+
+cudaStream_t stream() {
+  static cudaStream_t s = [] {
+    cudaStream_t created = nullptr;
+    check(cudaStreamCreateWithFlags(&created, cudaStreamNonBlocking),
+          "cudaStreamCreateWithFlags");
+    return created;
+  }();
+  return s;
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::check;
+
+// Bucket = the request rounded up to one of 4 steps per power of two (<= 25% waste),
+// at least 512 bytes, so a freed block can serve any request of the same bucket.
+size_t bucket_size(size_t bytes) {
+  size_t b = bytes < 512 ? 512 : bytes;
+  size_t p = 1;
+  while (p * 2 <= b) p *= 2;  // largest power of two <= b
+  size_t step = p / 4 ? p / 4 : 1;
+  return (b + step - 1) / step * step;
+}
+
+struct Allocator {
+  std::mutex mu;
+  std::map<size_t, std::vector<void*>> free_lists;  // bucket size -> cached blocks
+  std::unordered_map<void*, size_t> live;           // block -> bucket size
+  size_t cached = 0;
+
+  // Frees every cached block; caller holds mu.
+  void empty_locked() {
+    if (cached == 0) return;
+    // Pending kernels may still use a block that was released to the cache.
+    check(cudaStreamSynchronize(detail::stream()), "cudaStreamSynchronize (empty_cache)");
+    for (auto& kv : free_lists)
+      for (void* p : kv.second) check(cudaFree(p), "cudaFree (empty_cache)");
+    free_lists.clear();
+    cached = 0;
+  }
+};
+
+Allocator& allocator() {
+  static Allocator* a = new Allocator();  // never destroyed: finalizers may run at exit
+  return *a;
+}
+
+bool sync_every_launch() {
+  static const bool on = [] {
+    const char* v = std::getenv("CLLM4REC_SYNC");
+    return v && std::strcmp(v, "1") == 0;
+  }();
+  return on;
+}
+
+}  // namespace
+
+int device_count() {
+  static int count = [] {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+      cudaGetLastError();  // no driver or no device: not an error for the caller
+      return 0;
+    }
+    return n;
+  }();
+  return count;
+}
+
+const char* device_name() {
+  static std::string name = [] {
+    if (device_count() == 0) return std::string();
+    cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
+      cudaGetLastError();
+      return std::string();
+    }
+    return std::string(prop.name);
+  }();
+  return name.c_str();
+}
+
+void* alloc(size_t bytes) {
+  if (device_count() == 0)
+    throw std::runtime_error("cuda::alloc: no CUDA device answers (cudaGetDeviceCount = 0)");
+  Allocator& a = allocator();
+  const size_t size = bucket_size(bytes);
+  std::lock_guard<std::mutex> lock(a.mu);
+  auto it = a.free_lists.find(size);
+  if (it != a.free_lists.end() && !it->second.empty()) {
+    void* p = it->second.back();
+    it->second.pop_back();
+    a.cached -= size;
+    a.live[p] = size;
+    return p;
+  }
+  void* p = nullptr;
+  cudaError_t e = cudaMalloc(&p, size);
+  if (e == cudaErrorMemoryAllocation) {
+    cudaGetLastError();  // clear it, give the cache back to the driver and retry once
+    const size_t cachedBefore = a.cached;
+    a.empty_locked();
+    e = cudaMalloc(&p, size);
+    if (e == cudaErrorMemoryAllocation) {
+      cudaGetLastError();
+      size_t freeB = 0, totalB = 0;
+      cudaMemGetInfo(&freeB, &totalB);
+      cudaGetLastError();
+      throw std::runtime_error(
+          "cuda::alloc: out of memory (cudaMalloc): requested " + std::to_string(bytes) +
+          " bytes (bucket " + std::to_string(size) + "); the cache held " +
+          std::to_string(cachedBefore) + " bytes (emptied, retried); device free " +
+          std::to_string(freeB) + " of " + std::to_string(totalB) + " bytes");
+    }
+  }
+  check(e, ("cuda::alloc: cudaMalloc(" + std::to_string(size) + " bytes)").c_str());
+  a.live[p] = size;
+  return p;
+}
+
+void release(void* p, size_t bytes) {
+  if (p == nullptr) return;
+  Allocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mu);
+  auto it = a.live.find(p);
+  if (it == a.live.end())
+    throw std::runtime_error("cuda::release: pointer was not allocated by cuda::alloc "
+                             "or was already released (" + std::to_string(bytes) + " bytes)");
+  const size_t size = it->second;
+  a.live.erase(it);
+  a.free_lists[size].push_back(p);
+  a.cached += size;
+}
+
+void empty_cache() {
+  if (device_count() == 0) return;
+  Allocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mu);
+  a.empty_locked();
+}
+
+size_t cached_bytes() {
+  Allocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mu);
+  return a.cached;
+}
+
+void copy_h2d(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  // From pageable memory this returns once the source is staged, so src may be reused.
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, detail::stream()),
+        "cuda::copy_h2d: cudaMemcpyAsync");
+}
+
+void copy_d2h(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, detail::stream()),
+        "cuda::copy_d2h: cudaMemcpyAsync");
+  check(cudaStreamSynchronize(detail::stream()), "cuda::copy_d2h: cudaStreamSynchronize");
+}
+
+void copy_d2d(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, detail::stream()),
+        "cuda::copy_d2d: cudaMemcpyAsync");
+}
+
+void synchronize() {
+  if (device_count() == 0) return;
+  check(cudaStreamSynchronize(detail::stream()), "cuda::synchronize: cudaStreamSynchronize");
+}
+
+void check_last(const char* op) {
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess)
+    throw std::runtime_error(std::string("cuda::") + op + ": kernel launch failed: " +
+                             cudaGetErrorString(e));
+  if (sync_every_launch()) {
+    e = cudaStreamSynchronize(detail::stream());
+    if (e != cudaSuccess)
+      throw std::runtime_error(std::string("cuda::") + op +
+                               ": kernel failed (CLLM4REC_SYNC=1): " + cudaGetErrorString(e));
+  }
+}
+
+}  // namespace cuda

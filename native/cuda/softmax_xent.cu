@@ -1,0 +1,78 @@
+// Fused softmax + cross-entropy over C classes with masked rows (target < 0): one block
+// per row, block reductions (max, then a double sum of exponentials), no probabilities
+// kept. The backward recomputes them from logits and the saved lse.
+#include "common.cuh"
+
+namespace cuda {
+namespace {
+
+constexpr int kRowThreads = 512;
+
+__global__ void softmax_xent_forward_kernel(const float* logits, const int32_t* target,
+                                            float* loss, float* lse, int64_t C) {
+  __shared__ float smax[32];
+  __shared__ double ssum[32];
+  const int64_t r = blockIdx.x;
+  const int32_t t = target[r];
+  if (t < 0) {  // masked row: the CPU twin writes loss 0 and lse 0
+    if (threadIdx.x == 0) {
+      loss[r] = 0.0f;
+      lse[r] = 0.0f;
+    }
+    return;
+  }
+  const float* x = logits + r * C;
+  float mx = -INFINITY;
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) mx = fmaxf(mx, x[c]);
+  mx = detail::block_max(mx, smax);
+  double s = 0;
+  if (mx != -INFINITY)
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) s += expf(x[c] - mx);
+  s = detail::block_sum(s, ssum);
+  if (threadIdx.x == 0) {
+    const float l = mx == -INFINITY ? -INFINITY : static_cast<float>(double(mx) + log(s));
+    lse[r] = l;
+    loss[r] = l - x[t];
+  }
+}
+
+__global__ void softmax_xent_backward_kernel(const float* logits, const int32_t* target,
+                                             const float* lse, const float* dloss,
+                                             float* dlogits, int64_t C, bool accumulate) {
+  const int64_t r = blockIdx.x;
+  const float* x = logits + r * C;
+  float* dx = dlogits + r * C;
+  const int32_t t = target[r];
+  if (t < 0) {
+    if (!accumulate)
+      for (int64_t c = threadIdx.x; c < C; c += blockDim.x) dx[c] = 0.0f;
+    return;
+  }
+  const float l = lse[r], g = dloss[r];
+  // x[c] is read before dx[c] is written by the same thread, so dlogits may alias logits.
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
+    const float v = g * (expf(x[c] - l) - (c == t ? 1.0f : 0.0f));
+    dx[c] = accumulate ? dx[c] + v : v;
+  }
+}
+
+}  // namespace
+
+void softmax_xent_forward(const float* logits, const int32_t* target, float* loss, float* lse,
+                          int64_t R, int64_t C) {
+  if (R <= 0) return;
+  softmax_xent_forward_kernel<<<static_cast<unsigned>(R), kRowThreads, 0, detail::stream()>>>(
+      logits, target, loss, lse, C);
+  check_last("softmax_xent_forward");
+}
+
+void softmax_xent_backward(const float* logits, const int32_t* target, const float* lse,
+                           const float* dloss, float* dlogits, int64_t R, int64_t C,
+                           bool accumulate) {
+  if (R <= 0 || C <= 0) return;
+  softmax_xent_backward_kernel<<<static_cast<unsigned>(R), kRowThreads, 0, detail::stream()>>>(
+      logits, target, lse, dloss, dlogits, C, accumulate);
+  check_last("softmax_xent_backward");
+}
+
+}  // namespace cuda
