@@ -1,0 +1,202 @@
+// The CLLM4Rec model (SPEC.md §2, §4–§6): a frozen GPT-2 whose vocabulary is extended
+// with I user and J item tokens, each with a collaborative (z^l) and a content (z^c)
+// embedding. Only those four tables train.
+//   collaborative LM: inputs use z^l, head tied to the item table z^l_v, softmax over J
+//   content LM:       inputs use z^c, head tied to the frozen wte, softmax over the vocab
+//   RecLLM:           inputs use z^l (the rec embeddings), multinomial head on the last
+//                     prompt position, tied to z^l_v
+import {
+  Tensor, keep, add, matmul, embedTokens, selectRows, softmaxCrossEntropy, multinomialNll,
+  squaredDistance, combineLosses, noGrad,
+} from "../../engine";
+import type { Device, TablePart } from "../../engine";
+import { Gpt2 } from "../../nn/gpt2";
+import { layoutPromptMain, layoutPromptOnly, PromptMainBatch } from "./batch-layout";
+
+export type Side = "collab" | "content";
+
+export interface EmbeddingTables {
+  user: Tensor; // [I, d]
+  item: Tensor; // [J, d]
+}
+
+export interface ModelSizes {
+  numUsers: number;
+  numItems: number;
+}
+
+/** A prompt-only batch: RecLLM samples and evaluation prompts. */
+export interface PromptBatch {
+  size: number;
+  promptLen: number;
+  promptIds: Int32Array;
+  promptMask: Int32Array;
+  promptLengths: ArrayLike<number>;
+}
+
+/** Box–Muller normal samples from a uniform source in [0, 1). */
+function normals(n: number, std: number, uniform: () => number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const u1 = Math.max(uniform(), 1e-12), u2 = uniform();
+    const r = Math.sqrt(-2 * Math.log(u1)) * std;
+    out[i] = r * Math.cos(2 * Math.PI * u2);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * u2);
+  }
+  return out;
+}
+
+export class Cllm4RecModel {
+  readonly N: number; // base vocabulary size
+  readonly I: number;
+  readonly J: number;
+  readonly d: number;
+  readonly device: Device;
+  readonly collab: EmbeddingTables;
+  readonly content: EmbeddingTables;
+
+  /**
+   * z^l ~ N(0, 0.02^2); z^c starts near z^l (z^l plus N(0, (0.1*0.02)^2) noise), as
+   * SPEC.md §2 describes. `uniform` is the run's seeded generator.
+   */
+  constructor(readonly backbone: Gpt2, sizes: ModelSizes, uniform: () => number) {
+    this.N = backbone.config.vocabSize;
+    this.I = sizes.numUsers;
+    this.J = sizes.numItems;
+    this.d = backbone.config.nEmbd;
+    this.device = backbone.device;
+    if (this.I < 1 || this.J < 1) throw new RangeError(`CLLM4Rec: need at least one user and one item (got ${this.I} users, ${this.J} items)`);
+    const table = (rows: number, data: Float32Array, name: string): Tensor => {
+      const t = keep(Tensor.from(data, [rows, this.d], { requiresGrad: true }).to(this.device));
+      t.requiresGrad = true;
+      t.name = name;
+      return t;
+    };
+    const zlU = normals(this.I * this.d, 0.02, uniform), zlV = normals(this.J * this.d, 0.02, uniform);
+    const jitter = (z: Float32Array) => {
+      const e = normals(z.length, 0.002, uniform);
+      return z.map((x, i) => x + e[i]);
+    };
+    this.collab = { user: table(this.I, zlU, "collab.user"), item: table(this.J, zlV, "collab.item") };
+    this.content = { user: table(this.I, jitter(zlU), "content.user"), item: table(this.J, jitter(zlV), "content.item") };
+  }
+
+  tables(side: Side): EmbeddingTables {
+    return side === "collab" ? this.collab : this.content;
+  }
+
+  /** All trainable tensors, in a fixed order (checkpoints rely on it). */
+  parameters(): Tensor[] {
+    return [this.collab.user, this.collab.item, this.content.user, this.content.item];
+  }
+
+  private parts(side: Side): TablePart[] {
+    const t = this.tables(side);
+    return [
+      { table: this.backbone.wte, base: 0 },
+      { table: t.user, base: this.N },
+      { table: t.item, base: this.N + this.I },
+    ];
+  }
+
+  /** Input embeddings: token (frozen vocab or the side's user/item rows) + position. */
+  private embed(side: Side, ids: Int32Array, positions: Int32Array): Tensor {
+    const idT = Tensor.from(ids, [ids.length], { device: this.device });
+    return add(embedTokens(ids, idT, this.parts(side)), this.backbone.positions(positions));
+  }
+
+  private maskTensor(mask: Int32Array): Tensor {
+    return Tensor.from(mask, [mask.length], { device: this.device });
+  }
+
+  /**
+   * lambda * (1/B) * sum over user/item token occurrences of ||z^side - sg(z^other)||^2:
+   * the mutual regulariser (SPEC.md §5), summed per document and averaged over the batch.
+   */
+  regularizer(side: Side, tokenIds: Int32Array, batch: number): Tensor | null {
+    const occ = tokenIds.filter((id) => id >= this.N);
+    if (occ.length === 0) return null;
+    const other: Side = side === "collab" ? "content" : "collab";
+    const idT = Tensor.from(occ, [occ.length], { device: this.device });
+    const mine = embedTokens(occ, idT, this.parts(side).slice(1));
+    const target = noGrad(() => embedTokens(occ, idT, this.parts(other).slice(1)));
+    return combineLosses([[squaredDistance(mine, target), 1 / batch]]);
+  }
+
+  /**
+   * L-step (side collab) or C-step (side content) loss for a batch of documents:
+   * mean cross-entropy of the main tokens given the prompt, plus lambda times the
+   * regulariser over prompt+main (L-step) or prompt (C-step) user/item tokens.
+   */
+  documentLoss(side: Side, b: PromptMainBatch, lambda: number): { loss: Tensor; ce: Tensor; tokens: number } {
+    const lay = layoutPromptMain(b);
+    const x0 = this.embed(side, lay.ids, lay.positions);
+    const { hidden } = this.backbone.forward(x0, this.maskTensor(lay.mask), lay.batch, lay.t);
+    const rows = Tensor.from(lay.predictRows, [lay.predictRows.length], { device: this.device });
+    const h = selectRows(hidden, rows); // [n, d]
+    const itemBase = this.N + this.I;
+    const targets = new Int32Array(lay.predictIds.length);
+    let counted = 0;
+    for (let k = 0; k < targets.length; k++) {
+      const id = lay.predictIds[k];
+      // the collaborative head scores items only, the content head words only
+      const t = side === "collab" ? (id >= itemBase ? id - itemBase : -1) : (id < this.N ? id : -1);
+      targets[k] = t;
+      if (t >= 0) counted++;
+    }
+    const logits = side === "collab"
+      ? matmul(h, this.collab.item, { transB: true }) // [n, J]
+      : matmul(h, this.backbone.wte, { transB: true }); // [n, V]
+    const ce = softmaxCrossEntropy(logits, Tensor.from(targets, [targets.length], { device: this.device }), targets);
+    let regIds: Int32Array;
+    if (side === "collab") regIds = lay.ids.filter((_, i) => lay.mask[i] !== 0);
+    else regIds = b.promptIds.filter((_, i) => b.promptMask[i] !== 0);
+    const reg = lambda > 0 ? this.regularizer(side, regIds, b.size) : null;
+    const loss = reg ? combineLosses([[ce, 1], [reg, lambda]]) : ce;
+    return { loss, ce, tokens: counted };
+  }
+
+  /** Hidden state at each entry's last real prompt position, with the given side's tables: [B, d]. */
+  lastHidden(side: Side, b: PromptBatch): Tensor {
+    const lay = layoutPromptOnly(b.promptIds, b.promptMask, b.promptLengths, b.size, b.promptLen);
+    const x0 = this.embed(side, lay.ids, lay.positions);
+    const { hidden } = this.backbone.forward(x0, this.maskTensor(lay.mask), b.size, b.promptLen);
+    return selectRows(hidden, Tensor.from(lay.lastRows, [b.size], { device: this.device }));
+  }
+
+  /** RecLLM scores over all J items for each prompt: [B, J]. */
+  recScores(b: PromptBatch): Tensor {
+    return matmul(this.lastHidden("collab", b), this.collab.item, { transB: true });
+  }
+
+  /**
+   * RecLLM finetuning loss (SPEC.md §6): multinomial NLL of the multi-hot targets
+   * [B, J] under softmax(h W^T), plus lambda times the regulariser of the rec (collab)
+   * embeddings of prompt and target tokens toward the content embeddings.
+   */
+  recLoss(b: PromptBatch, targets: number[][], lambda: number): { loss: Tensor; nll: Tensor } {
+    const B = b.size;
+    const t = new Float32Array(B * this.J);
+    const regIds: number[] = [];
+    for (let r = 0; r < B; r++) {
+      for (const j of targets[r]) {
+        if (!(j >= 0 && j < this.J)) throw new RangeError(`recLoss: target item ${j} outside [0, ${this.J})`);
+        t[r * this.J + j] = 1;
+        regIds.push(this.N + this.I + j);
+      }
+    }
+    for (let i = 0; i < b.promptIds.length; i++) if (b.promptMask[i]) regIds.push(b.promptIds[i]);
+    const nll = multinomialNll(this.recScores(b), Tensor.from(t, [B, this.J], { device: this.device }));
+    const reg = lambda > 0 ? this.regularizer("collab", Int32Array.from(regIds), B) : null;
+    return { loss: reg ? combineLosses([[nll, 1], [reg, lambda]]) : nll, nll };
+  }
+
+  /** Next-item scores of the collaborative LM after the prompt (LLM-PreRec): [B, J]. */
+  collabNextItemScores(b: PromptBatch): Tensor {
+    return this.recScores(b);
+  }
+
+  dispose(): void {
+    for (const p of this.parameters()) p.dispose();
+  }
+}

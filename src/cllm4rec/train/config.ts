@@ -1,0 +1,68 @@
+// Training hyper-parameters. Defaults follow SPEC.md (the paper and the authors' code);
+// the "quick" preset shortens only the epoch counts so the default run fits in minutes.
+
+export type Ablation = "none" | "llm-cf" | "fixord" | "prerec";
+
+export interface TrainConfig {
+  seed: number;
+  batchSize: number; // 20
+  lambdaC: number; // mutual-regularisation strength, 1.0
+  lrPretrain: number; // 1e-3 (both sides during pretraining; the content side throughout)
+  lrFinetune: number; // 1e-4 (the RecLLM embeddings)
+  contentEpochs: number; // content-only pretraining epochs, 10
+  alternatingEpochs: number; // L-step pass + C-step pass per epoch, 100
+  finetuneEpochs: number; // RecLLM epochs (each followed by a C-step pass), 150
+  recTarget: "all" | "heldout"; // multi-hot of all training items (code) or the masked ones (paper)
+  patience: number; // finetuning early stopping on the validation score; 0 = off
+  evalEvery: number; // finetuning epochs between validation evaluations
+  maxTokens: number; // prompt + main truncation, 1024 (capped by the backbone's positions)
+  lengthAware: boolean; // bucket documents by length to cut padding
+  ablation: Ablation;
+  /** fraction of the content corpus used per C-step pass (1 = all); a speed knob for CPU runs */
+  contentFraction: number;
+}
+
+export const PAPER_DEFAULTS: TrainConfig = {
+  seed: 42,
+  batchSize: 20,
+  lambdaC: 1.0,
+  lrPretrain: 1e-3,
+  lrFinetune: 1e-4,
+  contentEpochs: 10,
+  alternatingEpochs: 100,
+  finetuneEpochs: 150,
+  recTarget: "all",
+  patience: 0,
+  evalEvery: 1,
+  maxTokens: 1024,
+  lengthAware: true,
+  ablation: "none",
+  contentFraction: 1,
+};
+
+/** Short schedule for the default synthetic run on a 2-core CPU (minutes, not days). */
+export const QUICK_PRESET: Partial<TrainConfig> = {
+  contentEpochs: 1,
+  alternatingEpochs: 3,
+  finetuneEpochs: 8,
+  lrFinetune: 1e-3,
+  patience: 3,
+};
+
+export function validateConfig(c: TrainConfig): void {
+  const pos = (k: keyof TrainConfig) => {
+    const v = c[k] as number;
+    if (!(Number.isFinite(v) && v > 0)) throw new RangeError(`config: ${k} must be a positive number, got ${v}`);
+  };
+  const nonneg = (k: keyof TrainConfig) => {
+    const v = c[k] as number;
+    if (!(Number.isInteger(v) && v >= 0)) throw new RangeError(`config: ${k} must be a non-negative integer, got ${v}`);
+  };
+  pos("batchSize"); pos("lrPretrain"); pos("lrFinetune"); pos("maxTokens"); pos("evalEvery");
+  nonneg("contentEpochs"); nonneg("alternatingEpochs"); nonneg("finetuneEpochs"); nonneg("patience");
+  if (!(c.lambdaC >= 0)) throw new RangeError(`config: lambdaC must be >= 0, got ${c.lambdaC}`);
+  if (!(c.contentFraction > 0 && c.contentFraction <= 1)) throw new RangeError(`config: contentFraction must be in (0, 1], got ${c.contentFraction}`);
+  if (!Number.isInteger(c.batchSize)) throw new RangeError(`config: batchSize must be an integer, got ${c.batchSize}`);
+  if (!["all", "heldout"].includes(c.recTarget)) throw new RangeError(`config: recTarget must be all or heldout, got ${c.recTarget}`);
+  if (!["none", "llm-cf", "fixord", "prerec"].includes(c.ablation)) throw new RangeError(`config: unknown ablation ${c.ablation}`);
+}
