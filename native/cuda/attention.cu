@@ -1,0 +1,274 @@
+// Causal multi-head attention with a key-padding mask and a key prefix (Tk >= Tq).
+// One warp per query (forward, dq) or per key (dk, dv): lanes take 32 keys/queries at
+// a time for the dot products, then take head dimensions to accumulate rows, so no
+// T x T matrix is stored. The forward keeps an online (rescaled) softmax and saves the
+// log-sum-exp; the backward recomputes probabilities from it. dk/dv are accumulated
+// per key by a second kernel, so the backward is deterministic and needs no atomics.
+#include "common.cuh"
+
+namespace cuda {
+namespace {
+
+constexpr int kWarps = 4;      // queries (or keys) per block
+constexpr int kMaxDh = 128;    // head dims held as 4 values per lane
+constexpr int kPerLane = kMaxDh / 32;
+
+__device__ __forceinline__ float dot_row(const float* smemVec, const float* row, int64_t Dh) {
+  float s = 0.0f;
+  for (int64_t d = 0; d < Dh; ++d) s += smemVec[d] * row[d];
+  return s;
+}
+
+__device__ __forceinline__ int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+__device__ __forceinline__ int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+
+__device__ __forceinline__ bool key_valid(const int32_t* mask, int64_t j) {
+  return mask == nullptr || mask[j] != 0;
+}
+
+__global__ void __launch_bounds__(kWarps * 32)
+    attention_forward_kernel(const float* q, int64_t ldq, const float* k, const float* v,
+                             int64_t ldk, const int32_t* keyMask, float* out, float* lse,
+                             int64_t H, int64_t Tq, int64_t Tk, int64_t Dh, float scale) {
+  __shared__ float qs[kWarps][kMaxDh];
+  __shared__ float ps[kWarps][32];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int64_t i = int64_t(blockIdx.x) * kWarps + warp, h = blockIdx.y, b = blockIdx.z;
+  if (i >= Tq) return;  // per-warp exit: only __syncwarp is used below
+  const int32_t* mask = keyMask ? keyMask + b * Tk : nullptr;
+  const int64_t D = H * Dh, p = Tk - Tq + i;
+  const float* kb = k + b * Tk * ldk + h * Dh;
+  const float* vb = v + b * Tk * ldk + h * Dh;
+  float* oi = out + (b * Tq + i) * D + h * Dh;
+  float* lsei = lse + (b * H + h) * Tq + i;
+  const float* qi = q + (b * Tq + i) * ldq + h * Dh;
+  for (int64_t d = lane; d < Dh; d += 32) qs[warp][d] = qi[d];
+  __syncwarp();
+
+  float m = -INFINITY, l = 0.0f;
+  float acc[kPerLane] = {};
+  // A query whose own position is masked sees no key (the loop does not run).
+  const int64_t last = key_valid(mask, p) ? p : -1;
+  for (int64_t j0 = 0; j0 <= last; j0 += 32) {
+    const int64_t j = j0 + lane;
+    float s = -INFINITY;
+    if (j <= last && key_valid(mask, j)) s = scale * dot_row(qs[warp], kb + j * ldk, Dh);
+    const float mNew = fmaxf(m, detail::warp_max(s));
+    if (mNew == -INFINITY) continue;  // every key so far masked (warp-uniform)
+    const float corr = expf(m - mNew);  // 0 while m is -inf
+    const float e = s == -INFINITY ? 0.0f : expf(s - mNew);
+    l = l * corr + detail::warp_sum(e);
+    ps[warp][lane] = e;
+    __syncwarp();
+    const int64_t n = imin(32, last - j0 + 1);
+#pragma unroll
+    for (int t = 0; t < kPerLane; ++t) acc[t] *= corr;
+    for (int64_t jj = 0; jj < n; ++jj) {
+      const float w = ps[warp][jj];
+      if (w == 0.0f) continue;
+      const float* vr = vb + (j0 + jj) * ldk;
+#pragma unroll
+      for (int t = 0; t < kPerLane; ++t) {
+        const int64_t d = lane + 32 * t;
+        if (d < Dh) acc[t] += w * vr[d];
+      }
+    }
+    __syncwarp();  // ps is rewritten by the next chunk
+    m = mNew;
+  }
+  const bool none = m == -INFINITY;  // sees no key: zeros and lse = -inf
+  const float inv = none ? 0.0f : 1.0f / l;
+#pragma unroll
+  for (int t = 0; t < kPerLane; ++t) {
+    const int64_t d = lane + 32 * t;
+    if (d < Dh) oi[d] = acc[t] * inv;
+  }
+  if (lane == 0) *lsei = none ? -INFINITY : m + logf(l);
+}
+
+// dq for one query per warp; also saves rowDot = dout . out for the dk/dv kernel.
+__global__ void __launch_bounds__(kWarps * 32)
+    attention_backward_dq_kernel(const float* dout, const float* q, int64_t ldq, const float* k,
+                                 const float* v, int64_t ldk, const int32_t* keyMask,
+                                 const float* out, const float* lse, float* dq, float* rowDots,
+                                 int64_t H, int64_t Tq, int64_t Tk, int64_t Dh, float scale) {
+  __shared__ float qs[kWarps][kMaxDh];
+  __shared__ float dos[kWarps][kMaxDh];
+  __shared__ float ds_[kWarps][32];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int64_t i = int64_t(blockIdx.x) * kWarps + warp, h = blockIdx.y, b = blockIdx.z;
+  if (i >= Tq) return;
+  const int32_t* mask = keyMask ? keyMask + b * Tk : nullptr;
+  const int64_t D = H * Dh, p = Tk - Tq + i;
+  const int64_t row = (b * H + h) * Tq + i;
+  const float l = lse[row];
+  if (l == -INFINITY) {  // output was zeros, independent of every input
+    if (lane == 0) rowDots[row] = 0.0f;
+    return;
+  }
+  const float* qi = q + (b * Tq + i) * ldq + h * Dh;
+  const float* doi = dout + (b * Tq + i) * D + h * Dh;
+  const float* oi = out + (b * Tq + i) * D + h * Dh;
+  float partial = 0.0f;
+  for (int64_t d = lane; d < Dh; d += 32) {
+    qs[warp][d] = qi[d];
+    dos[warp][d] = doi[d];
+    partial += doi[d] * oi[d];
+  }
+  const float rowDot = detail::warp_sum(partial);  // sum_j P_j (dout . v_j)
+  if (lane == 0) rowDots[row] = rowDot;
+  __syncwarp();
+  const float* kb = k + b * Tk * ldk + h * Dh;
+  const float* vb = v + b * Tk * ldk + h * Dh;
+  const int64_t last = key_valid(mask, p) ? p : -1;
+  float acc[kPerLane] = {};
+  for (int64_t j0 = 0; j0 <= last; j0 += 32) {
+    const int64_t j = j0 + lane;
+    float ds = 0.0f;
+    if (j <= last && key_valid(mask, j)) {
+      const float pr = expf(scale * dot_row(qs[warp], kb + j * ldk, Dh) - l);
+      ds = pr * (dot_row(dos[warp], vb + j * ldk, Dh) - rowDot) * scale;
+    }
+    ds_[warp][lane] = ds;
+    __syncwarp();
+    const int64_t n = imin(32, last - j0 + 1);
+    for (int64_t jj = 0; jj < n; ++jj) {
+      const float w = ds_[warp][jj];
+      if (w == 0.0f) continue;
+      const float* kr = kb + (j0 + jj) * ldk;
+#pragma unroll
+      for (int t = 0; t < kPerLane; ++t) {
+        const int64_t d = lane + 32 * t;
+        if (d < Dh) acc[t] += w * kr[d];
+      }
+    }
+    __syncwarp();
+  }
+  float* dqi = dq + (b * Tq + i) * ldq + h * Dh;
+#pragma unroll
+  for (int t = 0; t < kPerLane; ++t) {
+    const int64_t d = lane + 32 * t;
+    if (d < Dh) dqi[d] += acc[t];
+  }
+}
+
+// dk and dv for one key per warp, summing over the queries that see it in order.
+__global__ void __launch_bounds__(kWarps * 32)
+    attention_backward_dkv_kernel(const float* dout, const float* q, int64_t ldq,
+                                  const float* k, const float* v, int64_t ldk,
+                                  const int32_t* keyMask, const float* lse,
+                                  const float* rowDots, float* dk, float* dv, int64_t H,
+                                  int64_t Tq, int64_t Tk, int64_t Dh, float scale) {
+  __shared__ float ks[kWarps][kMaxDh];
+  __shared__ float vs[kWarps][kMaxDh];
+  __shared__ float ps[kWarps][32];
+  __shared__ float ds_[kWarps][32];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int64_t j = int64_t(blockIdx.x) * kWarps + warp, h = blockIdx.y, b = blockIdx.z;
+  if (j >= Tk) return;
+  const int32_t* mask = keyMask ? keyMask + b * Tk : nullptr;
+  if (!key_valid(mask, j)) return;  // a masked key gets no attention and no gradient
+  const int64_t D = H * Dh;
+  const float* kj = k + (b * Tk + j) * ldk + h * Dh;
+  const float* vj = v + (b * Tk + j) * ldk + h * Dh;
+  for (int64_t d = lane; d < Dh; d += 32) {
+    ks[warp][d] = kj[d];
+    vs[warp][d] = vj[d];
+  }
+  __syncwarp();
+  // Query i sits at key position Tk - Tq + i and sees key j when that is >= j.
+  const int64_t i0 = imax(0, j - (Tk - Tq));
+  float dkAcc[kPerLane] = {}, dvAcc[kPerLane] = {};
+  for (int64_t c0 = i0; c0 < Tq; c0 += 32) {
+    const int64_t i = c0 + lane;
+    float pr = 0.0f, ds = 0.0f;
+    if (i < Tq) {
+      const int64_t row = (b * H + h) * Tq + i;
+      const float l = lse[row];
+      if (l != -INFINITY) {  // -inf: own position masked, the query saw nothing
+        const float* qi = q + (b * Tq + i) * ldq + h * Dh;
+        const float* doi = dout + (b * Tq + i) * D + h * Dh;
+        pr = expf(scale * dot_row(ks[warp], qi, Dh) - l);
+        ds = pr * (dot_row(vs[warp], doi, Dh) - rowDots[row]) * scale;
+      }
+    }
+    ps[warp][lane] = pr;
+    ds_[warp][lane] = ds;
+    __syncwarp();
+    const int64_t n = imin(32, Tq - c0);
+    for (int64_t ii = 0; ii < n; ++ii) {
+      const float wp = ps[warp][ii], wd = ds_[warp][ii];
+      if (wp == 0.0f && wd == 0.0f) continue;
+      const float* qi = q + (b * Tq + c0 + ii) * ldq + h * Dh;
+      const float* doi = dout + (b * Tq + c0 + ii) * D + h * Dh;
+#pragma unroll
+      for (int t = 0; t < kPerLane; ++t) {
+        const int64_t d = lane + 32 * t;
+        if (d < Dh) {
+          dkAcc[t] += wd * qi[d];
+          dvAcc[t] += wp * doi[d];
+        }
+      }
+    }
+    __syncwarp();
+  }
+  float* dkj = dk + (b * Tk + j) * ldk + h * Dh;
+  float* dvj = dv + (b * Tk + j) * ldk + h * Dh;
+#pragma unroll
+  for (int t = 0; t < kPerLane; ++t) {
+    const int64_t d = lane + 32 * t;
+    if (d < Dh) {
+      dkj[d] += dkAcc[t];
+      dvj[d] += dvAcc[t];
+    }
+  }
+}
+
+void check_shape(const char* op, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t Dh) {
+  if (Dh > kMaxDh || B > 65535 || H > 65535)
+    throw std::runtime_error(std::string("cuda::") + op + ": B=" + std::to_string(B) +
+                             ", H=" + std::to_string(H) + ", Dh=" + std::to_string(Dh) +
+                             " unsupported by the CUDA kernel (needs Dh <= " +
+                             std::to_string(kMaxDh) + ", B and H <= 65535)");
+  if (Tq > Tk)
+    throw std::runtime_error(std::string("cuda::") + op + ": Tq=" + std::to_string(Tq) +
+                             " > Tk=" + std::to_string(Tk));
+}
+
+}  // namespace
+
+void attention_forward(const float* q, int64_t ldq, const float* k, const float* v, int64_t ldk,
+                       const int32_t* keyMask, float* out, float* lse, int64_t B, int64_t H,
+                       int64_t Tq, int64_t Tk, int64_t Dh) {
+  if (B <= 0 || H <= 0 || Tq <= 0 || Dh <= 0) return;
+  check_shape("attention_forward", B, H, Tq, Tk, Dh);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
+  const dim3 grid(static_cast<unsigned>((Tq + kWarps - 1) / kWarps), static_cast<unsigned>(H),
+                  static_cast<unsigned>(B));
+  attention_forward_kernel<<<grid, kWarps * 32, 0, detail::stream()>>>(
+      q, ldq, k, v, ldk, keyMask, out, lse, H, Tq, Tk, Dh, scale);
+  check_last("attention_forward");
+}
+
+void attention_backward(const float* dout, const float* q, int64_t ldq, const float* k,
+                        const float* v, int64_t ldk, const int32_t* keyMask, const float* out,
+                        const float* lse, float* dq, float* dk, float* dv, int64_t B, int64_t H,
+                        int64_t Tq, int64_t Tk, int64_t Dh) {
+  if (B <= 0 || H <= 0 || Tq <= 0 || Dh <= 0) return;
+  check_shape("attention_backward", B, H, Tq, Tk, Dh);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
+  detail::Scratch rowDots(sizeof(float) * B * H * Tq);
+  const dim3 gridQ(static_cast<unsigned>((Tq + kWarps - 1) / kWarps), static_cast<unsigned>(H),
+                   static_cast<unsigned>(B));
+  attention_backward_dq_kernel<<<gridQ, kWarps * 32, 0, detail::stream()>>>(
+      dout, q, ldq, k, v, ldk, keyMask, out, lse, dq, rowDots.as<float>(), H, Tq, Tk, Dh,
+      scale);
+  check_last("attention_backward");
+  const dim3 gridK(static_cast<unsigned>((Tk + kWarps - 1) / kWarps), static_cast<unsigned>(H),
+                   static_cast<unsigned>(B));
+  attention_backward_dkv_kernel<<<gridK, kWarps * 32, 0, detail::stream()>>>(
+      dout, q, ldq, k, v, ldk, keyMask, lse, rowDots.as<float>(), dk, dv, H, Tq, Tk, Dh, scale);
+  check_last("attention_backward");
+}
+
+}  // namespace cuda
