@@ -1,0 +1,22 @@
+// Public surface of the data layer: raw files -> Dataset -> corpora -> batches of token ids.
+export { Rng, seedToState } from './rng';
+export type { ReadIssue } from './issues';
+export type { RawData, RawInteraction } from './rawData';
+export { readLines, isGzipFile } from './lineReader';
+export { parsePythonLiteral, type PyValue } from './pythonLiteral';
+export { readAmazonReviews, type AmazonReadOptions } from './readAmazon';
+export { readMovielens, type MovielensReadOptions } from './readMovielens';
+export { readGeneric, type GenericFiles, type GenericReadOptions } from './readGeneric';
+export { kCore } from './kcore';
+export { splitCounts, splitPositives } from './split';
+export { preprocess, resolvePreprocessOptions, sortIds, type PreprocessOptions } from './preprocess';
+export { formatDatasetCard, type DatasetCard } from './datasetCard';
+export type { Dataset, TrainingReview } from './dataset';
+export { generateSynthetic, resolveSyntheticOptions, type SyntheticOptions, type SyntheticTruth } from './synthetic';
+export { loadDataset, readRawData, type DataSpec, type LoadOptions } from './loadDataset';
+export type { CorpusDoc, DocKind, RecSample, EvalPrompt } from './corpusDoc';
+export { recPromptText, collaborativePromptText, reviewPromptText, itemTextPromptText, userTextPromptText, type RecTokenizerLike } from './prompts';
+export { collaborativeDocs } from './collaborativeCorpus';
+export { contentDocs, type ContentOptions } from './contentCorpus';
+export { recSamples, evalPrompts, maskedCount, type RecSampleOptions } from './recSamples';
+export { makeBatches, truncatedLengths, paddingFraction, type BatchOptions, type DocBatch, type RecBatch, type EvalBatch } from './batches';
