@@ -2,3 +2,6 @@ export type { Split, FitOptions, Recommender } from './types';
 export { PopularityRecommender } from './popularity';
 export { EaseRecommender, easeWeights, type EaseOptions } from './ease';
 export { choleskyInPlace, invertSpd } from './cholesky';
+export { runCompare, type CompareRow, type CompareReport, type CompareOptions } from './compare';
+export { compareMarkdown } from './compare-table';
+export { compareSvg } from './compare-chart';
