@@ -1,0 +1,6 @@
+// Public surface of src/io: safetensors, GPT-2 folders, the tiny backbone and tokenizers.
+export * from './safetensors';
+export * from './gpt2-config';
+export { loadGpt2Folder, Gpt2Folder, Gpt2Weight } from './gpt2-folder';
+export * from './tiny-gpt2';
+export { TextTokenizer, defaultTokenizer, loadBpeTokenizer, BpeTokenizer, RecTokenizer } from './tokenizer';
