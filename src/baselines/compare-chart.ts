@@ -27,7 +27,7 @@ export function compareSvg(report: CompareReport): string {
   const top = Math.ceil(vmax / step - 1e-9) * step;
 
   const barW = 18;
-  const groupW = Math.max(110, series.length * barW + 40);
+  const groupW = Math.max(130, series.length * barW + 40);
   const left = 60, right = 150, plotTop = 40, plotH = 240, bottom = 50;
   const width = left + Math.max(1, report.rows.length) * groupW + right;
   const height = plotTop + plotH + bottom;
@@ -54,7 +54,7 @@ export function compareSvg(report: CompareReport): string {
       out.push(`<rect x="${x}" y="${y(v).toFixed(1)}" width="${barW - 2}" height="${(plotH - (y(v) - plotTop)).toFixed(1)}" fill="${COLORS[s % COLORS.length]}"><title>${esc(r.name)} ${series[s].label}: ${v.toFixed(4)}</title></rect>`);
       out.push(`<text x="${x + (barW - 2) / 2}" y="${(y(v) - 3).toFixed(1)}" font-size="9" text-anchor="middle">${v.toFixed(3)}</text>`);
     });
-    out.push(`<text x="${left + g * groupW + groupW / 2}" y="${plotTop + plotH + 18}" text-anchor="middle">${esc(r.name)}</text>`);
+    out.push(`<text x="${left + g * groupW + groupW / 2}" y="${plotTop + plotH + 18}" font-size="11" text-anchor="middle">${esc(r.name)}</text>`);
   });
   // Legend.
   series.forEach((s, i) => {
