@@ -1,0 +1,17 @@
+// --compare: the baselines on the same split, next to the CLLM4Rec run, in one table.
+import * as path from "node:path";
+import { loadRun, TrainReport } from "../cllm4rec/pipeline";
+import { runCompare, PopularityRecommender, EaseRecommender, Recommender } from "../baselines";
+import type { OpenOptions } from "../cllm4rec/pipeline";
+
+export async function runComparison(outDir: string, report: TrainReport, open: OpenOptions): Promise<void> {
+  const ctx = await loadRun(outDir, { ...open, log: () => {} });
+  const recs: Recommender[] = [new PopularityRecommender(), new EaseRecommender()];
+  const res = await runCompare(ctx.dataset, recs, {
+    datasetName: ctx.dataset.name,
+    outDir,
+    log: open.log,
+    extraRows: [{ name: "CLLM4Rec", val: report.cllm4rec.val, test: report.cllm4rec.test, trainSeconds: report.totalSeconds, scoreSecondsPer1k: null }],
+  });
+  open.log?.(`comparison of ${res.rows.length} models written to ${path.join(outDir, "compare.md")} (.json, .svg)`);
+}

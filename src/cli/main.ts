@@ -1,0 +1,113 @@
+// The command line: train (default), evaluate, recommend, export.
+import * as path from "node:path";
+import { parseArgs, helpText, FLAGS, ParsedArgs } from "./flags";
+import { PAPER_DEFAULTS, QUICK_PRESET, TrainConfig, validateConfig } from "../cllm4rec/train/config";
+import { RunSpec, trainRun, loadRun, recommend, exportEmbeddings, reportTable, popularityMetrics, TrainReport } from "../cllm4rec/pipeline";
+import type { DataSpec } from "../cllm4rec/data";
+import { evaluateRanking } from "../cllm4rec/metrics";
+import { Rng } from "../cllm4rec/data";
+import { datasetCorpora } from "../cllm4rec/train/corpora";
+import { noGrad, tidy } from "../engine";
+import { runComparison } from "./compare";
+
+function dataSpec(f: ParsedArgs["flags"]): DataSpec {
+  const raw = String(f.data ?? "synthetic");
+  const [kind, p] = raw.split(/=(.*)/s, 2);
+  const need = () => {
+    if (!p) throw new Error(`--data ${kind} needs a path: --data ${kind} PATH`);
+    return path.resolve(p);
+  };
+  switch (kind) {
+    case "synthetic": {
+      const s: DataSpec = { kind: "synthetic" };
+      if (f["synthetic-users"] !== undefined) s.numUsers = f["synthetic-users"] as number;
+      if (f["synthetic-items"] !== undefined) s.numItems = f["synthetic-items"] as number;
+      return s;
+    }
+    case "movielens": return { kind: "movielens", dir: need() };
+    case "amazon": return { kind: "amazon", file: need(), ...(f["amazon-meta"] ? { meta: path.resolve(String(f["amazon-meta"])) } : {}) };
+    case "generic": {
+      const g: DataSpec = { kind: "generic", interactions: need() };
+      if (f["item-text"]) g.itemText = path.resolve(String(f["item-text"]));
+      if (f["user-text"]) g.userText = path.resolve(String(f["user-text"]));
+      if (f["review-text"]) g.reviews = path.resolve(String(f["review-text"]));
+      return g;
+    }
+    default: throw new Error(`--data: unknown kind '${kind}' (synthetic, movielens, amazon or generic)`);
+  }
+}
+
+function trainConfig(f: ParsedArgs["flags"], synthetic: boolean): TrainConfig {
+  const preset = String(f.preset ?? (synthetic ? "quick" : "paper"));
+  const c: TrainConfig = { ...PAPER_DEFAULTS, ...(preset === "quick" ? QUICK_PRESET : {}) };
+  for (const def of FLAGS) if (def.config && f[def.name] !== undefined) (c as unknown as Record<string, unknown>)[def.config] = f[def.name];
+  validateConfig(c);
+  return c;
+}
+
+function needOut(f: ParsedArgs["flags"]): string {
+  if (!f.out) throw new Error("this command needs --out DIR (a run folder made by training)");
+  return path.resolve(String(f.out));
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const args = parseArgs(argv);
+  const f = args.flags;
+  if (f.help) {
+    console.log(helpText());
+    return;
+  }
+  if (args.positional.length) throw new Error(`unexpected argument(s): ${args.positional.join(" ")} (see --help)`);
+  const open = { device: f.device as string | undefined, threads: f.threads as number | undefined, log: (s: string) => console.log(s) };
+  switch (args.command) {
+    case "train": {
+      const data = dataSpec(f);
+      const spec: RunSpec = {
+        data,
+        dataOptions: {
+          ...(f["rating-threshold"] !== undefined ? { positiveThreshold: f["rating-threshold"] as number } : {}),
+          ...(f["user-core"] !== undefined ? { userCore: f["user-core"] as number } : {}),
+          ...(f["item-core"] !== undefined ? { itemCore: f["item-core"] as number } : {}),
+          ...(f["split-seed"] !== undefined ? { seed: f["split-seed"] as number } : {}),
+          ...(f.strict ? { strict: true } : {}),
+        },
+        ...(f.model ? { modelDir: path.resolve(String(f.model)) } : {}),
+        config: trainConfig(f, data.kind === "synthetic"),
+      };
+      const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
+      const out = path.resolve(String(f.out ?? path.join("runs", `${data.kind}-${stamp}`)));
+      console.log(`cllm4rec train: data ${data.kind}, out ${out}`);
+      const report: TrainReport = await trainRun(spec, out, { ...open, resume: !!f.resume });
+      if (f.compare) await runComparison(out, report, open);
+      return;
+    }
+    case "evaluate": {
+      const out = needOut(f);
+      const ctx = await loadRun(out, open);
+      const kind = ctx.spec.config.ablation === "prerec" ? "prerec" : "rec";
+      const corpora = datasetCorpora(ctx.dataset, ctx.tokenizer, { batchSize: 64, maxTokens: Math.min(ctx.spec.config.maxTokens, ctx.backbone.config.nPositions), lengthAware: false });
+      const score = (which: string) => {
+        const rng = new Rng(`${ctx.spec.config.seed}:eval:${which}`);
+        return (users: number[]) => noGrad(() => tidy(() => ctx.model.recScores(corpora.evalBatch(users, rng, kind)).toFloat32()));
+      };
+      const cllm4rec = { val: await evaluateRanking(score("val"), ctx.dataset, "val"), test: await evaluateRanking(score("test"), ctx.dataset, "test") };
+      console.log(reportTable({ cllm4rec, popularity: await popularityMetrics(ctx.dataset) }));
+      return;
+    }
+    case "recommend": {
+      const out = needOut(f);
+      if (!f.users) throw new Error("recommend needs --users ID[,ID...] (original user ids)");
+      const ctx = await loadRun(out, { ...open, log: () => {} });
+      const recs = recommend(ctx, String(f.users).split(",").map((s) => s.trim()).filter(Boolean), (f.top as number) ?? 10);
+      console.log(JSON.stringify(recs, null, 2));
+      return;
+    }
+    case "export": {
+      const out = needOut(f);
+      const ctx = await loadRun(out, open);
+      const r = exportEmbeddings(ctx, path.resolve(String(f.to ?? path.join(out, "embeddings.safetensors"))));
+      console.log(`wrote ${r.tensors} (collab.user, collab.item, content.user, content.item) and ${r.ids}`);
+      return;
+    }
+  }
+}
