@@ -60,7 +60,7 @@ test("extents: any access past a buffer's end is an Error naming op, buffer and 
     "attentionForward", Error, /keyMask needs/);
   throwsNaming(() => nat.attentionForward(q, 0, 8, kv, 0, 8, 16, null, out, lse, 2, 2, 6, 5, 4),
     "attentionForward", Error, /Tk must be >= Tq/);
-  throwsNaming(() => nat.copyStrided(zeros(10), 0, 5, 5, zeros(10), 0, 5, 4, 2, 1, 5, false), "copyStrided", Error);
+  throwsNaming(() => nat.copyStrided(zeros(10), 0, 5, 5, zeros(10), 0, 5, 0, 2, 2, 5, false), "copyStrided", Error, /dst needs elements \[0, 15\)/);
   throwsNaming(() => nat.copy(zeros(4), 2, zeros(4), 0, 3), "copy", Error, /dst needs/);
   throwsNaming(() => nat.layernormForward(zeros(6), zeros(3), zeros(2), zeros(6), zeros(2), zeros(2), 2, 3, 1e-5),
     "layernormForward", Error, /beta needs/);
