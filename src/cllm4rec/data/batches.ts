@@ -85,13 +85,14 @@ function padRows(seqs: (readonly number[])[], keep: number[], fromEnd: boolean):
   const len = Math.max(0, ...keep);
   const ids = new Int32Array(seqs.length * len);
   const mask = new Int32Array(seqs.length * len);
-  seqs.forEach((s, r) => {
-    const start = fromEnd ? s.length - keep[r] : 0;
-    for (let t = 0; t < keep[r]; t++) {
-      ids[r * len + t] = s[start + t];
-      mask[r * len + t] = 1;
-    }
-  });
+  for (let r = 0; r < seqs.length; r++) {
+    const s = seqs[r];
+    const n = keep[r];
+    const start = fromEnd ? s.length - n : 0;
+    const row = r * len;
+    for (let t = 0; t < n; t++) ids[row + t] = s[start + t];
+    mask.fill(1, row, row + n);
+  }
   return { len, ids, mask, lengths: Int32Array.from(keep) };
 }
 

@@ -62,7 +62,8 @@ export class Rng {
     if (!Number.isInteger(k) || k < 0 || k > n) {
       throw new RangeError(`Rng.sample (src/cllm4rec/data/rng.ts): k must be an integer in 0..${n}, got ${k}`);
     }
-    const idx = Array.from({ length: n }, (_, i) => i);
+    const idx = new Array<number>(n);
+    for (let i = 0; i < n; i++) idx[i] = i;
     // Partial Fisher–Yates: only the first k positions are drawn.
     for (let i = 0; i < k; i++) {
       const j = i + this.int(n - i);

@@ -122,9 +122,16 @@ export function generateSynthetic(options: SyntheticOptions = {}): { raw: RawDat
     }
     const extra = Math.floor(-(o.meanPerUser - o.minPerUser) * Math.log(1 - rng.float()));
     const n = Math.min(maxPerUser, reachable, o.minPerUser + extra);
+    let total = 0;
+    for (let j = 0; j < o.numItems; j++) total += weights[j];
     for (let k = 0; k < n; k++) {
-      // The total is re-summed on every draw so zeroed weights never leave float drift behind.
-      const j = rng.weighted(weights);
+      // A running total (re-summed every 8 draws to bound float drift) keeps each draw to one partial scan.
+      if (k % 8 === 7) {
+        total = 0;
+        for (let j = 0; j < o.numItems; j++) total += weights[j];
+      }
+      const j = rng.weighted(weights, total);
+      total -= weights[j];
       weights[j] = 0;
       raw.interactions.push({ user: String(u), item: String(j), rating: rng.float() < 0.6 ? 5 : 4, time: (time += 1 + rng.int(3600)) });
       if (rng.float() < o.reviewFraction) raw.reviews.set(reviewKey(String(u), String(j)), reviewText(rng, cats[itemCategory[j]], cats[main], true));
