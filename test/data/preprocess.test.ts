@@ -171,3 +171,10 @@ test('loadDataset cache: reused when nothing changes, rebuilt when an option or 
   await loadDataset(spec, { cacheDir, seed: 1, cardFile });
   assert.equal(JSON.parse(fs.readFileSync(cardFile, 'utf8')).users, a.numUsers);
 });
+
+test('loadDataset: missing files and unknown kinds are clear Errors', async () => {
+  await assert.rejects(loadDataset({ kind: 'amazon', file: '/nonexistent/reviews.json' }), /loadDataset.*Amazon review file not found: \/nonexistent\/reviews.json/);
+  await assert.rejects(loadDataset({ kind: 'movielens', dir: '/nonexistent/ml' }), /loadDataset.*MovieLens folder not found/);
+  await assert.rejects(loadDataset({ kind: 'csv' } as never), /loadDataset.*unknown data kind "csv"/);
+  await assert.rejects(loadDataset({ kind: 'synthetic', numUsers: 0 }), /generateSynthetic.*numUsers/);
+});

@@ -159,3 +159,13 @@ test('readLines keeps a lone carriage return inside a line and counts lines from
   assert.deepEqual(lines, [['a\rb', 1], ['c', 2], ['', 3], ['d', 4]]);
   await assert.rejects(readLines(`${dir}/missing.txt`, () => {}), /readLines.*file not found/);
 });
+
+test('readAmazonReviews: a metadata file gives item titles (Python-dict and JSON lines)', async () => {
+  const dir = tempDir('amazon-meta');
+  const file = writeFile(dir, 'r.json', '{"reviewerID": "A1", "asin": "B1", "overall": 5}\n');
+  const meta = writeFile(dir, 'meta.json', `{'asin': 'B1', 'title': 'Capo', 'description': ['Spring loaded', 'steel']}\n{"parent_asin": "B2", "title": "Strap"}\n{"title": "no id"}\n`, true);
+  const raw = await readAmazonReviews(file, { meta });
+  assert.equal(raw.itemText.get('B1'), 'Capo. Spring loaded steel');
+  assert.equal(raw.itemText.get('B2'), 'Strap');
+  assert.deepEqual(raw.issues.map((i) => [i.file, i.line]), [[meta, 3]]);
+});
