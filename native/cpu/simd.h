@@ -1,0 +1,47 @@
+// Vectorisable math for the CPU kernels (internal to native/cpu). Kernels write plain
+// loops over always_inline helpers and compile them twice: once for AVX-512 (chosen at
+// run time) and once for the baseline ISA, so the addon runs on any x86-64 CPU.
+#pragma once
+#include <cstdint>
+
+#define CLLM4REC_INLINE inline __attribute__((always_inline))
+#if defined(__x86_64__) || defined(__i386__)
+#define CLLM4REC_AVX512 __attribute__((target("avx512f,fma,prefer-vector-width=512")))
+#else
+#define CLLM4REC_AVX512
+#endif
+
+namespace cpu {
+namespace detail {
+
+inline bool has_avx512() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+  return yes;
+#else
+  return false;
+#endif
+}
+
+// exp(x) in float without branches (so loops over it vectorise): range reduction
+// x = n ln2 + r, |r| <= ln2/2, degree-7 Taylor polynomial (relative error < 1e-7),
+// scaled by 2^n built in the exponent bits. exp(x) = 0 below -87 (including -inf).
+CLLM4REC_INLINE float exp_approx(float x) {
+  const float xc = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  const float n = (xc * 1.44269504088896341f + magic) - magic;
+  const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;  // ln2 split in two parts
+  float p = 1.0f / 5040;
+  p = p * r + 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const float twoN = __builtin_bit_cast(float, (int32_t(n) + 127) << 23);
+  return x < -87.0f ? 0.0f : p * twoN;
+}
+
+}  // namespace detail
+}  // namespace cpu
