@@ -16,6 +16,7 @@
 #endif
 
 #include "kernels.h"
+#include "simd.h"
 
 namespace cpu {
 
@@ -58,15 +59,30 @@ void store_tile(const float* acc, int64_t mr, int64_t nr, float* c, int64_t ldc,
   }
 }
 
-// Portable micro-kernel: full MR x NR tile, accumulates a[kc x MR] * b[kc x NR].
-template <int MR, int NR>
+// Portable micro-kernel: 4 rows x 8 columns in 4-lane GCC vectors (SSE2 on any x86-64,
+// NEON elsewhere): 8 vector accumulators, no target-specific code.
+typedef float v4sf __attribute__((vector_size(16)));
+
 void kernel_portable(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                      float alpha, float beta, const float* bias) {
-  float acc[MR * NR] = {0};
-  for (int64_t p = 0; p < kc; ++p, a += MR, b += NR)
-    for (int i = 0; i < MR; ++i)
-      for (int j = 0; j < NR; ++j) acc[i * NR + j] += a[i] * b[j];
-  store_tile<MR, NR>(acc, MR, NR, c, ldc, alpha, beta, bias);
+  constexpr int MR = 4, NR = 8;
+  v4sf acc0[MR] = {}, acc1[MR] = {};
+  for (int64_t p = 0; p < kc; ++p, a += MR, b += NR) {
+    v4sf b0, b1;
+    std::memcpy(&b0, b, sizeof b0);
+    std::memcpy(&b1, b + 4, sizeof b1);
+    for (int i = 0; i < MR; ++i) {
+      const v4sf ai = {a[i], a[i], a[i], a[i]};
+      acc0[i] += ai * b0;
+      acc1[i] += ai * b1;
+    }
+  }
+  float tile[MR * NR];
+  for (int i = 0; i < MR; ++i) {
+    std::memcpy(tile + i * NR, &acc0[i], sizeof acc0[i]);
+    std::memcpy(tile + i * NR + 4, &acc1[i], sizeof acc1[i]);
+  }
+  store_tile<MR, NR>(tile, MR, NR, c, ldc, alpha, beta, bias);
 }
 
 #ifdef CLLM4REC_X86
@@ -262,8 +278,10 @@ enum class Isa { kPortable, kAvx2, kAvx512 };
 Isa detect_isa() {
 #ifdef CLLM4REC_X86
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) return Isa::kAvx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
+  if (detail::has_avx512()) return Isa::kAvx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      detail::isa_allowed("avx2"))
+    return Isa::kAvx2;
 #endif
   return Isa::kPortable;
 }
@@ -292,8 +310,8 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha
         break;
 #endif
       default:
-        gemm_packed<4, 16>(kernel_portable<4, 16>, transA, transB, M, N, K, alpha, Ab, Bb, beta,
-                           Cb, bias);
+        gemm_packed<4, 8>(kernel_portable, transA, transB, M, N, K, alpha, Ab, Bb, beta, Cb,
+                          bias);
     }
   }
 }

@@ -3,6 +3,8 @@
 // run time) and once for the baseline ISA, so the addon runs on any x86-64 CPU.
 #pragma once
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 #define CLLM4REC_INLINE inline __attribute__((always_inline))
 #if defined(__x86_64__) || defined(__i386__)
@@ -14,9 +16,20 @@
 namespace cpu {
 namespace detail {
 
+// CLLM4REC_CPU_ISA=avx2|generic caps the instruction set, so tests can exercise the
+// fallback kernels on an AVX-512 machine.
+inline bool isa_allowed(const char* isa) {
+  const char* cap = std::getenv("CLLM4REC_CPU_ISA");
+  if (!cap || !*cap) return true;
+  if (std::strcmp(cap, "generic") == 0) return false;
+  if (std::strcmp(cap, "avx2") == 0) return std::strcmp(isa, "avx2") == 0;
+  return true;
+}
+
 inline bool has_avx512() {
 #if defined(__x86_64__) || defined(__i386__)
-  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma") &&
+                          isa_allowed("avx512");
   return yes;
 #else
   return false;
