@@ -2,7 +2,7 @@
 // Forward saves the log-sum-exp per query; backward recomputes the probabilities
 // from it. Parallel over (batch, head): each pair owns disjoint rows/columns of
 // out, dq, dk and dv, so the backward needs no atomics. Per head, k (and v for the
-// backward) are packed transposed [Dh, Tk] so that the scores of one query against
+// backward) are packed transposed [Dh, Tk] (padded) so that the scores of one query against
 // all keys are a vectorised loop over keys rather than one dot product per key.
 #include <algorithm>
 #include <cmath>
@@ -10,6 +10,9 @@
 
 #include "kernels.h"
 #include "simd.h"
+
+// The 64-byte vector helpers are always inlined, so no vector crosses a call boundary.
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace cpu {
 
@@ -21,27 +24,118 @@ CLLM4REC_INLINE int64_t last_key(const int32_t* mask, int64_t Tq, int64_t Tk, in
   return (mask && mask[p] == 0) ? -1 : p;
 }
 
-// dst[c * Tk + j] = src[j * ld + c] for j < n, c < Dh: one head's keys or values, transposed.
+// 16 floats as one GCC vector: one zmm register in the AVX-512 clone, four xmm otherwise.
+typedef float v16sf __attribute__((vector_size(64)));
+
+CLLM4REC_INLINE v16sf load16(const float* p) {
+  v16sf v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+CLLM4REC_INLINE void store16(float* p, v16sf v) { __builtin_memcpy(p, &v, sizeof v); }
+
+// Keys per register-resident chunk of scores (8 vectors: enough independent FMA chains
+// to hide their latency); packed rows are padded to a multiple.
+constexpr int64_t kKeyChunk = 128;
+
+CLLM4REC_INLINE int64_t padded_keys(int64_t Tk) { return (Tk + kKeyChunk - 1) / kKeyChunk * kKeyChunk; }
+
+// dst[c * ldt + j] = src[j * ld + c] for j < n, c < Dh: one head's keys or values,
+// transposed; the padding columns j >= n stay zero.
 CLLM4REC_INLINE void pack_transposed(const float* src, int64_t ld, int64_t n, int64_t Dh,
-                                     int64_t Tk, float* dst) {
+                                     int64_t ldt, float* dst) {
   for (int64_t j = 0; j < n; ++j)
-    for (int64_t c = 0; c < Dh; ++c) dst[c * Tk + j] = src[j * ld + c];
+    for (int64_t c = 0; c < Dh; ++c) dst[c * ldt + j] = src[j * ld + c];
 }
 
-// s[j] = scale * (q . k_j) for j < n, from keys packed [Dh, Tk]; masked keys get -inf.
-CLLM4REC_INLINE void scores(const float* qi, const float* kt, const int32_t* mask, float scale,
-                            int64_t n, int64_t Dh, int64_t Tk, float* s) {
-  for (int64_t j = 0; j < n; ++j) s[j] = 0.0f;
-  for (int64_t c = 0; c < Dh; ++c) {
-    const float qc = qi[c] * scale;
-    const float* kr = kt + c * Tk;
-    for (int64_t j = 0; j < n; ++j) s[j] += qc * kr[j];
+// out[j] = wscale * sum_c w[c] * mt[c * ldt + j] for j < n. Each chunk of keys stays in
+// registers for the whole sum over c (reads up to the zero padding, never past ldt).
+CLLM4REC_INLINE void project(const float* w, float wscale, const float* mt, int64_t ldt,
+                             int64_t n, int64_t Dh, float* out) {
+  constexpr int kVecs = kKeyChunk / 16;
+  for (int64_t j0 = 0; j0 < n; j0 += kKeyChunk) {
+    v16sf acc[kVecs] = {};
+    for (int64_t c = 0; c < Dh; ++c) {
+      const float wc = w[c] * wscale;
+      const float* row = mt + c * ldt + j0;
+#pragma GCC unroll 8
+      for (int u = 0; u < kVecs; ++u) acc[u] += wc * load16(row + 16 * u);
+    }
+    const int64_t m = std::min(kKeyChunk, n - j0);
+    if (m == kKeyChunk) {
+#pragma GCC unroll 8
+      for (int u = 0; u < kVecs; ++u) store16(out + j0 + 16 * u, acc[u]);
+    } else {
+      float tmp[kKeyChunk];
+#pragma GCC unroll 8
+      for (int u = 0; u < kVecs; ++u) store16(tmp + 16 * u, acc[u]);
+      for (int64_t l = 0; l < m; ++l) out[j0 + l] = tmp[l];
+    }
   }
+}
+
+// o[c] (+)= sum_j e[j * es] * v_j[c] for j < n (rows of v at stride ld). Dh = 64 (GPT-2)
+// keeps the sum in registers, two rows per step for independent FMA chains.
+CLLM4REC_INLINE void weighted_rows(const float* e, int64_t es, const float* v, int64_t ld,
+                                   int64_t n, int64_t Dh, float* o, bool accumulate) {
+  if (Dh == 64) {
+    v16sf a0 = {}, a1 = {}, a2 = {}, a3 = {}, b0 = {}, b1 = {}, b2 = {}, b3 = {};
+    int64_t j = 0;
+    for (; j + 2 <= n; j += 2) {
+      const float* v0 = v + j * ld;
+      const float* v1 = v0 + ld;
+      const float e0 = e[j * es], e1 = e[(j + 1) * es];
+      a0 += e0 * load16(v0);
+      a1 += e0 * load16(v0 + 16);
+      a2 += e0 * load16(v0 + 32);
+      a3 += e0 * load16(v0 + 48);
+      b0 += e1 * load16(v1);
+      b1 += e1 * load16(v1 + 16);
+      b2 += e1 * load16(v1 + 32);
+      b3 += e1 * load16(v1 + 48);
+    }
+    if (j < n) {
+      const float* v0 = v + j * ld;
+      const float e0 = e[j * es];
+      a0 += e0 * load16(v0);
+      a1 += e0 * load16(v0 + 16);
+      a2 += e0 * load16(v0 + 32);
+      a3 += e0 * load16(v0 + 48);
+    }
+    a0 += b0;
+    a1 += b1;
+    a2 += b2;
+    a3 += b3;
+    if (accumulate) {
+      a0 += load16(o);
+      a1 += load16(o + 16);
+      a2 += load16(o + 32);
+      a3 += load16(o + 48);
+    }
+    store16(o, a0);
+    store16(o + 16, a1);
+    store16(o + 32, a2);
+    store16(o + 48, a3);
+    return;
+  }
+  if (!accumulate)
+    for (int64_t c = 0; c < Dh; ++c) o[c] = 0.0f;
+  for (int64_t j = 0; j < n; ++j) {
+    const float ej = e[j * es];
+    const float* vj = v + j * ld;
+    for (int64_t c = 0; c < Dh; ++c) o[c] += ej * vj[c];
+  }
+}
+
+// s[j] = scale * (q . k_j) for j < n, from keys packed [Dh, ldt]; masked keys get -inf.
+CLLM4REC_INLINE void scores(const float* qi, const float* kt, const int32_t* mask, float scale,
+                            int64_t n, int64_t Dh, int64_t ldt, float* s) {
+  project(qi, scale, kt, ldt, n, Dh, s);
   if (mask)
     for (int64_t j = 0; j < n; ++j) s[j] = mask[j] == 0 ? -INFINITY : s[j];
 }
 
-// One (batch, head) pair of the forward; kt [Dh, Tk] and s [Tk] are the thread's scratch.
+// One (batch, head) pair of the forward; kt [Dh, ldt] and s [ldt] are the thread's scratch.
 CLLM4REC_INLINE void forward_head(const float* q, int64_t ldq, const float* k, const float* v,
                                   int64_t ldk, const int32_t* keyMask, float* out, float* lse,
                                   int64_t bh, int64_t H, int64_t Tq, int64_t Tk, int64_t Dh,
@@ -52,14 +146,15 @@ CLLM4REC_INLINE void forward_head(const float* q, int64_t ldq, const float* k, c
   const int32_t* mask = keyMask ? keyMask + b * Tk : nullptr;
   const float* kb = k + b * Tk * ldk + h * Dh;
   const float* vb = v + b * Tk * ldk + h * Dh;
-  pack_transposed(kb, ldk, Tk, Dh, Tk, kt);
+  const int64_t ldt = padded_keys(Tk);
+  pack_transposed(kb, ldk, Tk, Dh, ldt, kt);
   for (int64_t i = 0; i < Tq; ++i) {
     const float* qi = q + (b * Tq + i) * ldq + h * Dh;
     float* oi = out + (b * Tq + i) * D + h * Dh;
     float* lsei = lse + (b * H + h) * Tq + i;
     for (int64_t c = 0; c < Dh; ++c) oi[c] = 0.0f;
     const int64_t n = last_key(mask, Tq, Tk, i) + 1;
-    scores(qi, kt, mask, scale, n, Dh, Tk, s);
+    scores(qi, kt, mask, scale, n, Dh, ldt, s);
     float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
     for (int64_t j = 0; j < n; ++j) mx = s[j] > mx ? s[j] : mx;
@@ -73,12 +168,7 @@ CLLM4REC_INLINE void forward_head(const float* q, int64_t ldq, const float* k, c
       s[j] = detail::exp_approx(s[j] - mx);  // masked keys: exp(-inf) = 0
       sum += s[j];
     }
-    for (int64_t j = 0; j < n; ++j) {
-      const float e = s[j];
-      if (e == 0.0f) continue;
-      const float* vj = vb + j * ldk;
-      for (int64_t c = 0; c < Dh; ++c) oi[c] += e * vj[c];
-    }
+    weighted_rows(s, 1, vb, ldk, n, Dh, oi, false);  // masked keys have weight 0
     const float inv = static_cast<float>(1.0 / sum);
     for (int64_t c = 0; c < Dh; ++c) oi[c] *= inv;
     *lsei = mx + static_cast<float>(std::log(sum));
@@ -89,7 +179,7 @@ CLLM4REC_INLINE void forward_head(const float* q, int64_t ldq, const float* k, c
 // queries (while they sit in L1) instead of once per query.
 constexpr int64_t kQueryBlock = 32;
 
-// One (batch, head) pair of the backward; kt, vt [Dh, Tk] and P, dS [kQueryBlock, Tk]
+// One (batch, head) pair of the backward; kt, vt [Dh, ldt] and P, dS [kQueryBlock, ldt]
 // are the thread's scratch.
 CLLM4REC_INLINE void backward_head(const float* dout, const float* q, int64_t ldq,
                                    const float* k, const float* v, int64_t ldk,
@@ -105,15 +195,16 @@ CLLM4REC_INLINE void backward_head(const float* dout, const float* q, int64_t ld
   const float* vb = v + b * Tk * ldk + h * Dh;
   float* dkb = dk + b * Tk * ldk + h * Dh;
   float* dvb = dv + b * Tk * ldk + h * Dh;
-  pack_transposed(kb, ldk, Tk, Dh, Tk, kt);
-  pack_transposed(vb, ldk, Tk, Dh, Tk, vt);
+  const int64_t ldt = padded_keys(Tk);
+  pack_transposed(kb, ldk, Tk, Dh, ldt, kt);
+  pack_transposed(vb, ldk, Tk, Dh, ldt, vt);
   for (int64_t i0 = 0; i0 < Tq; i0 += kQueryBlock) {
     const int64_t nb = std::min(kQueryBlock, Tq - i0);
     const int64_t nmax = Tk - Tq + i0 + nb;  // causal bound of the block's last query
     for (int64_t ii = 0; ii < nb; ++ii) {
       const int64_t i = i0 + ii;
-      float* p = P + ii * Tk;
-      float* ds = dS + ii * Tk;
+      float* p = P + ii * ldt;
+      float* ds = dS + ii * ldt;
       const float l = lse[(b * H + h) * Tq + i];
       // A query with lse = -inf output zeros: it has no gradient at all.
       const int64_t n = l == -INFINITY ? 0 : last_key(mask, Tq, Tk, i) + 1;
@@ -122,42 +213,23 @@ CLLM4REC_INLINE void backward_head(const float* dout, const float* q, int64_t ld
       const float* oi = out + (b * Tq + i) * D + h * Dh;
       float* dqi = dq + (b * Tq + i) * ldq + h * Dh;
       // P_j recomputed from the saved lse; dP_j = dout . v_j.
-      scores(qi, kt, mask, scale, n, Dh, Tk, p);
+      scores(qi, kt, mask, scale, n, Dh, ldt, p);
       for (int64_t j = 0; j < n; ++j) p[j] = detail::exp_approx(p[j] - l);
-      for (int64_t j = 0; j < n; ++j) ds[j] = 0.0f;
-      for (int64_t c = 0; c < Dh; ++c) {
-        const float dc = doi[c];
-        const float* vr = vt + c * Tk;
-        for (int64_t j = 0; j < n; ++j) ds[j] += dc * vr[j];
-      }
+      project(doi, 1.0f, vt, ldt, n, Dh, ds);
       float rowDot = 0.0f;  // sum_j P_j dP_j = dout . out
       for (int64_t c = 0; c < Dh; ++c) rowDot += doi[c] * oi[c];
       // dS_j = P_j (dP_j - rowDot); scores were scaled, so the chain rule adds scale.
       for (int64_t j = 0; j < n; ++j) ds[j] = p[j] * (ds[j] - rowDot) * scale;
       for (int64_t j = n; j < nmax; ++j) p[j] = ds[j] = 0.0f;
-      // dq_i += sum_j dS_j k_j, as dot products over the transposed keys.
-      for (int64_t c = 0; c < Dh; ++c) {
-        const float* kr = kt + c * Tk;
-        float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-        for (int64_t j = 0; j < n; ++j) acc += ds[j] * kr[j];
-        dqi[c] += acc;
-      }
+      weighted_rows(ds, 1, kb, ldk, n, Dh, dqi, true);  // dq_i += sum_j dS_j k_j
     }
-    // dk_j += sum_i dS_ij q_i and dv_j += sum_i P_ij dout_i over the block's queries.
+    // dk_j += sum_i dS_ij q_i and dv_j += sum_i P_ij dout_i over the block's queries
+    // (entries past a query's last key are zero).
+    const float* qBlock = q + (b * Tq + i0) * ldq + h * Dh;
+    const float* doBlock = dout + (b * Tq + i0) * D + h * Dh;
     for (int64_t j = 0; j < nmax; ++j) {
-      float* dkj = dkb + j * ldk;
-      float* dvj = dvb + j * ldk;
-      for (int64_t ii = 0; ii < nb; ++ii) {
-        const float pj = P[ii * Tk + j], ds = dS[ii * Tk + j];
-        if (pj == 0.0f) continue;  // masked, causal or underflowed: no contribution
-        const float* qi = q + (b * Tq + i0 + ii) * ldq + h * Dh;
-        const float* doi = dout + (b * Tq + i0 + ii) * D + h * Dh;
-        for (int64_t c = 0; c < Dh; ++c) {
-          dkj[c] += ds * qi[c];
-          dvj[c] += pj * doi[c];
-        }
-      }
+      weighted_rows(dS + j, ldt, qBlock, ldq, nb, Dh, dkb + j * ldk, true);
+      weighted_rows(P + j, ldt, doBlock, D, nb, Dh, dvb + j * ldk, true);
     }
   }
 }
@@ -197,7 +269,8 @@ void attention_forward(const float* q, int64_t ldq, const float* k, const float*
   // OpenMP stays out of the ISA clones: outlined parallel bodies lose the target attribute.
 #pragma omp parallel
   {
-    std::vector<float> kt(Dh * Tk), s(Tk);
+    const int64_t ldt = padded_keys(Tk);
+    std::vector<float> kt(Dh * ldt), s(ldt);  // zero-filled: the key padding reads as 0
 #pragma omp for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < B * H; ++bh)
       head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, kt.data(), s.data());
@@ -211,7 +284,8 @@ void attention_backward(const float* dout, const float* q, int64_t ldq, const fl
   const auto head = detail::has_avx512() ? backward_head_avx512 : backward_head_generic;
 #pragma omp parallel
   {
-    std::vector<float> kt(Dh * Tk), vt(Dh * Tk), P(kQueryBlock * Tk), dS(kQueryBlock * Tk);
+    const int64_t ldt = padded_keys(Tk);
+    std::vector<float> kt(Dh * ldt), vt(Dh * ldt), P(kQueryBlock * ldt), dS(kQueryBlock * ldt);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < B * H; ++bh)
       head(dout, q, ldq, k, v, ldk, keyMask, out, lse, dq, dk, dv, bh, H, Tq, Tk, Dh, kt.data(),
