@@ -74,6 +74,40 @@ CLLM4REC_INLINE void project(const float* w, float wscale, const float* mt, int6
   }
 }
 
+// Queries whose scores are computed together: each packed key vector loaded from L2
+// serves four queries.
+constexpr int64_t kQueryGroup = 4;
+
+// For g < kQueryGroup: out[g * ldo + j] = wscale * sum_c w[g * ldw + c] * mt[c * ldt + j]
+// for j < n, 64 keys (4 vectors x 4 queries = 16 accumulators) per register tile.
+CLLM4REC_INLINE void project_group(const float* w, int64_t ldw, float wscale, const float* mt,
+                                   int64_t ldt, int64_t n, int64_t Dh, float* out,
+                                   int64_t ldo) {
+  constexpr int64_t kTile = 64;
+  for (int64_t j0 = 0; j0 < n; j0 += kTile) {
+    v16sf acc[kQueryGroup][4] = {};
+    for (int64_t c = 0; c < Dh; ++c) {
+      const float* row = mt + c * ldt + j0;
+      const v16sf k0 = load16(row), k1 = load16(row + 16), k2 = load16(row + 32),
+                  k3 = load16(row + 48);
+#pragma GCC unroll 4
+      for (int g = 0; g < kQueryGroup; ++g) {
+        const float wc = w[g * ldw + c] * wscale;
+        acc[g][0] += wc * k0;
+        acc[g][1] += wc * k1;
+        acc[g][2] += wc * k2;
+        acc[g][3] += wc * k3;
+      }
+    }
+    const int64_t m = std::min(kTile, n - j0);
+    for (int g = 0; g < kQueryGroup; ++g) {
+      float tmp[kTile];
+      for (int u = 0; u < 4; ++u) store16(tmp + 16 * u, acc[g][u]);
+      for (int64_t l = 0; l < m; ++l) out[g * ldo + j0 + l] = tmp[l];
+    }
+  }
+}
+
 // o[c] (+)= sum_j e[j * es] * v_j[c] for j < n (rows of v at stride ld). Dh = 64 (GPT-2)
 // keeps the sum in registers, two rows per step for independent FMA chains.
 CLLM4REC_INLINE void weighted_rows(const float* e, int64_t es, const float* v, int64_t ld,
@@ -127,19 +161,29 @@ CLLM4REC_INLINE void weighted_rows(const float* e, int64_t es, const float* v, i
   }
 }
 
-// s[j] = scale * (q . k_j) for j < n, from keys packed [Dh, ldt]; masked keys get -inf.
-CLLM4REC_INLINE void scores(const float* qi, const float* kt, const int32_t* mask, float scale,
-                            int64_t n, int64_t Dh, int64_t ldt, float* s) {
-  project(qi, scale, kt, ldt, n, Dh, s);
+// Rows g < ng of S (stride ldt): the products of rows of w (stride ldw) with the packed
+// keys or values mt, for j < n; a full group shares every load of mt.
+CLLM4REC_INLINE void project_rows(const float* w, int64_t ldw, float wscale, const float* mt,
+                                  int64_t ldt, int64_t n, int64_t Dh, int64_t ng, float* S) {
+  if (ng == kQueryGroup) {
+    project_group(w, ldw, wscale, mt, ldt, n, Dh, S, ldt);
+  } else {
+    for (int64_t g = 0; g < ng; ++g) project(w + g * ldw, wscale, mt, ldt, n, Dh, S + g * ldt);
+  }
+}
+
+// Masked keys get score -inf (their probability is exactly 0).
+CLLM4REC_INLINE void apply_mask(const int32_t* mask, int64_t n, float* s) {
   if (mask)
     for (int64_t j = 0; j < n; ++j) s[j] = mask[j] == 0 ? -INFINITY : s[j];
 }
 
-// One (batch, head) pair of the forward; kt [Dh, ldt] and s [ldt] are the thread's scratch.
+// One (batch, head) pair of the forward; kt [Dh, ldt] and S [kQueryGroup, ldt] are the
+// thread's scratch.
 CLLM4REC_INLINE void forward_head(const float* q, int64_t ldq, const float* k, const float* v,
                                   int64_t ldk, const int32_t* keyMask, float* out, float* lse,
                                   int64_t bh, int64_t H, int64_t Tq, int64_t Tk, int64_t Dh,
-                                  float* kt, float* s) {
+                                  float* kt, float* S) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
   const int64_t D = H * Dh;
   const int64_t b = bh / H, h = bh % H;
@@ -148,30 +192,36 @@ CLLM4REC_INLINE void forward_head(const float* q, int64_t ldq, const float* k, c
   const float* vb = v + b * Tk * ldk + h * Dh;
   const int64_t ldt = padded_keys(Tk);
   pack_transposed(kb, ldk, Tk, Dh, ldt, kt);
-  for (int64_t i = 0; i < Tq; ++i) {
-    const float* qi = q + (b * Tq + i) * ldq + h * Dh;
-    float* oi = out + (b * Tq + i) * D + h * Dh;
-    float* lsei = lse + (b * H + h) * Tq + i;
-    for (int64_t c = 0; c < Dh; ++c) oi[c] = 0.0f;
-    const int64_t n = last_key(mask, Tq, Tk, i) + 1;
-    scores(qi, kt, mask, scale, n, Dh, ldt, s);
-    float mx = -INFINITY;
+  for (int64_t i0 = 0; i0 < Tq; i0 += kQueryGroup) {
+    const int64_t ng = std::min(kQueryGroup, Tq - i0);
+    const int64_t nGroup = Tk - Tq + i0 + ng;  // causal bound of the group's last query
+    project_rows(q + (b * Tq + i0) * ldq + h * Dh, ldq, scale, kt, ldt, nGroup, Dh, ng, S);
+    for (int64_t g = 0; g < ng; ++g) {
+      const int64_t i = i0 + g;
+      float* s = S + g * ldt;
+      float* oi = out + (b * Tq + i) * D + h * Dh;
+      float* lsei = lse + (b * H + h) * Tq + i;
+      const int64_t n = last_key(mask, Tq, Tk, i) + 1;
+      apply_mask(mask, n, s);
+      float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
-    for (int64_t j = 0; j < n; ++j) mx = s[j] > mx ? s[j] : mx;
-    if (mx == -INFINITY) {  // sees no key: zeros and lse = -inf
-      *lsei = -INFINITY;
-      continue;
-    }
-    double sum = 0;
+      for (int64_t j = 0; j < n; ++j) mx = s[j] > mx ? s[j] : mx;
+      if (mx == -INFINITY) {  // sees no key: zeros and lse = -inf
+        for (int64_t c = 0; c < Dh; ++c) oi[c] = 0.0f;
+        *lsei = -INFINITY;
+        continue;
+      }
+      double sum = 0;
 #pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < n; ++j) {
-      s[j] = detail::exp_approx(s[j] - mx);  // masked keys: exp(-inf) = 0
-      sum += s[j];
+      for (int64_t j = 0; j < n; ++j) {
+        s[j] = detail::exp_approx(s[j] - mx);  // masked keys: exp(-inf) = 0
+        sum += s[j];
+      }
+      weighted_rows(s, 1, vb, ldk, n, Dh, oi, false);
+      const float inv = static_cast<float>(1.0 / sum);
+      for (int64_t c = 0; c < Dh; ++c) oi[c] *= inv;
+      *lsei = mx + static_cast<float>(std::log(sum));
     }
-    weighted_rows(s, 1, vb, ldk, n, Dh, oi, false);  // masked keys have weight 0
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int64_t c = 0; c < Dh; ++c) oi[c] *= inv;
-    *lsei = mx + static_cast<float>(std::log(sum));
   }
 }
 
@@ -201,6 +251,15 @@ CLLM4REC_INLINE void backward_head(const float* dout, const float* q, int64_t ld
   for (int64_t i0 = 0; i0 < Tq; i0 += kQueryBlock) {
     const int64_t nb = std::min(kQueryBlock, Tq - i0);
     const int64_t nmax = Tk - Tq + i0 + nb;  // causal bound of the block's last query
+    // Scores into P and dP = dout . v_j into dS, a group of queries at a time.
+    for (int64_t g0 = 0; g0 < nb; g0 += kQueryGroup) {
+      const int64_t ng = std::min(kQueryGroup, nb - g0);
+      const int64_t nGroup = Tk - Tq + i0 + g0 + ng;
+      project_rows(q + (b * Tq + i0 + g0) * ldq + h * Dh, ldq, scale, kt, ldt, nGroup, Dh, ng,
+                   P + g0 * ldt);
+      project_rows(dout + (b * Tq + i0 + g0) * D + h * Dh, D, 1.0f, vt, ldt, nGroup, Dh, ng,
+                   dS + g0 * ldt);
+    }
     for (int64_t ii = 0; ii < nb; ++ii) {
       const int64_t i = i0 + ii;
       float* p = P + ii * ldt;
@@ -208,14 +267,12 @@ CLLM4REC_INLINE void backward_head(const float* dout, const float* q, int64_t ld
       const float l = lse[(b * H + h) * Tq + i];
       // A query with lse = -inf output zeros: it has no gradient at all.
       const int64_t n = l == -INFINITY ? 0 : last_key(mask, Tq, Tk, i) + 1;
-      const float* qi = q + (b * Tq + i) * ldq + h * Dh;
       const float* doi = dout + (b * Tq + i) * D + h * Dh;
       const float* oi = out + (b * Tq + i) * D + h * Dh;
       float* dqi = dq + (b * Tq + i) * ldq + h * Dh;
-      // P_j recomputed from the saved lse; dP_j = dout . v_j.
-      scores(qi, kt, mask, scale, n, Dh, ldt, p);
+      // P_j recomputed from the saved lse.
+      apply_mask(mask, n, p);
       for (int64_t j = 0; j < n; ++j) p[j] = detail::exp_approx(p[j] - l);
-      project(doi, 1.0f, vt, ldt, n, Dh, ds);
       float rowDot = 0.0f;  // sum_j P_j dP_j = dout . out
       for (int64_t c = 0; c < Dh; ++c) rowDot += doi[c] * oi[c];
       // dS_j = P_j (dP_j - rowDot); scores were scaled, so the chain rule adds scale.
@@ -237,7 +294,7 @@ CLLM4REC_INLINE void backward_head(const float* dout, const float* q, int64_t ld
 #define FORWARD_HEAD_ARGS                                                                   \
   const float *q, int64_t ldq, const float *k, const float *v, int64_t ldk,                \
       const int32_t *keyMask, float *out, float *lse, int64_t bh, int64_t H, int64_t Tq,   \
-      int64_t Tk, int64_t Dh, float *kt, float *s
+      int64_t Tk, int64_t Dh, float *kt, float *S
 #define BACKWARD_HEAD_ARGS                                                                  \
   const float *dout, const float *q, int64_t ldq, const float *k, const float *v,          \
       int64_t ldk, const int32_t *keyMask, const float *out, const float *lse, float *dq,  \
@@ -246,10 +303,10 @@ CLLM4REC_INLINE void backward_head(const float* dout, const float* q, int64_t ld
 
 // The same per-head code compiled for AVX-512 and for the baseline ISA.
 CLLM4REC_AVX512 void forward_head_avx512(FORWARD_HEAD_ARGS) {
-  forward_head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, kt, s);
+  forward_head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, kt, S);
 }
 void forward_head_generic(FORWARD_HEAD_ARGS) {
-  forward_head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, kt, s);
+  forward_head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, kt, S);
 }
 CLLM4REC_AVX512 void backward_head_avx512(BACKWARD_HEAD_ARGS) {
   backward_head(dout, q, ldq, k, v, ldk, keyMask, out, lse, dq, dk, dv, bh, H, Tq, Tk, Dh, kt,
@@ -270,10 +327,10 @@ void attention_forward(const float* q, int64_t ldq, const float* k, const float*
 #pragma omp parallel
   {
     const int64_t ldt = padded_keys(Tk);
-    std::vector<float> kt(Dh * ldt), s(ldt);  // zero-filled: the key padding reads as 0
+    std::vector<float> kt(Dh * ldt), S(kQueryGroup * ldt);  // zero-filled: padding reads 0
 #pragma omp for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < B * H; ++bh)
-      head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, kt.data(), s.data());
+      head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, kt.data(), S.data());
   }
 }
 
