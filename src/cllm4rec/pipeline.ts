@@ -38,7 +38,8 @@ export interface RunContext {
   device: Device;
 }
 
-export const CACHE_DIR = path.resolve(process.env.CLLM4REC_CACHE ?? ".cache");
+/** Where datasets and the tiny backbone are cached (CLLM4REC_CACHE overrides). */
+export const cacheDir = (): string => path.resolve(process.env.CLLM4REC_CACHE ?? ".cache");
 
 export interface OpenOptions {
   device?: string;
@@ -52,9 +53,9 @@ export async function openRun(spec: RunSpec, o: OpenOptions = {}): Promise<RunCo
   const log = o.log ?? (() => {});
   if (o.threads) native().setNumThreads(o.threads);
   const t0 = Date.now();
-  const dataset = await loadDataset(spec.data, { ...spec.dataOptions, cacheDir: path.join(CACHE_DIR, "datasets"), cardFile: o.cardFile, log });
+  const dataset = await loadDataset(spec.data, { ...spec.dataOptions, cacheDir: path.join(cacheDir(), "datasets"), cardFile: o.cardFile, log });
   log(`dataset ready in ${fmtSecs((Date.now() - t0) / 1000)}`);
-  const modelDir = spec.modelDir ?? ensureTinyModel(path.join(CACHE_DIR, "models"));
+  const modelDir = spec.modelDir ?? ensureTinyModel(path.join(cacheDir(), "models"));
   const folder = loadGpt2Folder(modelDir);
   const device = defaultDevice(o.device ?? "auto", log);
   const backbone = new Gpt2(folder.config, folder.weights, device);
