@@ -24,25 +24,30 @@ namespace {
 
 constexpr int64_t kKC = 256;      // depth of one packed block (B micro-panel ~32 KB, fits L1)
 constexpr int64_t kMC = 144;      // rows of A per task (A block ~144 KB, fits L2)
-constexpr int64_t kNC = 4096;     // columns of B per packed panel (shared, fits L3)
-constexpr int64_t kNChunk = 256;  // columns per task within a packed panel
+constexpr int64_t kNChunk = 256;  // columns per task
+constexpr int64_t kSlabFloats = int64_t(8) << 20;  // packed B per slab (32 MB, shared)
 
-// A grow-only, 64-byte aligned scratch buffer owned by the calling thread.
-float* scratch(int64_t floats) {
+// A grow-only, 64-byte aligned scratch buffer owned by the calling thread (two per
+// thread: the shared packed B of the caller, and each worker's own packed A).
+template <int Slot>
+float* scratch_slot(int64_t floats) {
   thread_local float* buf = nullptr;
   thread_local int64_t cap = 0;
   if (floats > cap) {
     std::free(buf);
     const size_t bytes = ((size_t(floats) * sizeof(float)) + 63) / 64 * 64;
     buf = static_cast<float*>(std::aligned_alloc(64, bytes));
-    if (!buf) {
+    if (!buf) {  // the caller checks: no exception may leave an OpenMP region
       cap = 0;
-      throw std::bad_alloc();
+      return nullptr;
     }
     cap = floats;
   }
   return buf;
 }
+
+float* scratch(int64_t floats) { return scratch_slot<0>(floats); }
+float* thread_scratch(int64_t floats) { return scratch_slot<1>(floats); }
 
 // Writes one MR x NR accumulator tile (row-major, ld NR) into C with alpha/beta/bias.
 template <int MR, int NR>
@@ -206,48 +211,62 @@ void pack_b_panel(bool transB, const float* B, int64_t N, int64_t K, int64_t p0,
   }
 }
 
+// B is packed one column slab at a time (all of K, up to kSlabFloats), with one barrier;
+// then threads take (row block, column chunk) tasks dynamically, each walking the whole
+// depth with its own packed A block. A thread that the OS deschedules (the machine is
+// shared) then delays only its own task, not a barrier per depth block.
 template <int MR, int NR>
 void gemm_packed(KernelFn kernel, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
                  float alpha, const float* A, const float* B, float beta, float* C,
                  const float* bias) {
-  const int64_t mPanels = (M + MR - 1) / MR;
-  const int64_t nPanelsMax = (std::min(N, kNC) + NR - 1) / NR;
-  float* ap = scratch(mPanels * MR * kKC + nPanelsMax * NR * kKC);
-  float* bp = ap + mPanels * MR * kKC;
-  for (int64_t jc = 0; jc < N; jc += kNC) {
-    const int64_t nc = std::min(kNC, N - jc);
+  const int64_t kBlocks = (K + kKC - 1) / kKC;
+  // Column slab: as many NR panels as fit kSlabFloats of packed B.
+  const int64_t slabPanels = std::max<int64_t>(1, kSlabFloats / (kBlocks * kKC * NR));
+  const int64_t slabCols = std::min(N, slabPanels * NR);
+  const int64_t panelsPerSlab = (slabCols + NR - 1) / NR;
+  float* bp = scratch(kBlocks * panelsPerSlab * NR * kKC);
+  if (!bp) throw std::bad_alloc();
+  bool outOfMemory = false;
+  for (int64_t jc = 0; jc < N; jc += slabCols) {
+    const int64_t nc = std::min(slabCols, N - jc);
     const int64_t nPanels = (nc + NR - 1) / NR;
-    for (int64_t pc = 0; pc < K; pc += kKC) {
-      const int64_t kc = std::min(kKC, K - pc);
-      const bool first = pc == 0;
-      const float betaEff = first ? beta : 1.0f;  // later depth blocks add onto C
-      const int64_t icBlocks = (M + kMC - 1) / kMC;
-      const int64_t jChunks = (nc + kNChunk - 1) / kNChunk;
+    const int64_t icBlocks = (M + kMC - 1) / kMC;
+    const int64_t jChunks = (nc + kNChunk - 1) / kNChunk;
 #pragma omp parallel
-      {
-#pragma omp for schedule(static)
-        for (int64_t q = 0; q < nPanels; ++q)
+    {
+      // Packed panel (pc, q) lives at bp + (pc * nPanels + q) * NR * kKC.
+#pragma omp for schedule(static) collapse(2)
+      for (int64_t pcb = 0; pcb < kBlocks; ++pcb)
+        for (int64_t q = 0; q < nPanels; ++q) {
+          const int64_t pc = pcb * kKC, kc = std::min(kKC, K - pc);
           pack_b_panel<NR>(transB, B, N, K, pc, kc, jc + q * NR,
-                           std::min<int64_t>(NR, nc - q * NR), bp + q * NR * kc);
-#pragma omp for schedule(static)
-        for (int64_t blk = 0; blk < mPanels; blk += 8) {
-          const int64_t i0 = blk * MR, mc = std::min<int64_t>(8 * MR, M - i0);
-          pack_a<MR>(transA, A, M, K, i0, mc, pc, kc, ap + blk * MR * kc);
+                           std::min<int64_t>(NR, nc - q * NR), bp + (pcb * nPanels + q) * NR * kKC);
         }
+      float* ap = thread_scratch(kMC * kKC);
+      if (!ap) {
+#pragma omp atomic write
+        outOfMemory = true;
+      }
+      alignas(64) float tile[MR * NR];
 #pragma omp for schedule(dynamic, 1) collapse(2)
-        for (int64_t ib = 0; ib < icBlocks; ++ib) {
-          for (int64_t jb = 0; jb < jChunks; ++jb) {
-            const int64_t i0 = ib * kMC, i1 = std::min(M, i0 + kMC);
-            const int64_t j0 = jb * kNChunk, j1 = std::min(nc, j0 + kNChunk);
-            alignas(64) float tile[MR * NR];
+      for (int64_t ib = 0; ib < icBlocks; ++ib) {
+        for (int64_t jb = 0; jb < jChunks; ++jb) {
+          if (!ap) continue;
+          const int64_t i0 = ib * kMC, mc = std::min(kMC, M - i0);
+          const int64_t j0 = jb * kNChunk, j1 = std::min(nc, j0 + kNChunk);
+          for (int64_t pcb = 0; pcb < kBlocks; ++pcb) {
+            const int64_t pc = pcb * kKC, kc = std::min(kKC, K - pc);
+            const bool first = pcb == 0;
+            const float betaEff = first ? beta : 1.0f;  // later depth blocks add onto C
+            pack_a<MR>(transA, A, M, K, i0, mc, pc, kc, ap);
             for (int64_t jr = j0; jr < j1; jr += NR) {
               const int64_t nr = std::min<int64_t>(NR, j1 - jr);
-              const float* bpan = bp + (jr / NR) * NR * kc;
+              const float* bpan = bp + (pcb * nPanels + jr / NR) * NR * kKC;
               const float* biasJ = (first && bias) ? bias + jc + jr : nullptr;
-              for (int64_t ir = i0; ir < i1; ir += MR) {
-                const int64_t mr = std::min<int64_t>(MR, i1 - ir);
-                const float* apan = ap + (ir / MR) * MR * kc;
-                float* c = C + ir * N + jc + jr;
+              for (int64_t ir = 0; ir < mc; ir += MR) {
+                const int64_t mr = std::min<int64_t>(MR, mc - ir);
+                const float* apan = ap + ir * kc;
+                float* c = C + (i0 + ir) * N + jc + jr;
                 if (mr == MR && nr == NR) {
                   kernel(kc, apan, bpan, c, N, alpha, betaEff, biasJ);
                 } else {  // edge tile: full tile into scratch, then merge the valid part
@@ -260,6 +279,7 @@ void gemm_packed(KernelFn kernel, bool transA, bool transB, int64_t M, int64_t N
         }
       }
     }
+    if (outOfMemory) throw std::bad_alloc();
   }
 }
 

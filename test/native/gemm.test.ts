@@ -64,8 +64,9 @@ test("gemm: all transpose combinations on odd shapes", () => {
 test("gemm: shapes crossing every cache block (rows, column chunks, depth)", () => {
   let seed = 100;
   for (const [transA, transB] of combos) run({ transA, transB, M: 151, N: 290, K: 517 }, seed++);
-  // wider than one packed B panel
-  run({ transA: false, transB: true, M: 3, N: 4133, K: 9 }, seed++);
+  // packed B larger than one slab (K*N > 8M floats): several column slabs
+  run({ transA: false, transB: true, M: 3, N: 8200, K: 1030 }, seed++);
+  run({ transA: true, transB: false, M: 3, N: 8200, K: 1030, beta: 0.5, bias: true }, seed++);
 });
 
 test("gemm: alpha, beta accumulate and bias", () => {
