@@ -239,7 +239,6 @@ Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
 // Shape checks shared by the attention forward and backward.
 struct AttentionShape {
   int64_t B, H, Tq, Tk, Dh, ldq, ldk;
-  int64_t rowsQ() const { return B * Tq; }
 };
 
 AttentionShape attention_shape(Args& a, size_t iB, int64_t ldq, int64_t ldk) {

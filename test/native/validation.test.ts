@@ -1,6 +1,7 @@
 // Bad input becomes a JS error naming the op (never a crash); buffer lifetime and stats.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { f32, freeAll, i32, nat, zeros } from "./helpers";
 
 function throwsNaming(fn: () => unknown, op: string, kind: ErrorConstructor, pattern?: RegExp): void {
@@ -119,4 +120,27 @@ test("thread count can be set and read", () => {
   assert.equal(nat.numThreads(), 1);
   nat.setNumThreads(before);
   assert.equal(nat.numThreads(), before);
+});
+
+test("the External finalizer frees a buffer that was never freed (backstop only)", () => {
+  // A child with --expose-gc: allocate, drop every reference, collect, and look at stats.
+  const script = `
+    const { native } = require(${JSON.stringify(require.resolve("../../src/engine/native"))});
+    const nat = native();
+    const start = nat.stats();
+    (() => { for (let i = 0; i < 200; i++) nat.alloc(0, 0, 1000); })();
+    const during = nat.stats().liveBuffers - start.liveBuffers;
+    const settle = (n) => { global.gc(); if (n > 0) setImmediate(() => settle(n - 1)); else report(); };
+    const report = () => {
+      const end = nat.stats();
+      console.log(JSON.stringify({ during, live: end.liveBuffers - start.liveBuffers, bytes: end.cpuBytes - start.cpuBytes }));
+    };
+    settle(5);`;
+  const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
+  const r = spawnSync(process.execPath, ["--expose-gc", "-e", script], { env, encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const got = JSON.parse(r.stdout.trim().split("\n").pop() as string);
+  assert.equal(got.during, 200);
+  assert.equal(got.live, 0, `finalizers left ${got.live} buffers live`);
+  assert.equal(got.bytes, 0);
 });
