@@ -4,6 +4,8 @@
 // out, dq, dk and dv, so the backward needs no atomics. Per head, k (and v for the
 // backward) are packed transposed [Dh, Tk] (padded) so that the scores of one query against
 // all keys are a vectorised loop over keys rather than one dot product per key.
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -324,13 +326,17 @@ void attention_forward(const float* q, int64_t ldq, const float* k, const float*
                        int64_t Tq, int64_t Tk, int64_t Dh) {
   const auto head = detail::has_avx512() ? forward_head_avx512 : forward_head_generic;
   // OpenMP stays out of the ISA clones: outlined parallel bodies lose the target attribute.
-#pragma omp parallel
+  // Per-thread scratch kt [Dh, ldt] + S [kQueryGroup, ldt], allocated before the parallel
+  // region (no exception may leave it) and zero-filled (the key padding must read 0).
+  const int threads = omp_get_max_threads();
+  const int64_t ldt = padded_keys(Tk), per = (Dh + kQueryGroup) * ldt;
+  std::vector<float> scratch(size_t(threads) * size_t(per));
+#pragma omp parallel num_threads(threads)
   {
-    const int64_t ldt = padded_keys(Tk);
-    std::vector<float> kt(Dh * ldt), S(kQueryGroup * ldt);  // zero-filled: padding reads 0
+    float* kt = scratch.data() + omp_get_thread_num() * per;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < B * H; ++bh)
-      head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, kt.data(), S.data());
+      head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, kt, kt + Dh * ldt);
   }
 }
 
@@ -339,14 +345,20 @@ void attention_backward(const float* dout, const float* q, int64_t ldq, const fl
                         const float* lse, float* dq, float* dk, float* dv, int64_t B, int64_t H,
                         int64_t Tq, int64_t Tk, int64_t Dh) {
   const auto head = detail::has_avx512() ? backward_head_avx512 : backward_head_generic;
-#pragma omp parallel
+  // Per-thread scratch kt, vt [Dh, ldt] + P, dS [kQueryBlock, ldt], as in the forward.
+  const int threads = omp_get_max_threads();
+  const int64_t ldt = padded_keys(Tk), per = 2 * (Dh + kQueryBlock) * ldt;
+  std::vector<float> scratch(size_t(threads) * size_t(per));
+#pragma omp parallel num_threads(threads)
   {
-    const int64_t ldt = padded_keys(Tk);
-    std::vector<float> kt(Dh * ldt), vt(Dh * ldt), P(kQueryBlock * ldt), dS(kQueryBlock * ldt);
+    float* kt = scratch.data() + omp_get_thread_num() * per;
+    float* vt = kt + Dh * ldt;
+    float* P = vt + Dh * ldt;
+    float* dS = P + kQueryBlock * ldt;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < B * H; ++bh)
-      head(dout, q, ldq, k, v, ldk, keyMask, out, lse, dq, dk, dv, bh, H, Tq, Tk, Dh, kt.data(),
-           vt.data(), P.data(), dS.data());
+      head(dout, q, ldq, k, v, ldk, keyMask, out, lse, dq, dk, dv, bh, H, Tq, Tk, Dh, kt, vt, P,
+           dS);
   }
 }
 
