@@ -99,14 +99,21 @@ export interface NativeAddon {
     lr: number, beta1: number, beta2: number, eps: number, step: number): void;
 }
 
+/**
+ * Addon files to try, best first: CLLM4REC_ADDON when set; else the CUDA build (cmake,
+ * `npm run build:native`) unless the CPU build (node-gyp, `npm ci`) is newer — a CUDA
+ * build left over from older sources must not shadow a fresh CPU build.
+ */
 function candidates(): string[] {
-  const root = path.resolve(__dirname, "..", "..");
-  const roots = [root, path.resolve(root, "..")]; // dist/ and dist-test/src/ layouts
+  if (process.env.CLLM4REC_ADDON) return [process.env.CLLM4REC_ADDON];
+  const here = path.resolve(__dirname, "..", "..");
   const out: string[] = [];
-  if (process.env.CLLM4REC_ADDON) out.push(process.env.CLLM4REC_ADDON);
-  for (const r of roots) {
-    out.push(path.join(r, "build-cuda", "Release", "cllm4rec_cuda.node"));
-    out.push(path.join(r, "build", "Release", "cllm4rec.node"));
+  for (const r of [here, path.resolve(here, "..")]) { // dist/ and dist-test/src/ layouts
+    const cuda = path.join(r, "build-cuda", "Release", "cllm4rec_cuda.node");
+    const cpu = path.join(r, "build", "Release", "cllm4rec.node");
+    const mtime = (f: string) => (fs.existsSync(f) ? fs.statSync(f).mtimeMs : -1);
+    if (mtime(cpu) > mtime(cuda)) out.push(cpu, cuda);
+    else out.push(cuda, cpu);
   }
   return out;
 }

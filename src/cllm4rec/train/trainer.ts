@@ -349,9 +349,13 @@ export class Trainer {
     return true;
   }
 
-  /** Runs (or continues) the whole schedule; leaves the best tables loaded in the model. */
-  async run(): Promise<TrainResult> {
-    const epochs = plan(this.c);
+  /**
+   * Runs (or continues) the schedule; leaves the selected tables loaded in the model.
+   * untilEpoch stops after that many epochs of the plan (as if interrupted there).
+   */
+  async run(opts: { untilEpoch?: number } = {}): Promise<TrainResult> {
+    const all = plan(this.c);
+    const epochs = all.slice(0, Math.min(all.length, opts.untilEpoch ?? all.length));
     const stageSeconds: Record<Stage, number> = { content: 0, alternating: 0, finetune: 0 };
     const stageEpochs: Record<Stage, number> = { content: 0, alternating: 0, finetune: 0 };
     for (const r of this.state.history) {
@@ -363,7 +367,6 @@ export class Trainer {
       (this.c.ablation !== "none" ? ` (ablation ${this.c.ablation})` : ""));
     for (let g = this.state.completed; g < epochs.length && !this.state.stoppedEarly; g++) {
       const p = epochs[g];
-      if (p.stage === "finetune" && !this.recOpt && p.epoch > 1) this.ensureRecOpt();
       const rec = await this.runEpoch(p, g + 1);
       this.state.history.push(rec);
       this.state.completed = g + 1;
@@ -378,8 +381,10 @@ export class Trainer {
       this.save();
     }
     // leave the selected embeddings in place
-    if (this.bestRec) this.restore(this.m.parameters(), this.bestRec);
-    else if (!epochs.some((e) => e.stage === "finetune")) this.enterFinetune();
+    if (epochs.length === all.length) {
+      if (this.bestRec) this.restore(this.m.parameters(), this.bestRec);
+      else if (!all.some((e) => e.stage === "finetune")) this.enterFinetune();
+    }
     return { history: this.state.history, best: this.state.best, stoppedEarly: this.state.stoppedEarly, stageSeconds, stageEpochs };
   }
 
