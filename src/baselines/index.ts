@@ -5,3 +5,5 @@ export { choleskyInPlace, invertSpd } from './cholesky';
 export { runCompare, type CompareRow, type CompareReport, type CompareOptions } from './compare';
 export { compareMarkdown } from './compare-table';
 export { compareSvg } from './compare-chart';
+export { MultiVaeRecommender, type MultiVaeOptions } from './multivae';
+export { BprRecommender, type BprOptions } from './bpr';

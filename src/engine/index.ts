@@ -14,3 +14,4 @@ export type { TablePart } from "./ops/embedding";
 export { concatTime } from "./ops/concat";
 export { softmaxCrossEntropy, multinomialNll, squaredDistance, combineLosses } from "./ops/losses";
 export { defaultDevice, cudaAvailable } from "./device";
+export { mul, tanh, exp, logSigmoid, rowSum, mean } from "./ops/pointwise";

@@ -97,6 +97,24 @@ export interface NativeAddon {
     n: number, accumulate: boolean): void;
   adam(p: NativeBuffer, g: NativeBuffer, m: NativeBuffer, v: NativeBuffer, n: number,
     lr: number, beta1: number, beta2: number, eps: number, step: number): void;
+  // Pointwise family (native/*/pointwise): outputs may alias inputs of the same size.
+  /** out (+)= a * b elementwise */
+  mul(a: NativeBuffer, b: NativeBuffer, out: NativeBuffer, n: number, accumulate: boolean): void;
+  tanhForward(x: NativeBuffer, y: NativeBuffer, n: number): void;
+  /** dx (+)= dy * (1 - y^2), y the saved output */
+  tanhBackward(y: NativeBuffer, dy: NativeBuffer, dx: NativeBuffer, n: number, accumulate: boolean): void;
+  /** y = exp(scale * x) */
+  expForward(x: NativeBuffer, scale: number, y: NativeBuffer, n: number): void;
+  /** dx (+)= scale * dy * y, y the saved output */
+  expBackward(y: NativeBuffer, dy: NativeBuffer, scale: number, dx: NativeBuffer, n: number, accumulate: boolean): void;
+  /** y = log sigmoid(x), stable for every finite x */
+  logSigmoidForward(x: NativeBuffer, y: NativeBuffer, n: number): void;
+  /** dx (+)= dy * sigmoid(-x) */
+  logSigmoidBackward(x: NativeBuffer, dy: NativeBuffer, dx: NativeBuffer, n: number, accumulate: boolean): void;
+  /** out[r] (+)= sum_c X[r, c] for X [R, C] (sumRows reduces over rows instead) */
+  rowSumForward(X: NativeBuffer, R: number, C: number, out: NativeBuffer, accumulate: boolean): void;
+  /** dX[r, c] (+)= dout[r] */
+  rowSumBackward(dout: NativeBuffer, R: number, C: number, dX: NativeBuffer, accumulate: boolean): void;
 }
 
 /**

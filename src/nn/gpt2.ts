@@ -46,7 +46,7 @@ export class Gpt2 {
       if (!w) throw new Error(`GPT-2: missing weight '${name}'`);
       if (w.shape.length !== shape.length || w.shape.some((s, i) => s !== shape[i]))
         throw new Error(`GPT-2: weight '${name}' has shape [${w.shape.join(", ")}], expected [${shape.join(", ")}]`);
-      const t = keep(Tensor.from(w.data, shape).to(device));
+      const t = keep(Tensor.from(w.data, shape, { device }));
       t.name = name;
       return t;
     };

@@ -67,7 +67,7 @@ export class Cllm4RecModel {
     this.device = backbone.device;
     if (this.I < 1 || this.J < 1) throw new RangeError(`CLLM4Rec: need at least one user and one item (got ${this.I} users, ${this.J} items)`);
     const table = (rows: number, data: Float32Array, name: string): Tensor => {
-      const t = keep(Tensor.from(data, [rows, this.d], { requiresGrad: true }).to(this.device));
+      const t = keep(Tensor.from(data, [rows, this.d], { device: this.device, requiresGrad: true }));
       t.requiresGrad = true;
       t.name = name;
       return t;

@@ -1,0 +1,120 @@
+// Pointwise ops of the neural baselines (Multi-VAE, BPR): mul, tanh, exp, logSigmoid,
+// rowSum, and mean, a scalar loss over any tensor. Each forward is one native kernel;
+// each backward accumulates into ctx.slot(input).
+import { native } from "../native";
+import { Tensor, expect, sameDevice } from "../tensor";
+import { record } from "../autograd";
+import { check, checkLive } from "./common";
+
+const sameShape = (a: Tensor, b: Tensor) => a.shape.length === b.shape.length && a.shape.every((s, i) => s === b.shape[i]);
+
+/** out = a * b elementwise (same shape); both inputs differentiable. Dropout is mul by a 0 / (1/(1-p)) mask. */
+export function mul(a: Tensor, b: Tensor): Tensor {
+  const op = "mul";
+  checkLive(op, a, b);
+  expect(op, a, "a", "f32");
+  expect(op, b, "b", "f32");
+  const device = sameDevice(op, a, b);
+  check(sameShape(a, b), op, "shapes differ", a, b);
+  const out = Tensor.zeros(a.shape, { device });
+  native().mul(a.buffer, b.buffer, out.buffer, a.numel, false);
+  return record(out, {
+    op, inputs: [a, b],
+    backward(ctx, g) {
+      const da = ctx.slot(a), db = ctx.slot(b);
+      if (da) native().mul((g as Tensor).buffer, b.buffer, da.buffer, a.numel, true);
+      if (db) native().mul((g as Tensor).buffer, a.buffer, db.buffer, b.numel, true);
+    },
+  });
+}
+
+/** y = tanh(x). */
+export function tanh(x: Tensor): Tensor {
+  const op = "tanh";
+  checkLive(op, x);
+  expect(op, x, "x", "f32");
+  const y = Tensor.zeros(x.shape, { device: x.device });
+  native().tanhForward(x.buffer, y.buffer, x.numel);
+  return record(y, {
+    op, inputs: [x],
+    backward(ctx, g) {
+      const dx = ctx.slot(x);
+      if (dx) native().tanhBackward(y.buffer, (g as Tensor).buffer, dx.buffer, x.numel, true);
+    },
+  });
+}
+
+/** y = exp(scale * x); scale 0.5 turns a log-variance into a standard deviation. */
+export function exp(x: Tensor, scale = 1): Tensor {
+  const op = "exp";
+  checkLive(op, x);
+  expect(op, x, "x", "f32");
+  if (!Number.isFinite(scale)) throw new RangeError(`${op}: scale must be finite, got ${scale}`);
+  const y = Tensor.zeros(x.shape, { device: x.device });
+  native().expForward(x.buffer, scale, y.buffer, x.numel);
+  return record(y, {
+    op, inputs: [x],
+    backward(ctx, g) {
+      const dx = ctx.slot(x);
+      if (dx) native().expBackward(y.buffer, (g as Tensor).buffer, scale, dx.buffer, x.numel, true);
+    },
+  });
+}
+
+/** y = log sigmoid(x) = -softplus(-x), finite for every finite x (BPR's pairwise term). */
+export function logSigmoid(x: Tensor): Tensor {
+  const op = "logSigmoid";
+  checkLive(op, x);
+  expect(op, x, "x", "f32");
+  const y = Tensor.zeros(x.shape, { device: x.device });
+  native().logSigmoidForward(x.buffer, y.buffer, x.numel);
+  return record(y, {
+    op, inputs: [x],
+    backward(ctx, g) {
+      const dx = ctx.slot(x);
+      if (dx) native().logSigmoidBackward(x.buffer, (g as Tensor).buffer, dx.buffer, x.numel, true);
+    },
+  });
+}
+
+/** out[r] = sum_c x[r, c]: x [R, C] -> [R] (a batch of dot products is rowSum(mul(a, b))). */
+export function rowSum(x: Tensor): Tensor {
+  const op = "rowSum";
+  checkLive(op, x);
+  expect(op, x, "x", "f32", 2);
+  const [R, C] = x.shape;
+  const out = Tensor.zeros([R], { device: x.device });
+  native().rowSumForward(x.buffer, R, C, out.buffer, false);
+  return record(out, {
+    op, inputs: [x],
+    backward(ctx, g) {
+      const dx = ctx.slot(x);
+      if (dx) native().rowSumBackward((g as Tensor).buffer, R, C, dx.buffer, true);
+    },
+  });
+}
+
+/**
+ * The mean of every element of x, as a scalar loss (host-number gradient, like
+ * ops/losses.ts), to be combined with combineLosses. Composed of existing kernels.
+ */
+export function mean(x: Tensor): Tensor {
+  const op = "mean";
+  checkLive(op, x);
+  expect(op, x, "x", "f32");
+  check(x.numel > 0, op, "x is empty", x);
+  const n = x.numel;
+  const out = Tensor.zeros([1], { device: x.device });
+  native().sum(x.buffer, n, out.buffer);
+  native().add(out.buffer, 1 / n, null, 0, out.buffer, 1, false);
+  return record(out, {
+    op, inputs: [x], scalar: true,
+    backward(ctx, g) {
+      const dx = ctx.slot(x);
+      if (!dx) return;
+      const each = Tensor.full(x.shape, (g as number) / n, { device: x.device });
+      native().add(each.buffer, 1, null, 0, dx.buffer, n, true);
+      each.dispose();
+    },
+  });
+}
