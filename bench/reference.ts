@@ -1,0 +1,74 @@
+// Runs bench/reference/torch_bench.py (PyTorch on the same machine) for a suite and
+// attaches its timings to our rows: both do the same work per iteration, so
+// ours/torch throughput = torch ms / our ms.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { spawnSync } from "node:child_process";
+import type { Ctx, Row } from "./common";
+
+export interface ReferenceRun {
+  ok: boolean;
+  message: string;
+  torch?: string;
+  threads?: number;
+  blas?: string;
+  skipped?: string[];
+  cases?: Record<string, { ms: number; minMs: number; n: number }>;
+}
+
+/** An OpenBLAS folder for torch when its own libblas.so.3 is the slow netlib one (see bench/README.md). */
+export function torchLibs(root: string): string | null {
+  const env = process.env.CLLM4REC_BENCH_TORCH_LIBS;
+  if (env !== undefined) return env || null;
+  const local = path.join(root, ".cache", "openblas", "usr", "lib", "x86_64-linux-gnu", "openblas-pthread");
+  return fs.existsSync(path.join(local, "libblas.so.3")) ? local : null;
+}
+
+function python(): string {
+  if (process.env.CLLM4REC_BENCH_PYTHON) return process.env.CLLM4REC_BENCH_PYTHON;
+  return fs.existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+}
+
+export function referenceDisabled(): string | null {
+  if (process.env.CLLM4REC_BENCH_REFERENCE === "0") return "CLLM4REC_BENCH_REFERENCE=0";
+  return null;
+}
+
+/** spec: the suite's cases in the script's format (see torch_bench.py). */
+export function runReference(root: string, ctx: Ctx, suite: string, spec: Record<string, unknown>): ReferenceRun {
+  const script = path.join(root, "bench", "reference", "torch_bench.py");
+  if (!fs.existsSync(script)) return { ok: false, message: `${script} not found` };
+  // the script stops starting cases after budgetS; the hard timeout is a backstop
+  const budgetS = Math.max(5, Math.min(ctx.timeLeft() - 15, 300));
+  const input = JSON.stringify({ suite, device: ctx.device, threads: ctx.threads, iterations: ctx.quick ? 1 : 5, warmup: 1, budgetS, ...spec });
+  const libs = torchLibs(root);
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: String(ctx.threads), OMP_NUM_THREADS: String(ctx.threads) };
+  if (libs) env.LD_LIBRARY_PATH = [libs, process.env.LD_LIBRARY_PATH].filter(Boolean).join(":");
+  const r = spawnSync(python(), [script], { input, env, encoding: "utf8", timeout: Math.round((budgetS + 120) * 1000), maxBuffer: 16 << 20 });
+  if (r.error) return { ok: false, message: `${python()}: ${r.error.message}` };
+  let parsed: { error?: string; torch?: string; threads?: number; blas?: string; skipped?: string[]; cases?: ReferenceRun["cases"] } = {};
+  try {
+    parsed = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}");
+  } catch {
+    return { ok: false, message: `torch reference exited ${r.status}: ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ")}` };
+  }
+  if (parsed.error || r.status !== 0) return { ok: false, message: `torch reference: ${parsed.error ?? `exit ${r.status}`}` };
+  const skipped = parsed.skipped?.length ? `; skipped: ${parsed.skipped.join(", ")}` : "";
+  return {
+    ok: true, message: `PyTorch ${parsed.torch} on ${ctx.device}, ${parsed.threads} threads, BLAS ${parsed.blas ?? "?"}${skipped}`,
+    torch: parsed.torch, threads: parsed.threads, blas: parsed.blas, skipped: parsed.skipped, cases: parsed.cases,
+  };
+}
+
+/** Fills row.reference (torch's value of the primary metric) and row.ratio (ours / torch). */
+export function attachReference(rows: Row[], ref: ReferenceRun): void {
+  if (!ref.ok || !ref.cases) return;
+  for (const r of rows) {
+    const c = ref.cases[r.case];
+    if (!c || !r.primary) continue;
+    const ours = r.metrics[r.primary];
+    if (typeof ours !== "number") continue;
+    r.ratio = c.ms / r.ms;
+    r.reference = ours / r.ratio;
+  }
+}

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Times the bench's operations in PyTorch on the same machine, as a reference.
+
+bench/run.ts writes a JSON spec on stdin: {"suite", "device", "threads", "iterations",
+"warmup", "cases": [...]} with the same case keys as our suite, and reads back
+{"torch": version, "device", "threads", "cases": {key: {"ms": median, "minMs", "n"}}}.
+Each case does the same work per iteration as ours, so ours/torch throughput is
+torch_ms / ours_ms. Exit code 3 (with a JSON "error") when torch is missing.
+"""
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+
+def blas_library(torch):
+    """The BLAS shared library this process actually mapped (after one matmul)."""
+    torch.ones(64, 64) @ torch.ones(64, 64)
+    try:
+        with open("/proc/self/maps") as f:
+            libs = sorted({line.split()[-1] for line in f if "blas" in line.lower() and ".so" in line})
+    except OSError:
+        return None
+    return libs[0] if libs else "none mapped (MKL or built-in kernels)"
+
+
+def main():
+    spec = json.load(sys.stdin)
+    try:
+        import torch
+        import torch.nn.functional as F
+    except Exception as e:  # noqa: BLE001 - any import failure means "no reference"
+        print(json.dumps({"error": f"torch not importable: {e}"}))
+        sys.exit(3)
+
+    device = spec.get("device", "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        print(json.dumps({"error": "torch has no CUDA device here"}))
+        sys.exit(3)
+    threads = int(spec.get("threads") or os.cpu_count() or 1)
+    torch.set_num_threads(threads)
+    blas = blas_library(torch)
+    if device == "cpu" and blas and "/blas/libblas.so" in blas and not spec.get("allowReferenceBlas"):
+        print(json.dumps({"error": f"torch uses the netlib reference BLAS ({blas}), not a meaningful baseline; "
+                                   "point CLLM4REC_BENCH_TORCH_LIBS at an OpenBLAS folder (see bench/README.md)"}))
+        sys.exit(3)
+    started = time.perf_counter()
+    budget = float(spec.get("budgetS") or 1e9)
+    skipped = []
+
+    def late(key):
+        """True (and the key noted) when the time budget is spent: later cases are skipped."""
+        if time.perf_counter() - started > budget:
+            skipped.append(key)
+            return True
+        return False
+    torch.manual_seed(0)
+    dev = torch.device(device)
+
+    def sync():
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    def timeit(fn, iterations=None, warmup=None):
+        iterations = iterations or spec.get("iterations", 3)
+        warmup = spec.get("warmup", 1) if warmup is None else warmup
+        for _ in range(warmup):
+            fn()
+        sync()
+        samples = []
+        for _ in range(iterations):
+            t0 = time.perf_counter()
+            fn()
+            sync()
+            samples.append((time.perf_counter() - t0) * 1000)
+        return {"ms": statistics.median(samples), "minMs": min(samples), "n": len(samples)}
+
+    out = {}
+    suite = spec["suite"]
+
+    if suite == "gemm":
+        for c in spec["cases"]:
+            M, N, K = c["M"], c["N"], c["K"]
+            a = torch.randn(K, M, device=dev) if c["transA"] else torch.randn(M, K, device=dev)
+            b = torch.randn(N, K, device=dev) if c["transB"] else torch.randn(K, N, device=dev)
+            A = a.t() if c["transA"] else a  # views: BLAS gets the transposed layout, no copy
+            B = b.t() if c["transB"] else b
+            C = torch.empty(M, N, device=dev)
+            if late(c["key"]):
+                continue
+            out[c["key"]] = timeit(lambda: torch.matmul(A, B, out=C))
+            del a, b, C
+
+    elif suite == "multinomial":
+        for c in spec["cases"]:
+            B, J, d = c["B"], c["J"], c["d"]
+            h = torch.randn(B, d, device=dev, requires_grad=True)
+            Z = (0.02 * torch.randn(J, d, device=dev)).requires_grad_()
+            t = torch.zeros(B, J, device=dev)
+            for r in range(B):
+                for k in range(c["positives"]):
+                    t[r, (r * 7919 + k * 104729) % J] = 1
+
+            def fwd():
+                with torch.no_grad():
+                    (-(t * F.log_softmax(h @ Z.t(), dim=1)).sum(1)).mean()
+
+            def both():
+                loss = (-(t * F.log_softmax(h @ Z.t(), dim=1)).sum(1)).mean()
+                loss.backward()
+                h.grad.zero_()
+                Z.grad.zero_()
+
+            it = c.get("iterations")
+            if not late(c["fwdKey"]):
+                out[c["fwdKey"]] = timeit(fwd, it)
+            if not late(c["bothKey"]):
+                out[c["bothKey"]] = timeit(both, it)
+            del h, Z, t
+
+    elif suite == "cross-entropy":
+        c = spec["cases"][0]
+        R, C = c["R"], c["C"]
+        logits = (2 * torch.randn(R, C, device=dev)).requires_grad_()
+        target = torch.tensor([(i * 7919) % C for i in range(R)], device=dev)
+
+        def fwd():
+            with torch.no_grad():
+                F.cross_entropy(logits, target)
+
+        def both():
+            logits.grad = None
+            F.cross_entropy(logits, target).backward()
+
+        out[c["fwdKey"]] = timeit(fwd)
+        out[c["bothKey"]] = timeit(both)
+
+    elif suite == "attention":
+        for c in spec["cases"]:
+            B, H, T, Dh = c["B"], c["H"], c["T"], c["Dh"]
+            d = H * Dh
+            qkv = torch.randn(B * T, 3 * d, device=dev, requires_grad=True)
+            dout = torch.randn(B * T, d, device=dev)
+            causal = torch.ones(T, T, dtype=torch.bool, device=dev).triu(1)
+
+            def attn():
+                x = qkv.view(B, T, 3, H, Dh).permute(2, 0, 3, 1, 4)  # [3, B, H, T, Dh]
+                s = (x[0] @ x[1].transpose(-1, -2)) / math.sqrt(Dh)
+                p = torch.softmax(s.masked_fill(causal, float("-inf")), dim=-1)
+                return (p @ x[2]).permute(0, 2, 1, 3).reshape(B * T, d)
+
+            def fwd():
+                with torch.no_grad():
+                    attn()
+
+            def both():
+                qkv.grad = None
+                attn().backward(dout)
+
+            if not late(c["fwdKey"]):
+                out[c["fwdKey"]] = timeit(fwd)
+            if not late(c["bothKey"]):
+                out[c["bothKey"]] = timeit(both)
+            del qkv, dout
+
+    elif suite == "gpt2":
+        c = spec["cases"][0]
+        d, L, H, B, T = c["d"], c["layers"], c["heads"], c["B"], c["T"]
+        Dh = d // H
+        eps = 1e-5
+
+        def mat(*shape):
+            return (0.02 * torch.randn(*shape, device=dev))
+
+        layers = [dict(
+            ln1g=torch.ones(d, device=dev), ln1b=torch.zeros(d, device=dev),
+            attnW=mat(d, 3 * d), attnB=torch.zeros(3 * d, device=dev),
+            projW=mat(d, d), projB=torch.zeros(d, device=dev),
+            ln2g=torch.ones(d, device=dev), ln2b=torch.zeros(d, device=dev),
+            fcW=mat(d, 4 * d), fcB=torch.zeros(4 * d, device=dev),
+            fcProjW=mat(4 * d, d), fcProjB=torch.zeros(d, device=dev),
+        ) for _ in range(L)]
+        lnfg, lnfb = torch.ones(d, device=dev), torch.zeros(d, device=dev)
+        causal = torch.ones(T, T, dtype=torch.bool, device=dev).triu(1)
+        x0 = (0.1 * torch.randn(B * T, d, device=dev)).requires_grad_()
+
+        def forward(x):
+            for w in layers:  # plain GPT-2 block: pre-LN, Conv1D weights [in, out], tanh GELU
+                qkv = torch.addmm(w["attnB"], F.layer_norm(x, (d,), w["ln1g"], w["ln1b"], eps), w["attnW"])
+                q, k, v = qkv.view(B, T, 3, H, Dh).permute(2, 0, 3, 1, 4)
+                s = (q @ k.transpose(-1, -2)) / math.sqrt(Dh)
+                p = torch.softmax(s.masked_fill(causal, float("-inf")), dim=-1)
+                a = (p @ v).permute(0, 2, 1, 3).reshape(B * T, d)
+                x = x + torch.addmm(w["projB"], a, w["projW"])
+                f = F.gelu(torch.addmm(w["fcB"], F.layer_norm(x, (d,), w["ln2g"], w["ln2b"], eps), w["fcW"]), approximate="tanh")
+                x = x + torch.addmm(w["fcProjB"], f, w["fcProjW"])
+            return F.layer_norm(x, (d,), lnfg, lnfb, eps)
+
+        def fwd():
+            with torch.no_grad():
+                forward(x0)
+
+        def both():
+            x0.grad = None
+            (forward(x0) ** 2).sum().backward()
+
+        out[c["fwdKey"]] = timeit(fwd)
+        if c.get("skipBoth"):
+            skipped.append(c["bothKey"])
+        elif not late(c["bothKey"]):
+            out[c["bothKey"]] = timeit(both)
+
+    else:
+        print(json.dumps({"error": f"unknown suite {suite}"}))
+        sys.exit(2)
+
+    print(json.dumps({"torch": torch.__version__, "device": device, "threads": torch.get_num_threads(), "blas": blas,
+                      "cases": out, "skipped": skipped}))
+
+
+if __name__ == "__main__":
+    main()
