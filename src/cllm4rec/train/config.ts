@@ -47,6 +47,7 @@ export const QUICK_PRESET: Partial<TrainConfig> = {
   finetuneEpochs: 8,
   lrFinetune: 1e-3,
   patience: 3,
+  contentFraction: 0.2,
 };
 
 export function validateConfig(c: TrainConfig): void {
