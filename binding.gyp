@@ -8,6 +8,7 @@
         "native/addon/buffer.cc",
         "native/addon/memory.cc",
         "native/addon/kernels_bind.cc",
+        "native/addon/pointwise_bind.cc",
         "native/cpu/threads.cc",
         "native/cpu/gemm.cc",
         "native/cpu/elementwise.cc",
@@ -18,7 +19,8 @@
         "native/cpu/softmax_xent.cc",
         "native/cpu/multinomial_nll.cc",
         "native/cpu/sq_diff.cc",
-        "native/cpu/adam.cc"
+        "native/cpu/adam.cc",
+        "native/cpu/pointwise.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/include"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

@@ -27,11 +27,15 @@ void export_function(Napi::Env env, Napi::Object exports, const char* name,
                         name));
 }
 
+// native/addon/pointwise_bind.cc: the pointwise family of the neural baselines.
+void register_pointwise(Napi::Env env, Napi::Object exports);
+
 }  // namespace addon
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   addon::register_memory(env, exports);
   addon::register_kernels(env, exports);
+  addon::register_pointwise(env, exports);
   return exports;
 }
 

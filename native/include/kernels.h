@@ -97,6 +97,31 @@
      p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps). */              \
   void adam(float* p, const float* g, float* m, float* v, int64_t n, float lr,        \
             float beta1, float beta2, float eps, int64_t step);                       \
+  /* Pointwise family (native/{cpu,cuda}/pointwise): the few ops of the neural        \
+     baselines (Multi-VAE, BPR). Every output may alias an input of the same size.    \
+     out (+)= a * b elementwise: the forward, and both halves of its backward. */     \
+  void mul(const float* a, const float* b, float* out, int64_t n, bool accumulate);   \
+  void tanh_forward(const float* x, float* y, int64_t n);                             \
+  /* dx (+)= dy * (1 - y^2), from the saved output y. */                              \
+  void tanh_backward(const float* y, const float* dy, float* dx, int64_t n,           \
+                     bool accumulate);                                                \
+  /* y = exp(scale * x). */                                                           \
+  void exp_forward(const float* x, float scale, float* y, int64_t n);                 \
+  /* dx (+)= scale * dy * y, from the saved output y. */                              \
+  void exp_backward(const float* y, const float* dy, float scale, float* dx,          \
+                    int64_t n, bool accumulate);                                      \
+  /* y = log sigmoid(x) = min(x, 0) - log1p(exp(-|x|)), finite for every finite x. */ \
+  void log_sigmoid_forward(const float* x, float* y, int64_t n);                      \
+  /* dx (+)= dy * sigmoid(-x). */                                                     \
+  void log_sigmoid_backward(const float* x, const float* dy, float* dx, int64_t n,    \
+                            bool accumulate);                                         \
+  /* out[r] (+)= sum over columns of X[r, :] for X [R, C] (sum_rows above reduces the \
+     other way); summed in double on the CPU. */                                      \
+  void row_sum_forward(const float* X, int64_t R, int64_t C, float* out,              \
+                       bool accumulate);                                              \
+  /* dX[r, c] (+)= dout[r]: the broadcast back over the columns. */                   \
+  void row_sum_backward(const float* dout, int64_t R, int64_t C, float* dX,           \
+                        bool accumulate);                                             \
   }
 
 CLLM4REC_KERNELS(cpu)
