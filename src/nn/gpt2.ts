@@ -82,7 +82,7 @@ export class Gpt2 {
       if (posHost[i] < 0 || posHost[i] >= this.config.nPositions)
         throw new RangeError(`GPT-2: position ${posHost[i]} at ${i} is outside [0, ${this.config.nPositions})`);
     const idx = Tensor.from(posHost, [posHost.length], { device: this.device });
-    return selectRows(this.wpe, idx);
+    return selectRows(this.wpe, idx, posHost);
   }
 
   /**

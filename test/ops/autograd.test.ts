@@ -3,7 +3,7 @@
 // weights get no gradient kernels; a long loop does not grow memory; bad input errors.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Tensor, tidy, backward, native, linear, embedTokens, noGrad } from "../../src/engine";
+import { Tensor, tidy, backward, native, linear, embedTokens, selectRows, noGrad } from "../../src/engine";
 import { Gpt2 } from "../../src/nn/gpt2";
 import { Cllm4RecModel } from "../../src/cllm4rec/model/model";
 import type { PromptMainBatch } from "../../src/cllm4rec/model/batch-layout";
@@ -126,6 +126,9 @@ test("bad input: shapes, disposed tensors and token ids give errors naming the o
   assert.throws(() => linear(x, w, null), /linear: .*\[2, 3\].*\[4, 5\]/);
   const ids = Tensor.from(new Int32Array([0, 9]), [2]);
   assert.throws(() => embedTokens(new Int32Array([0, 9]), ids, [{ table: Tensor.zeros([4, 2]), base: 0 }]), (e: Error) => e instanceof RangeError && /embedTokens: token id 9/.test(e.message));
+  const rows = Tensor.zeros([4, 2]);
+  assert.throws(() => selectRows(rows, Tensor.from(new Int32Array([4]), [1])), RangeError);
+  assert.throws(() => selectRows(rows, Tensor.from(new Int32Array([-1]), [1]), new Int32Array([-1])), /selectRows: index -1/);
   x.dispose();
   assert.throws(() => linear(x, Tensor.zeros([3, 5]), null), /linear: .*disposed/);
   assert.throws(() => Tensor.from([1, 2, 3], [2, 2]), /Tensor.from/);

@@ -133,7 +133,7 @@ export class Cllm4RecModel {
     const x0 = this.embed(side, lay.ids, lay.positions);
     const { hidden } = this.backbone.forward(x0, this.maskTensor(lay.mask), lay.batch, lay.t);
     const rows = Tensor.from(lay.predictRows, [lay.predictRows.length], { device: this.device });
-    const h = selectRows(hidden, rows); // [n, d]
+    const h = selectRows(hidden, rows, lay.predictRows); // [n, d]
     const itemBase = this.N + this.I;
     const targets = new Int32Array(lay.predictIds.length);
     let counted = 0;
@@ -161,7 +161,7 @@ export class Cllm4RecModel {
     const lay = layoutPromptOnly(b.promptIds, b.promptMask, b.promptLengths, b.size, b.promptLen);
     const x0 = this.embed(side, lay.ids, lay.positions);
     const { hidden } = this.backbone.forward(x0, this.maskTensor(lay.mask), b.size, b.promptLen);
-    return selectRows(hidden, Tensor.from(lay.lastRows, [b.size], { device: this.device }));
+    return selectRows(hidden, Tensor.from(lay.lastRows, [b.size], { device: this.device }), lay.lastRows);
   }
 
   /** RecLLM scores over all J items for each prompt: [B, J]. */

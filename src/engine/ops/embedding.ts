@@ -48,8 +48,11 @@ export function embedTokens(idsHost: Int32Array, ids: Tensor, parts: readonly Ta
   });
 }
 
-/** out[i] = x[idx[i]] for x [R, C]; every index must be in [0, R). */
-export function selectRows(x: Tensor, idx: Tensor): Tensor {
+/**
+ * out[i] = x[idx[i]] for x [R, C]; every index must be in [0, R). With idxHost (the same
+ * indices on the host) the range check runs here instead of reading a device buffer back.
+ */
+export function selectRows(x: Tensor, idx: Tensor, idxHost?: Int32Array): Tensor {
   const op = "selectRows";
   checkLive(op, x, idx);
   expect(op, x, "x", "f32", 2);
@@ -57,8 +60,13 @@ export function selectRows(x: Tensor, idx: Tensor): Tensor {
   const device = sameDevice(op, x, idx);
   const [R, C] = x.shape;
   const n = idx.numel;
+  if (idxHost) {
+    check(idxHost.length === n, op, `idxHost has ${idxHost.length} entries`, idx);
+    for (let i = 0; i < n; i++)
+      if (!(idxHost[i] >= 0 && idxHost[i] < R)) throw new RangeError(`${op}: index ${idxHost[i]} at ${i} is outside [0, ${R}) for x [${R}, ${C}]`);
+  }
   const out = Tensor.zeros([n, C], { device });
-  native().gatherRows(x.buffer, R, C, idx.buffer, n, 0, out.buffer, true);
+  native().gatherRows(x.buffer, R, C, idx.buffer, n, 0, out.buffer, !idxHost);
   return record(out, {
     op, inputs: [x],
     backward(ctx, g) {
