@@ -146,9 +146,13 @@ export class Trainer {
     });
   }
 
+  private stageTotal(stage: string): number {
+    return plan(this.c).filter((p) => p.stage === stage).length;
+  }
+
   /** One pass of L-steps (collab) or C-steps (content). Returns the mean loss. */
   private documentPass(side: Side, batches: PromptMainBatch[], opt: Adam, label: string, epoch: number): number {
-    const prog = new Progress(`${label} ${side === "collab" ? "L" : "C"}-steps`, batches.length, this.log);
+    const prog = new Progress(`[${label} ${epoch}/${this.stageTotal(label)}] ${side === "collab" ? "L" : "C"}-steps`, batches.length, this.log);
     const lambda = label === "content" ? 0 : this.lambda(); // the content-only stage has no partner yet
     batches.forEach((b, i) => {
       const v = tidy(() => {
@@ -168,7 +172,7 @@ export class Trainer {
 
   private recPass(batches: { batch: PromptBatch; targets: number[][] }[], epoch: number): number {
     const opt = this.recOpt!;
-    const prog = new Progress("finetune RecLLM", batches.length, this.log);
+    const prog = new Progress(`[finetune ${epoch}/${this.stageTotal("finetune")}] RecLLM steps`, batches.length, this.log);
     batches.forEach(({ batch, targets }, i) => {
       const v = tidy(() => {
         const { loss } = this.m.recLoss(batch, targets, this.lambda());
