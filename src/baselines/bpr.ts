@@ -101,14 +101,14 @@ export class BprRecommender implements Recommender {
       });
       const v = tidy(() => {
         const ut = Tensor.from(u, [n], { device }), it = Tensor.from(i, [n], { device }), jt = Tensor.from(j, [n], { device });
-        const pu = selectRows(this.p!, ut), qi = selectRows(this.q!, it), qj = selectRows(this.q!, jt); // [n, d]
+        const pu = selectRows(this.p!, ut, u), qi = selectRows(this.q!, it, i), qj = selectRows(this.q!, jt, j); // [n, d]
         let x = rowSum(mul(pu, add(qi, scale(qj, -1)))); // [n]
         const zero = Tensor.zeros([n, d], { device });
         const terms: [Tensor, number][] = [
           [squaredDistance(pu, zero), lambda / n], [squaredDistance(qi, zero), lambda / n], [squaredDistance(qj, zero), lambda / n],
         ];
         if (this.b) {
-          const bi = selectRows(this.b, it), bj = selectRows(this.b, jt); // [n, 1]
+          const bi = selectRows(this.b, it, i), bj = selectRows(this.b, jt, j); // [n, 1]
           x = add(x, reshape(add(bi, scale(bj, -1)), [n]));
           const zb = Tensor.zeros([n, 1], { device });
           terms.push([squaredDistance(bi, zb), lambda / n], [squaredDistance(bj, zb), lambda / n]);
@@ -147,7 +147,8 @@ export class BprRecommender implements Recommender {
     const J = this.numItems;
     const { device } = this.opts;
     const out = noGrad(() => tidy(() => {
-      const pu = selectRows(this.p!, Tensor.from(Int32Array.from(users), [users.length], { device }));
+      const ids = Int32Array.from(users);
+      const pu = selectRows(this.p!, Tensor.from(ids, [users.length], { device }), ids);
       return matmul(pu, this.q!, { transB: true }).toFloat32(); // [users, J]
     }));
     if (this.b) {
