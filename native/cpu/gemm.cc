@@ -26,9 +26,28 @@ constexpr int64_t kKC = 256;      // depth of one packed block (B micro-panel ~3
 constexpr int64_t kMC = 144;      // rows of A per task (A block ~144 KB, fits L2)
 constexpr int64_t kNChunk = 256;  // columns per task
 constexpr int64_t kSlabFloats = int64_t(8) << 20;  // packed B per slab (32 MB, shared)
+// Split-K (few row/column tasks, deep K): partial products per depth split, summed in a
+// fixed order. Used when the ordinary (row block, column chunk) tasks are fewer than
+// kSplitMinTasks and K >= kSplitMinK; the split count depends on the shape only.
+constexpr int64_t kSplitMinTasks = 16;
+constexpr int64_t kSplitMinK = 2048;
+constexpr int64_t kSplitMinDepth = 1024;              // depth of one split at least
+constexpr int64_t kSplitMaxFloats = int64_t(4) << 20;  // all partials (16 MB)
+// Outputs this large (beta == 0) bypass the cache with non-temporal stores: writing
+// them is bound by memory bandwidth, and a read-for-ownership would double it.
+constexpr int64_t kStreamMinFloats = int64_t(16) << 20;  // 64 MB
+// Small-M "dot" path for op(B) stored [N, K] (transB): no packing; each output is a dot
+// product of an A row and a B row, register-blocked, with B rows reused from L1 across
+// all rows of A. Used for M <= kDotMaxM and K >= kDotMinK (measured: ahead of the packed
+// path for M <= 256 at K = 64..768; behind it at M = 512).
+constexpr int64_t kDotMaxM = 256;
+constexpr int64_t kDotMinK = 32;
+constexpr int64_t kDotKC = 1024;    // depth block of the dot path (B rows stay in L1)
+constexpr int64_t kDotCols = 96;    // B rows (columns of C) per task
 
-// A grow-only, 64-byte aligned scratch buffer owned by the calling thread (two per
-// thread: the shared packed B of the caller, and each worker's own packed A).
+// A grow-only, 64-byte aligned scratch buffer owned by the calling thread (three per
+// thread: the caller's shared buffer (packed B, split-K partials, packed A of the dot
+// path), and each worker's own packed A and its packed B or output staging tile).
 template <int Slot>
 float* scratch_slot(int64_t floats) {
   thread_local float* buf = nullptr;
@@ -48,6 +67,7 @@ float* scratch_slot(int64_t floats) {
 
 float* scratch(int64_t floats) { return scratch_slot<0>(floats); }
 float* thread_scratch(int64_t floats) { return scratch_slot<1>(floats); }
+float* thread_scratch2(int64_t floats) { return scratch_slot<2>(floats); }
 
 // Writes one MR x NR accumulator tile (row-major, ld NR) into C with alpha/beta/bias.
 template <int MR, int NR>
@@ -157,6 +177,93 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int64_t kc, const float* a,
     _mm256_storeu_ps(ci + 8, r1);
   }
 }
+
+// Dot-product tiles for the small-M path: out[i * RB + j] = sum_p a[i][p] * b[j][p] over
+// p < kc, for RA rows of A and RB rows of B (both contiguous along the depth). The
+// depth runs in full vectors, then one masked tail; each sum ends in a horizontal add.
+template <int RA, int RB>
+__attribute__((target("avx512f,fma"))) void dot_tile_avx512(int64_t kc, const float* const* a,
+                                                            const float* const* b, float* out) {
+  __m512 acc[RA][RB];
+#pragma GCC unroll 8
+  for (int i = 0; i < RA; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < RB; ++j) acc[i][j] = _mm512_setzero_ps();
+  const float* ap[RA];
+  const float* bp[RB];
+#pragma GCC unroll 8
+  for (int i = 0; i < RA; ++i) ap[i] = a[i];
+#pragma GCC unroll 8
+  for (int j = 0; j < RB; ++j) bp[j] = b[j];
+  int64_t p = 0;
+  for (; p + 16 <= kc; p += 16) {
+    __m512 bv[RB];
+#pragma GCC unroll 8
+    for (int j = 0; j < RB; ++j) bv[j] = _mm512_loadu_ps(bp[j] + p);
+#pragma GCC unroll 8
+    for (int i = 0; i < RA; ++i) {
+      const __m512 av = _mm512_loadu_ps(ap[i] + p);
+#pragma GCC unroll 8
+      for (int j = 0; j < RB; ++j) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+  }
+  if (p < kc) {
+    const __mmask16 m = __mmask16((1u << (kc - p)) - 1);
+    __m512 bv[RB];
+#pragma GCC unroll 8
+    for (int j = 0; j < RB; ++j) bv[j] = _mm512_maskz_loadu_ps(m, bp[j] + p);
+#pragma GCC unroll 8
+    for (int i = 0; i < RA; ++i) {
+      const __m512 av = _mm512_maskz_loadu_ps(m, ap[i] + p);
+#pragma GCC unroll 8
+      for (int j = 0; j < RB; ++j) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < RA; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < RB; ++j) out[i * RB + j] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+template <int RA, int RB>
+__attribute__((target("avx2,fma"))) void dot_tile_avx2(int64_t kc, const float* const* a,
+                                                       const float* const* b, float* out) {
+  __m256 acc[RA][RB];
+#pragma GCC unroll 8
+  for (int i = 0; i < RA; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < RB; ++j) acc[i][j] = _mm256_setzero_ps();
+  const float* ap[RA];
+  const float* bp[RB];
+#pragma GCC unroll 8
+  for (int i = 0; i < RA; ++i) ap[i] = a[i];
+#pragma GCC unroll 8
+  for (int j = 0; j < RB; ++j) bp[j] = b[j];
+  int64_t p = 0;
+  for (; p + 8 <= kc; p += 8) {
+    __m256 bv[RB];
+#pragma GCC unroll 8
+    for (int j = 0; j < RB; ++j) bv[j] = _mm256_loadu_ps(bp[j] + p);
+#pragma GCC unroll 8
+    for (int i = 0; i < RA; ++i) {
+      const __m256 av = _mm256_loadu_ps(ap[i] + p);
+#pragma GCC unroll 8
+      for (int j = 0; j < RB; ++j) acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+  }
+  alignas(32) float lanes[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < RA; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < RB; ++j) {
+      const __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc[i][j]),
+                                  _mm256_extractf128_ps(acc[i][j], 1));
+      _mm_store_ps(lanes, h);
+      float t = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);
+      for (int64_t q = p; q < kc; ++q) t += ap[i][q] * bp[j][q];  // depth tail
+      out[i * RB + j] = t;
+    }
+}
 #endif
 
 using KernelFn = void (*)(int64_t, const float*, const float*, float*, int64_t, float, float,
@@ -171,6 +278,9 @@ void pack_a(bool transA, const float* A, int64_t M, int64_t K, int64_t i0, int64
     if (transA) {  // A stored [K, M]: a panel row-slice is contiguous
       for (int64_t p = 0; p < kc; ++p) {
         const float* src = A + (p0 + p) * M + i0 + ir;
+        // the same rows one depth block on, which the task packs next (software
+        // prefetch: these short runs are too short for the hardware to pick up)
+        if (p0 + p + kKC < K) __builtin_prefetch(src + kKC * M, 0, 2);
         float* d = dst + p * MR;
         for (int64_t r = 0; r < mr; ++r) d[r] = src[r];
         for (int64_t r = mr; r < MR; ++r) d[r] = 0.0f;
@@ -179,6 +289,8 @@ void pack_a(bool transA, const float* A, int64_t M, int64_t K, int64_t i0, int64
       for (int64_t r = 0; r < MR; ++r) {
         if (r < mr) {
           const float* src = A + (i0 + ir + r) * K + p0;
+          const int64_t ahead = std::min(kKC, K - p0 - kc);  // the row's next depth block
+          for (int64_t q = 0; q < ahead; q += 16) __builtin_prefetch(src + kc + q, 0, 2);
           for (int64_t p = 0; p < kc; ++p) dst[p * MR + r] = src[p];
         } else {
           for (int64_t p = 0; p < kc; ++p) dst[p * MR + r] = 0.0f;
@@ -211,14 +323,74 @@ void pack_b_panel(bool transB, const float* B, int64_t N, int64_t K, int64_t p0,
   }
 }
 
+// Copies a rows x cols tile (src row stride lds) into C (row stride ldd) with
+// non-temporal stores for the aligned middle of each row; the fence is the caller's.
+using StreamFn = void (*)(const float*, int64_t, float*, int64_t, int64_t, int64_t);
+
+void stream_rows_plain(const float* src, int64_t lds, float* dst, int64_t ldd, int64_t rows,
+                       int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r)
+    std::memcpy(dst + r * ldd, src + r * lds, size_t(cols) * sizeof(float));
+}
+
+#ifdef CLLM4REC_X86
+template <int Align>
+CLLM4REC_INLINE int64_t head_floats(const float* d, int64_t cols) {
+  const int64_t h = int64_t((Align - (reinterpret_cast<uintptr_t>(d) & (Align - 1))) & (Align - 1)) / 4;
+  return std::min(h, cols);
+}
+
+void stream_rows_sse(const float* src, int64_t lds, float* dst, int64_t ldd, int64_t rows,
+                     int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* s = src + r * lds;
+    float* d = dst + r * ldd;
+    int64_t c = head_floats<16>(d, cols);
+    for (int64_t q = 0; q < c; ++q) d[q] = s[q];
+    for (; c + 4 <= cols; c += 4) _mm_stream_ps(d + c, _mm_loadu_ps(s + c));
+    for (; c < cols; ++c) d[c] = s[c];
+  }
+}
+
+__attribute__((target("avx512f"))) void stream_rows_avx512(const float* src, int64_t lds,
+                                                           float* dst, int64_t ldd, int64_t rows,
+                                                           int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* s = src + r * lds;
+    float* d = dst + r * ldd;
+    int64_t c = head_floats<64>(d, cols);
+    for (int64_t q = 0; q < c; ++q) d[q] = s[q];
+    for (; c + 16 <= cols; c += 16) _mm512_stream_ps(d + c, _mm512_loadu_ps(s + c));
+    for (; c < cols; ++c) d[c] = s[c];
+  }
+}
+#endif
+
+void stream_fence() {
+#ifdef CLLM4REC_X86
+  _mm_sfence();
+#endif
+}
+
+// Prefetches the C tile that the next micro-kernel call reads or writes (short depths:
+// the kernel is then too brief to hide the misses on C).
+template <int MR, int NR>
+CLLM4REC_INLINE void prefetch_tile(const float* c, int64_t ldc, int64_t mr, int64_t nr) {
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nr; j += 16) __builtin_prefetch(c + i * ldc + j, 1, 3);
+}
+
 // B is packed one column slab at a time (all of K, up to kSlabFloats), with one barrier;
 // then threads take (row block, column chunk) tasks dynamically, each walking the whole
 // depth with its own packed A block. A thread that the OS deschedules (the machine is
 // shared) then delays only its own task, not a barrier per depth block.
 template <int MR, int NR>
-void gemm_packed(KernelFn kernel, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
-                 float alpha, const float* A, const float* B, float beta, float* C,
-                 const float* bias) {
+void gemm_packed(KernelFn kernel, StreamFn streamFn, bool transA, bool transB, int64_t M,
+                 int64_t N, int64_t K, float alpha, const float* A, const float* B, float beta,
+                 float* C, const float* bias) {
+  // A huge output written once: each task builds its tile in a cached staging buffer,
+  // then streams it out.
+  const bool stream = streamFn && beta == 0.0f && M * N >= kStreamMinFloats;
   const int64_t kBlocks = (K + kKC - 1) / kKC;
   // Column slab: as many NR panels as fit kSlabFloats of packed B.
   const int64_t slabPanels = std::max<int64_t>(1, kSlabFloats / (kBlocks * kKC * NR));
@@ -243,7 +415,9 @@ void gemm_packed(KernelFn kernel, bool transA, bool transB, int64_t M, int64_t N
                            std::min<int64_t>(NR, nc - q * NR), bp + (pcb * nPanels + q) * NR * kKC);
         }
       float* ap = thread_scratch(kMC * kKC);
-      if (!ap) {
+      float* stage = stream ? thread_scratch2(kMC * kNChunk) : nullptr;
+      if (!ap || (stream && !stage)) {
+        ap = nullptr;
 #pragma omp atomic write
         outOfMemory = true;
       }
@@ -266,12 +440,92 @@ void gemm_packed(KernelFn kernel, bool transA, bool transB, int64_t M, int64_t N
               for (int64_t ir = 0; ir < mc; ir += MR) {
                 const int64_t mr = std::min<int64_t>(MR, mc - ir);
                 const float* apan = ap + ir * kc;
-                float* c = C + (i0 + ir) * N + jc + jr;
+                float* c = stream ? stage + ir * kNChunk + (jr - j0) : C + (i0 + ir) * N + jc + jr;
+                const int64_t ldc = stream ? kNChunk : N;
+                if (!stream && kc <= 64 && ir + MR < mc)
+                  prefetch_tile<MR, NR>(c + MR * ldc, ldc, std::min<int64_t>(MR, mc - ir - MR), nr);
                 if (mr == MR && nr == NR) {
-                  kernel(kc, apan, bpan, c, N, alpha, betaEff, biasJ);
+                  kernel(kc, apan, bpan, c, ldc, alpha, betaEff, biasJ);
                 } else {  // edge tile: full tile into scratch, then merge the valid part
                   kernel(kc, apan, bpan, tile, NR, 1.0f, 0.0f, nullptr);
-                  store_tile<MR, NR>(tile, mr, nr, c, N, alpha, betaEff, biasJ);
+                  store_tile<MR, NR>(tile, mr, nr, c, ldc, alpha, betaEff, biasJ);
+                }
+              }
+            }
+          }
+          if (stream) streamFn(stage, kNChunk, C + i0 * N + jc + j0, N, mc, j1 - j0);
+        }
+      }
+      if (stream) stream_fence();  // before the barrier: the caller then reads C
+    }
+    if (outOfMemory) throw std::bad_alloc();
+  }
+}
+
+// Number of depth splits for split-K (1 = none). A function of the shape only, so the
+// result is the same for any thread count.
+int64_t split_count(int64_t M, int64_t N, int64_t K) {
+  const int64_t tasks = ((M + kMC - 1) / kMC) * ((N + kNChunk - 1) / kNChunk);
+  if (tasks >= kSplitMinTasks || K < kSplitMinK) return 1;
+  const int64_t jChunks = (N + kNChunk - 1) / kNChunk;
+  int64_t S = (kSplitMinTasks + jChunks - 1) / jChunks;
+  S = std::min(S, K / kSplitMinDepth);
+  S = std::min(S, kSplitMaxFloats / (M * N));
+  return std::max<int64_t>(S, 1);
+}
+
+// Split-K for few output tiles and a deep K (dh = dlogits @ W: M=600, N=128, K=50257):
+// task (s, column chunk) computes alpha * op(A)[:, Ks] op(B)[Ks, chunk] for its depth
+// range Ks into partial P[s] (packing its own B panels and A blocks, each A element
+// once), then C = beta * C + (P[0] + P[1] + ... ) + bias, summed in that fixed order.
+template <int MR, int NR>
+void gemm_splitk(KernelFn kernel, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+                 float alpha, const float* A, const float* B, float beta, float* C,
+                 const float* bias, int64_t S) {
+  const int64_t kBlocks = (K + kKC - 1) / kKC;
+  const int64_t depth = (kBlocks + S - 1) / S * kKC;  // splits on depth-block boundaries
+  S = (K + depth - 1) / depth;
+  const int64_t jChunks = (N + kNChunk - 1) / kNChunk;
+  float* P = scratch(S * M * N);
+  if (!P) throw std::bad_alloc();
+  bool outOfMemory = false;
+#pragma omp parallel
+  {
+    float* ap = thread_scratch(kMC * kKC);
+    float* bp = thread_scratch2(kNChunk * kKC);
+    if (!ap || !bp) {
+      ap = nullptr;
+#pragma omp atomic write
+      outOfMemory = true;
+    }
+    alignas(64) float tile[MR * NR];
+#pragma omp for schedule(dynamic, 1) collapse(2)
+    for (int64_t s = 0; s < S; ++s) {
+      for (int64_t jb = 0; jb < jChunks; ++jb) {
+        if (!ap) continue;
+        float* Ps = P + s * M * N;
+        const int64_t k0 = s * depth, k1 = std::min(K, k0 + depth);
+        const int64_t j0 = jb * kNChunk, nc = std::min(kNChunk, N - j0);
+        for (int64_t pc = k0; pc < k1; pc += kKC) {
+          const int64_t kc = std::min(kKC, k1 - pc);
+          const float betaEff = pc == k0 ? 0.0f : 1.0f;
+          for (int64_t q = 0; q * NR < nc; ++q)
+            pack_b_panel<NR>(transB, B, N, K, pc, kc, j0 + q * NR,
+                             std::min<int64_t>(NR, nc - q * NR), bp + q * NR * kc);
+          for (int64_t i0 = 0; i0 < M; i0 += kMC) {
+            const int64_t mc = std::min(kMC, M - i0);
+            pack_a<MR>(transA, A, M, K, i0, mc, pc, kc, ap);
+            for (int64_t jr = 0; jr < nc; jr += NR) {
+              const int64_t nr = std::min<int64_t>(NR, nc - jr);
+              const float* bpan = bp + (jr / NR) * NR * kc;
+              for (int64_t ir = 0; ir < mc; ir += MR) {
+                const int64_t mr = std::min<int64_t>(MR, mc - ir);
+                float* c = Ps + (i0 + ir) * N + j0 + jr;
+                if (mr == MR && nr == NR) {
+                  kernel(kc, ap + ir * kc, bpan, c, N, alpha, betaEff, nullptr);
+                } else {
+                  kernel(kc, ap + ir * kc, bpan, tile, NR, 1.0f, 0.0f, nullptr);
+                  store_tile<MR, NR>(tile, mr, nr, c, N, alpha, betaEff, nullptr);
                 }
               }
             }
@@ -279,7 +533,77 @@ void gemm_packed(KernelFn kernel, bool transA, bool transB, int64_t M, int64_t N
         }
       }
     }
-    if (outOfMemory) throw std::bad_alloc();
+    // the implicit barrier above: every partial is complete
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < M; ++i) {
+      if (outOfMemory) continue;
+      float* ci = C + i * N;
+      for (int64_t j = 0; j < N; ++j) {
+        float v = P[i * N + j];
+        for (int64_t s = 1; s < S; ++s) v += P[s * M * N + i * N + j];
+        if (beta != 0.0f) v += beta * ci[j];
+        if (bias) v += bias[j];
+        ci[j] = v;
+      }
+    }
+  }
+  if (outOfMemory) throw std::bad_alloc();
+}
+
+using DotTileFn = void (*)(int64_t, const float* const*, const float* const*, float*);
+
+// Small-M path for transB (B stored [N, K]): C[i, j] = alpha * dot(op(A)[i, :], B[j, :])
+// + beta * C + bias. Tasks are runs of kDotCols columns; within one, each group of RB
+// rows of B is held in L1 while every RA-row group of A passes over it.
+template <int RA, int RB>
+void gemm_dot(DotTileFn tile, bool transA, int64_t M, int64_t N, int64_t K, float alpha,
+              const float* A, const float* B, float beta, float* C, const float* bias) {
+  const float* Ar = A;  // op(A) row-major [M, K]
+  if (transA) {         // A stored [K, M]: transpose it once (M is small)
+    float* t = scratch(M * K);
+    if (!t) throw std::bad_alloc();
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t p = 0; p < K; ++p) t[i * K + p] = A[p * M + i];
+    Ar = t;
+  }
+  const int64_t tasks = (N + kDotCols - 1) / kDotCols;
+#pragma omp parallel
+  {
+    float sums[kDotMaxM * RB];
+    float out[RA * RB];
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t j1 = std::min(N, (t + 1) * kDotCols);
+      for (int64_t jb = t * kDotCols; jb < j1; jb += RB) {
+        const int64_t nb = std::min<int64_t>(RB, j1 - jb);
+        for (int64_t pc = 0; pc < K; pc += kDotKC) {
+          const int64_t kc = std::min(kDotKC, K - pc);
+          const float* bq[RB];
+          for (int j = 0; j < RB; ++j) bq[j] = B + (jb + std::min<int64_t>(j, nb - 1)) * K + pc;
+          for (int64_t i0 = 0; i0 < M; i0 += RA) {
+            const int64_t ma = std::min<int64_t>(RA, M - i0);
+            const float* aq[RA];  // rows past the edge repeat the last row; ignored below
+            for (int i = 0; i < RA; ++i) aq[i] = Ar + (i0 + std::min<int64_t>(i, ma - 1)) * K + pc;
+            tile(kc, aq, bq, out);
+            for (int64_t i = 0; i < ma; ++i)
+              for (int64_t j = 0; j < nb; ++j) {
+                float& sum = sums[(i0 + i) * RB + j];
+                sum = pc == 0 ? out[i * RB + j] : sum + out[i * RB + j];
+              }
+          }
+        }
+        for (int64_t i = 0; i < M; ++i) {
+          float* ci = C + i * N + jb;
+          for (int64_t j = 0; j < nb; ++j) {
+            float v = alpha * sums[i * RB + j];
+            if (beta != 0.0f) v += beta * ci[j];
+            if (bias) v += bias[jb + j];
+            ci[j] = v;
+          }
+        }
+      }
+    }
   }
 }
 
@@ -320,18 +644,43 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha
       scale_and_bias(M, N, beta, Cb, bias);
       continue;
     }
+    const bool dot = transB && M <= kDotMaxM && K >= kDotMinK;
+    const int64_t S = split_count(M, N, K);
     switch (isa) {
 #ifdef CLLM4REC_X86
       case Isa::kAvx512:
-        gemm_packed<12, 32>(kernel_avx512, transA, transB, M, N, K, alpha, Ab, Bb, beta, Cb, bias);
+        if (dot)
+          gemm_dot<4, 6>(dot_tile_avx512<4, 6>, transA, M, N, K, alpha, Ab, Bb, beta, Cb, bias);
+        else if (S > 1)
+          gemm_splitk<12, 32>(kernel_avx512, transA, transB, M, N, K, alpha, Ab, Bb, beta, Cb,
+                              bias, S);
+        else
+          gemm_packed<12, 32>(kernel_avx512, stream_rows_avx512, transA, transB, M, N, K, alpha,
+                              Ab, Bb, beta, Cb, bias);
         break;
       case Isa::kAvx2:
-        gemm_packed<6, 16>(kernel_avx2, transA, transB, M, N, K, alpha, Ab, Bb, beta, Cb, bias);
+        if (dot)
+          gemm_dot<3, 4>(dot_tile_avx2<3, 4>, transA, M, N, K, alpha, Ab, Bb, beta, Cb, bias);
+        else if (S > 1)
+          gemm_splitk<6, 16>(kernel_avx2, transA, transB, M, N, K, alpha, Ab, Bb, beta, Cb, bias,
+                             S);
+        else
+          gemm_packed<6, 16>(kernel_avx2, stream_rows_sse, transA, transB, M, N, K, alpha, Ab, Bb,
+                             beta, Cb, bias);
         break;
 #endif
       default:
-        gemm_packed<4, 8>(kernel_portable, transA, transB, M, N, K, alpha, Ab, Bb, beta, Cb,
-                          bias);
+        if (S > 1)
+          gemm_splitk<4, 8>(kernel_portable, transA, transB, M, N, K, alpha, Ab, Bb, beta, Cb,
+                            bias, S);
+        else
+#ifdef CLLM4REC_X86
+          gemm_packed<4, 8>(kernel_portable, stream_rows_sse, transA, transB, M, N, K, alpha, Ab,
+                            Bb, beta, Cb, bias);
+#else
+          gemm_packed<4, 8>(kernel_portable, stream_rows_plain, transA, transB, M, N, K, alpha, Ab,
+                            Bb, beta, Cb, bias);
+#endif
     }
   }
 }
