@@ -40,6 +40,8 @@ export const FLAGS: FlagDef[] = [
   { name: "users", kind: "string", group: "recommend", help: "recommend: comma-separated original user ids" },
   { name: "top", kind: "int", group: "recommend", help: "recommend: items per user (default 10)" },
   { name: "to", kind: "string", group: "export", help: "export: output .safetensors file (default <out>/embeddings.safetensors)" },
+  { name: "prompt", kind: "string", group: "generate", help: "generate: text to continue greedily with the backbone (default 'The capital of France is')" },
+  { name: "tokens", kind: "int", group: "generate", help: "generate: tokens to append (default 10)" },
   { name: "help", kind: "bool", group: "run", help: "print this help" },
   cfgFlag("seed", "seed", "int", "seed of initialisation, corpora order and masks"),
   cfgFlag("batch-size", "batchSize", "int", "documents per step"),
@@ -64,7 +66,7 @@ export interface ParsedArgs {
   positional: string[];
 }
 
-export const COMMANDS = ["train", "evaluate", "recommend", "export"];
+export const COMMANDS = ["train", "evaluate", "recommend", "export", "generate"];
 
 export function parseArgs(argv: string[]): ParsedArgs {
   const byName = new Map(FLAGS.map((f) => [f.name, f]));
@@ -124,6 +126,7 @@ export function helpText(): string {
     "  node dist/train.js evaluate --out DIR        evaluate a saved run on the test split",
     "  node dist/train.js recommend --out DIR --users ID[,ID...] [--top M]   top-M items (original ids) as JSON",
     "  node dist/train.js export --out DIR [--to FILE]   user/item embeddings as safetensors + id maps",
+    "  node dist/train.js generate --model DIR --prompt TEXT   greedy continuation: is this GPT-2 sane?",
     "",
     "examples:",
     "  node dist/train.js --data movielens ../shared/data/ml-100k --out runs/ml100k",

@@ -9,6 +9,12 @@ import { Rng } from "../cllm4rec/data";
 import { datasetCorpora } from "../cllm4rec/train/corpora";
 import { noGrad, tidy } from "../engine";
 import { runComparison } from "./compare";
+import { cacheDir } from "../cllm4rec/pipeline";
+import { ensureTinyModel } from "../io/tiny-gpt2";
+import { loadGpt2Folder } from "../io/gpt2-folder";
+import { Gpt2 } from "../nn/gpt2";
+import { greedyGenerate } from "../nn/generate";
+import { defaultDevice } from "../engine";
 
 function dataSpec(f: ParsedArgs["flags"]): DataSpec {
   const raw = String(f.data ?? "synthetic");
@@ -100,6 +106,17 @@ export async function main(argv: string[]): Promise<void> {
       const ctx = await loadRun(out, { ...open, log: () => {} });
       const recs = recommend(ctx, String(f.users).split(",").map((s) => s.trim()).filter(Boolean), (f.top as number) ?? 10);
       console.log(JSON.stringify(recs, null, 2));
+      return;
+    }
+    case "generate": {
+      // sanity check of a backbone: greedy continuation of --prompt
+      const dir = f.model ? path.resolve(String(f.model)) : ensureTinyModel(path.join(cacheDir(), "models"));
+      const folder = loadGpt2Folder(dir);
+      const gpt = new Gpt2(folder.config, folder.weights, defaultDevice(String(f.device ?? "auto"), console.log));
+      const prompt = String(f.prompt ?? "The capital of France is");
+      const ids = folder.tokenizer.encode(prompt);
+      const next = greedyGenerate(gpt, ids, (f.tokens as number) ?? 10);
+      console.log(`${prompt}[${folder.tokenizer.decode(next)}]`);
       return;
     }
     case "export": {

@@ -141,6 +141,7 @@ export class Tensor {
   }
 
   static full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
+    if (opts.dtype === "i32") return Tensor.from(new Int32Array(numelOf(shape)).fill(value), shape, opts);
     const t = Tensor.zeros(shape, opts);
     if (value !== 0) native().fill(t.buffer, value, t.numel);
     return t;
