@@ -6,14 +6,10 @@
 import { Tensor, keep, linear, layerNorm, gelu, attention, add, concatTime, selectRows } from "../engine";
 import type { Device } from "../engine";
 
-export interface Gpt2Config {
-  vocabSize: number;
-  nPositions: number;
-  nEmbd: number;
-  nLayer: number;
-  nHead: number;
-  layerNormEpsilon: number;
-}
+import type { Gpt2Config as FolderConfig } from "../io/gpt2-config";
+
+/** The hyper-parameters the model needs (the activation is always tanh GELU). */
+export type Gpt2Config = Omit<FolderConfig, "activation">;
 
 export interface Gpt2Block {
   ln1g: Tensor; ln1b: Tensor;

@@ -1,5 +1,5 @@
 // Shared checks for op wrappers: every error names the op and the shapes involved.
-import { Tensor, describe } from "../tensor";
+import { Tensor, describe, expect, sameDevice } from "../tensor";
 
 export function shapeError(op: string, msg: string, ...ts: Tensor[]): RangeError {
   return new RangeError(`${op}: ${msg} (${ts.map(describe).join(", ")})`);
@@ -11,4 +11,18 @@ export function check(cond: boolean, op: string, msg: string, ...ts: Tensor[]): 
 
 export function checkLive(op: string, ...ts: Tensor[]): void {
   for (const t of ts) if (t.disposed) throw new Error(`${op}: an input tensor was disposed (${t})`);
+}
+
+export function sameShape(a: Tensor, b: Tensor): boolean {
+  return a.shape.length === b.shape.length && a.shape.every((s, i) => s === b.shape[i]);
+}
+
+/** Checks two live f32 operands of an elementwise op: same device and shape; returns the device. */
+export function checkElementwisePair(op: string, a: Tensor, b: Tensor) {
+  checkLive(op, a, b);
+  expect(op, a, "a", "f32");
+  expect(op, b, "b", "f32");
+  const device = sameDevice(op, a, b);
+  check(sameShape(a, b), op, "shapes differ", a, b);
+  return device;
 }

@@ -1,19 +1,13 @@
 // Elementwise ops: add (residual), scale, and reshape (a view with a graph edge).
 import { native } from "../native";
-import { Tensor, expect, sameDevice } from "../tensor";
+import { Tensor, expect } from "../tensor";
 import { record } from "../autograd";
-import { check, checkLive } from "./common";
-
-const sameShape = (a: Tensor, b: Tensor) => a.shape.length === b.shape.length && a.shape.every((s, i) => s === b.shape[i]);
+import { checkLive, checkElementwisePair } from "./common";
 
 /** out = a + b (same shape). */
 export function add(a: Tensor, b: Tensor): Tensor {
   const op = "add";
-  checkLive(op, a, b);
-  expect(op, a, "a", "f32");
-  expect(op, b, "b", "f32");
-  const device = sameDevice(op, a, b);
-  check(sameShape(a, b), op, "shapes differ", a, b);
+  const device = checkElementwisePair(op, a, b);
   const out = Tensor.zeros(a.shape, { device });
   native().add(a.buffer, 1, b.buffer, 1, out.buffer, a.numel, false);
   return record(out, {

@@ -2,20 +2,14 @@
 // rowSum, and mean, a scalar loss over any tensor. Each forward is one native kernel;
 // each backward accumulates into ctx.slot(input).
 import { native } from "../native";
-import { Tensor, expect, sameDevice } from "../tensor";
+import { Tensor, expect } from "../tensor";
 import { record } from "../autograd";
-import { check, checkLive } from "./common";
-
-const sameShape = (a: Tensor, b: Tensor) => a.shape.length === b.shape.length && a.shape.every((s, i) => s === b.shape[i]);
+import { check, checkLive, checkElementwisePair } from "./common";
 
 /** out = a * b elementwise (same shape); both inputs differentiable. Dropout is mul by a 0 / (1/(1-p)) mask. */
 export function mul(a: Tensor, b: Tensor): Tensor {
   const op = "mul";
-  checkLive(op, a, b);
-  expect(op, a, "a", "f32");
-  expect(op, b, "b", "f32");
-  const device = sameDevice(op, a, b);
-  check(sameShape(a, b), op, "shapes differ", a, b);
+  const device = checkElementwisePair(op, a, b);
   const out = Tensor.zeros(a.shape, { device });
   native().mul(a.buffer, b.buffer, out.buffer, a.numel, false);
   return record(out, {
