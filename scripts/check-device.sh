@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `npm run check:device`: the one check for a GPU machine (maybe air-gapped, maybe
 # without Node.js on PATH: kit/run.sh puts one there). Records the device, builds the
-# CUDA addon only if it is absent and nvcc exists, runs the CUDA test suite and the
-# benchmarks, and writes at most 8 result files into ${OUT:-out}, within ~8 minutes.
+# CUDA addon only if it is absent and nvcc exists, runs the CUDA test suite, a short
+# training run on CUDA and CPU, and the benchmarks, and writes at most 8 result files into ${OUT:-out}, within ~8 minutes.
 # Works from a checkout and from the kit (scripts/device-kit.js).
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -72,24 +72,20 @@ else
   record cuda-tests 1 0
 fi
 
-# 4. Benchmarks on the GPU, when the bench runner exists.
+# 4. The same short training run on CUDA and on the CPU: metrics and seconds per epoch.
+t0=$(date +%s)
+timeout "$(cap 110)" node scripts/train-devices.js "$OUT/train-devices.json" > "$OUT/bench.log" 2>&1
+record train-devices $? $(($(date +%s) - t0))
+
+# 5. Benchmarks on the GPU (one merged JSON, bench.json, written by the runner into $OUT).
 if [ -f dist-test/bench/run.js ]; then
   mkdir -p bench/results
   t0=$(date +%s)
-  CLLM4REC_BENCH_DEVICE=cuda CLLM4REC_BENCH_OUT="$OUT" timeout "$(cap 200)" node dist-test/bench/run.js > "$OUT/bench.log" 2>&1
+  CLLM4REC_BENCH_DEVICE=cuda CLLM4REC_BENCH_OUT="$OUT" CLLM4REC_BENCH_BUDGET_S=${CLLM4REC_BENCH_BUDGET_S:-$(( $(left) - 20 ))} \
+    timeout "$(cap 200)" node dist-test/bench/run.js >> "$OUT/bench.log" 2>&1
   record bench $? $(($(date +%s) - t0))
-  # Every JSON the bench wrote under bench/results during this run, merged into one file.
-  node -e '
-    const fs = require("fs"), path = require("path"), since = Number(process.argv[1]) * 1000;
-    const dir = "bench/results", out = [];
-    for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : [])
-      if (f.endsWith(".json") && fs.statSync(path.join(dir, f)).mtimeMs >= since - 1000)
-        try { out.push({ file: f, result: JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) }); }
-        catch (e) { out.push({ file: f, error: String(e) }); }
-    fs.writeFileSync(process.argv[2], JSON.stringify(out, null, 1));
-  ' "$START" "$OUT/bench-results.json" >> "$OUT/bench.log" 2>&1
 else
-  echo "dist-test/bench/run.js not found: no benchmarks run" > "$OUT/bench.log"
+  echo "dist-test/bench/run.js not found: no benchmarks run" >> "$OUT/bench.log"
 fi
 
 # Counts from the TAP footer: skipped tests mean no GPU answered (or CUDA was not built).
