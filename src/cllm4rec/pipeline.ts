@@ -83,6 +83,8 @@ export interface TrainReport {
   stageSeconds: Record<string, number>;
   stageEpochs: Record<string, number>;
   totalSeconds: number;
+  /** final evaluation time (prompt building, forward pass, ranking) per 1,000 users */
+  scoreSecondsPer1k: number;
 }
 
 function metricRow(name: string, r: EvalResult): string {
@@ -133,12 +135,14 @@ export async function trainRun(spec: RunSpec, outDir: string, o: OpenOptions & {
   const result: TrainResult = await trainer.run();
   log("final evaluation with the selected embeddings...");
   const kind = spec.config.ablation === "prerec" ? "prerec" : "rec";
+  const tEval = Date.now();
   const cllm = { val: await trainer.evaluate("val", kind), test: await trainer.evaluate("test", kind) };
+  const scoreSecondsPer1k = (Date.now() - tEval) / 1000 / Math.max(1, cllm.val.users + cllm.test.users) * 1000;
   const popularity = await popularityMetrics(ctx.dataset);
   const report: TrainReport = {
     dataset: ctx.dataset.name, device: ctx.device, backbone: ctx.backboneRef, config: spec.config,
     cllm4rec: cllm, popularity, bestEpoch: result.best.valEpoch, stoppedEarly: result.stoppedEarly,
-    stageSeconds: result.stageSeconds, stageEpochs: result.stageEpochs, totalSeconds: (Date.now() - start) / 1000,
+    stageSeconds: result.stageSeconds, stageEpochs: result.stageEpochs, totalSeconds: (Date.now() - start) / 1000, scoreSecondsPer1k,
   };
   writeJsonAtomic(path.join(outDir, "report.json"), report);
   const perEpoch = Object.entries(result.stageEpochs).filter(([, n]) => n > 0)
