@@ -128,3 +128,25 @@ test("every hyper-parameter is a CLI flag listed in --help", () => {
     assert.match(bad.stderr, /unknown flag --no-such-flag/);
   }
 });
+
+test("ablations: LLM-CF trains no content side, LLM-PreRec skips finetuning, LLM-FixOrd runs", async () => {
+  const small = { contentEpochs: 1, alternatingEpochs: 1, finetuneEpochs: 1 };
+  const cf = await openRun(spec({ ...small, ablation: "llm-cf" }), { log: quiet });
+  const contentBefore = cf.model.content.item.toFloat32();
+  const rcf = await trainerFor(cf, path.join(tmp, "run-cf")).run();
+  assert.deepEqual(rcf.history.map((h) => h.stage), ["alternating", "finetune"]);
+  assert.ok(rcf.history.every((h) => h.contentLoss === undefined));
+  assert.deepEqual(cf.model.content.item.toFloat32(), contentBefore, "LLM-CF must not touch the content tables");
+
+  const pre = await openRun(spec({ ...small, ablation: "prerec" }), { log: quiet });
+  const tp = trainerFor(pre, path.join(tmp, "run-prerec"));
+  const rpre = await tp.run();
+  assert.deepEqual(rpre.history.map((h) => h.stage), ["content", "alternating"]);
+  const m = await tp.evaluate("test");
+  assert.ok(m.users > 0 && m.recall[20] >= 0 && m.recall[20] <= 1);
+
+  const fix = await openRun(spec({ ...small, ablation: "fixord" }), { log: quiet });
+  const rfix = await trainerFor(fix, path.join(tmp, "run-fixord")).run();
+  assert.equal(rfix.history.length, 3);
+  assert.ok(Number.isFinite(rfix.history[1].collabLoss!));
+});
