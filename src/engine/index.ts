@@ -12,6 +12,7 @@ export type { AttentionShape } from "./ops/attention";
 export { embedTokens, selectRows } from "./ops/embedding";
 export type { TablePart } from "./ops/embedding";
 export { concatTime } from "./ops/concat";
+export { linearCrossEntropy } from "./ops/linear-xent";
 export { softmaxCrossEntropy, multinomialNll, squaredDistance, combineLosses } from "./ops/losses";
 export { defaultDevice, cudaAvailable } from "./device";
 export { mul, tanh, exp, logSigmoid, rowSum, mean } from "./ops/pointwise";

@@ -98,8 +98,9 @@ test("frozen GPT-2 weights get no gradient and no gradient kernels", () => {
     for (const p of m.backbone.parameters()) assert.equal(p.grad, null, `${p.name} got a gradient`);
     // bias gradients would need sumRows
     assert.equal(l.sumRows ?? 0, 0, "a bias gradient kernel was launched");
-    // forward GEMMs + one input-gradient GEMM each; a weight GEMM only for the collaborative
-    // head, whose weight is the trainable item table (the content head is the frozen wte)
+    // forward GEMMs + one input-gradient GEMM each (these small logits are kept, so the
+    // fused head recomputes nothing); a weight GEMM only for the collaborative head, whose
+    // weight is the trainable item table (the content head is the frozen wte)
     const expected = 2 * linears + (side === "collab" ? 1 : 0);
     assert.equal(l.gemm, expected, `${side}: gemm launches ${l.gemm}, expected ${expected}`);
     assert.ok((l.scatterAddRows ?? 0) > 0, "the user/item tables must receive scatter-adds");

@@ -6,7 +6,7 @@
 //   RecLLM:           inputs use z^l (the rec embeddings), multinomial head on the last
 //                     prompt position, tied to z^l_v
 import {
-  Tensor, keep, add, matmul, embedTokens, selectRows, softmaxCrossEntropy, multinomialNll,
+  Tensor, keep, add, matmul, embedTokens, selectRows, linearCrossEntropy, multinomialNll,
   squaredDistance, combineLosses, noGrad,
 } from "../../engine";
 import type { Device, TablePart } from "../../engine";
@@ -144,10 +144,9 @@ export class Cllm4RecModel {
       targets[k] = t;
       if (t >= 0) counted++;
     }
-    const logits = side === "collab"
-      ? matmul(h, this.collab.item, { transB: true }) // [n, J]
-      : matmul(h, this.backbone.wte, { transB: true }); // [n, V]
-    const ce = softmaxCrossEntropy(logits, Tensor.from(targets, [targets.length], { device: this.device }), targets);
+    // the collaborative head is tied to the item table, the content head to the frozen wte;
+    // fused with the cross-entropy so the [n, vocab] logits never exist all at once
+    const ce = linearCrossEntropy(h, side === "collab" ? this.collab.item : this.backbone.wte, targets);
     let regIds: Int32Array;
     if (side === "collab") regIds = lay.ids.filter((_, i) => lay.mask[i] !== 0);
     else regIds = b.promptIds.filter((_, i) => b.promptMask[i] !== 0);

@@ -1,0 +1,85 @@
+// The LM head fused with softmax cross-entropy, in row chunks: logits = h W^T and the
+// mean cross-entropy of the targets, without ever holding all [n, C] logits when they
+// are large. Forward keeps each row's log-sum-exp; backward recomputes one chunk of
+// logits at a time (or reuses them when they were small enough to keep), turns it into
+// dlogits in place, and accumulates dh (and dW when W trains). With a 50,257-word head
+// and long reviews this is the difference between gigabytes and a few hundred megabytes.
+import { native } from "../native";
+import { Tensor, expect, sameDevice } from "../tensor";
+import { record } from "../autograd";
+import { check, checkLive } from "./common";
+
+/** Rows per chunk so that a chunk of logits stays near 64 MiB. */
+export function defaultChunkRows(classes: number): number {
+  return Math.max(16, Math.floor((64 * 1024 * 1024) / 4 / Math.max(classes, 1)));
+}
+
+export interface LinearXentOptions {
+  /** rows per chunk (default: about 64 MiB of logits per chunk) */
+  chunkRows?: number;
+  /** logits up to this many bytes in all are kept for the backward instead of recomputed (default 256 MiB) */
+  keepBytes?: number;
+}
+
+/**
+ * Mean over rows with target >= 0 of -log softmax(h W^T)[target]; h [n, d], W [C, d]
+ * (the tied-embedding layout), targets int32 [n] with -1 for masked rows.
+ */
+export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array, opts: LinearXentOptions = {}): Tensor {
+  const op = "linearCrossEntropy";
+  checkLive(op, h, w);
+  expect(op, h, "h", "f32", 2);
+  expect(op, w, "W", "f32", 2);
+  const device = sameDevice(op, h, w);
+  const [n, d] = h.shape;
+  const [C, d2] = w.shape;
+  check(d === d2, op, `h has ${d} features but W rows have ${d2}`, h, w);
+  check(targetsHost.length === n, op, `targets must have ${n} entries, got ${targetsHost.length}`, h);
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const t = targetsHost[i];
+    if (!Number.isInteger(t) || t >= C) throw new RangeError(`${op}: target ${t} at row ${i} is out of range for ${C} classes`);
+    if (t >= 0) count++;
+  }
+  const rowsPer = Math.max(1, Math.floor(opts.chunkRows ?? defaultChunkRows(C)));
+  // small heads keep their logits (no recompute); large ones trade a GEMM for memory
+  const keep = n * C * 4 <= (opts.keepBytes ?? 256 * 1024 * 1024);
+  const nat = native();
+  const chunks: { start: number; rows: number; targets: Tensor; lse: Tensor; logits: Tensor | null }[] = [];
+  const total = Tensor.zeros([1], { device });
+  for (let start = 0; start < n; start += rowsPer) {
+    const rows = Math.min(rowsPer, n - start);
+    const targets = Tensor.from(targetsHost.subarray(start, start + rows), [rows], { device, dtype: "i32" });
+    const lse = Tensor.zeros([rows], { device });
+    const loss = Tensor.zeros([rows], { device });
+    const partial = Tensor.zeros([1], { device });
+    const logits = Tensor.zeros([rows, C], { device });
+    nat.gemm(false, true, rows, C, d, 1, h.buffer, start * d, 0, w.buffer, 0, 0, 0, logits.buffer, 0, 0, 1, null);
+    nat.softmaxXentForward(logits.buffer, targets.buffer, loss.buffer, lse.buffer, rows, C);
+    nat.sum(loss.buffer, rows, partial.buffer);
+    nat.add(partial.buffer, 1, null, 0, total.buffer, 1, true);
+    loss.dispose();
+    partial.dispose();
+    if (!keep) logits.dispose();
+    chunks.push({ start, rows, targets, lse, logits: keep ? logits : null });
+  }
+  if (count > 1) nat.add(total.buffer, 1 / count, null, 0, total.buffer, 1, false);
+  return record(total, {
+    op, inputs: [h, w], scalar: true,
+    backward(ctx, g) {
+      const dh = ctx.slot(h), dw = ctx.slot(w);
+      if ((!dh && !dw) || count === 0) return;
+      for (const c of chunks) {
+        const logits = c.logits ?? Tensor.zeros([c.rows, C], { device });
+        const dloss = Tensor.full([c.rows], (g as number) / count, { device });
+        if (!c.logits) nat.gemm(false, true, c.rows, C, d, 1, h.buffer, c.start * d, 0, w.buffer, 0, 0, 0, logits.buffer, 0, 0, 1, null);
+        // dlogits overwrite the logits they come from (the kernel allows the alias)
+        nat.softmaxXentBackward(logits.buffer, c.targets.buffer, c.lse.buffer, dloss.buffer, logits.buffer, c.rows, C, false);
+        if (dh) nat.gemm(false, false, c.rows, d, C, 1, logits.buffer, 0, 0, w.buffer, 0, 0, 1, dh.buffer, c.start * d, 0, 1, null);
+        if (dw) nat.gemm(true, false, C, d, c.rows, 1, logits.buffer, 0, 0, h.buffer, c.start * d, 0, 1, dw.buffer, 0, 0, 1, null);
+        logits.dispose();
+        dloss.dispose();
+      }
+    },
+  });
+}

@@ -1,0 +1,59 @@
+// The chunked LM-head cross-entropy equals the unfused matmul + softmax cross-entropy
+// (itself checked against finite differences) for the loss and both gradients.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Tensor, tidy, backward, matmul, softmaxCrossEntropy, native } from "../../src/engine";
+import { linearCrossEntropy } from "../../src/engine/ops/linear-xent";
+import { lcg, randn } from "../helpers";
+
+function close(a: Float32Array, b: Float32Array, label: string) {
+  assert.equal(a.length, b.length);
+  for (let i = 0; i < a.length; i++)
+    assert.ok(Math.abs(a[i] - b[i]) <= 1e-5 + 1e-4 * Math.abs(b[i]), `${label}[${i}]: ${a[i]} vs ${b[i]}`);
+}
+
+test("chunked head cross-entropy matches the unfused ops (loss, dh, dW), masked rows included", () => {
+  const rnd = lcg(9);
+  const n = 11, d = 5, C = 13;
+  const targets = Int32Array.from({ length: n }, (_, i) => (i % 4 === 3 ? -1 : (i * 7) % C));
+  const hData = randn(n * d, 1, rnd), wData = randn(C * d, 1, rnd);
+  const run = (fused: boolean, chunkRows?: number, keepBytes?: number) => tidy(() => {
+    const h = Tensor.from(hData, [n, d], { requiresGrad: true });
+    const w = Tensor.from(wData, [C, d], { requiresGrad: true });
+    const loss = fused
+      ? linearCrossEntropy(h, w, targets, { chunkRows, keepBytes })
+      : softmaxCrossEntropy(matmul(h, w, { transB: true }), Tensor.from(targets, [n]), targets);
+    const value = loss.item();
+    backward(loss);
+    const out = { value, dh: h.grad!.toFloat32(), dw: w.grad!.toFloat32() };
+    h.dispose();
+    w.dispose();
+    return out;
+  });
+  const ref = run(false);
+  for (const [chunk, keepBytes] of [[1, 0], [3, 0], [4, 0], [11, 0], [3, undefined], [undefined, undefined]]) {
+    const got = run(true, chunk, keepBytes);
+    const label = `chunk ${chunk}, keep ${keepBytes}`;
+    assert.ok(Math.abs(got.value - ref.value) <= 1e-5 * Math.abs(ref.value), `loss ${got.value} vs ${ref.value} (${label})`);
+    close(got.dh, ref.dh, `dh ${label}`);
+    close(got.dw, ref.dw, `dW ${label}`);
+  }
+});
+
+test("a frozen head gets no weight-gradient GEMM; bad targets are RangeErrors", () => {
+  tidy(() => {
+    const h = Tensor.from(new Float32Array(6 * 4).fill(0.1), [6, 4], { requiresGrad: true });
+    const w = Tensor.from(new Float32Array(9 * 4).fill(0.2), [9, 4]);
+    const t = Int32Array.from([0, 1, 2, -1, 4, 5]);
+    native().resetStats();
+    backward(linearCrossEntropy(h, w, t, { chunkRows: 2, keepBytes: 0 }));
+    // forward: 3 chunk GEMMs; backward: per chunk one recompute + one dh GEMM, no dW
+    assert.equal(native().stats().launches.gemm, 3 + 6);
+    native().resetStats();
+    backward(linearCrossEntropy(h, w, t, { chunkRows: 2 }));
+    // small logits are kept: no recompute
+    assert.equal(native().stats().launches.gemm, 3 + 3);
+    assert.throws(() => linearCrossEntropy(h, w, Int32Array.from([0, 1, 2, 3, 4, 9])), /target 9 at row 5 is out of range for 9 classes/);
+    h.dispose();
+  });
+});
