@@ -150,3 +150,19 @@ test("ablations: LLM-CF trains no content side, LLM-PreRec skips finetuning, LLM
   assert.equal(rfix.history.length, 3);
   assert.ok(Number.isFinite(rfix.history[1].collabLoss!));
 });
+
+test("a dataset without any text trains with LLM-CF and says why the full method cannot", async () => {
+  const csv = path.join(tmp, "plain.csv");
+  const rows = ["user,item,rating"];
+  for (let u = 0; u < 30; u++) for (let k = 0; k < 8; k++) rows.push(`u${u},i${(u * 3 + k * 5) % 25},5`);
+  fs.writeFileSync(csv, rows.join("\n") + "\n");
+  const plain = (ablation: TrainConfig["ablation"]): RunSpec => ({
+    data: { kind: "generic", interactions: csv }, dataOptions: {}, modelDir,
+    config: config({ ablation, contentEpochs: 1, alternatingEpochs: 1, finetuneEpochs: 1 }),
+  });
+  const cf = await openRun(plain("llm-cf"), { log: quiet });
+  const r = await trainerFor(cf, path.join(tmp, "run-plain-cf")).run();
+  assert.equal(r.history.length, 2);
+  const full = await openRun(plain("none"), { log: quiet });
+  await assert.rejects(() => trainerFor(full, path.join(tmp, "run-plain")).run(), /has no text .* use --ablation llm-cf/);
+});

@@ -163,7 +163,11 @@ export class Cllm4RecModel {
     return selectRows(hidden, Tensor.from(lay.lastRows, [b.size], { device: this.device }), lay.lastRows);
   }
 
-  /** RecLLM scores over all J items for each prompt: [B, J]. */
+  /**
+   * Scores over all J items after each prompt: [B, J]. With a RecLLM prompt these are the
+   * RecLLM scores; with a collaborative prompt, the collaborative LM's next-item logits
+   * (LLM-PreRec) — both heads are the same item table.
+   */
   recScores(b: PromptBatch): Tensor {
     return matmul(this.lastHidden("collab", b), this.collab.item, { transB: true });
   }
@@ -188,11 +192,6 @@ export class Cllm4RecModel {
     const nll = multinomialNll(this.recScores(b), Tensor.from(t, [B, this.J], { device: this.device }));
     const reg = lambda > 0 ? this.regularizer("collab", Int32Array.from(regIds), B) : null;
     return { loss: reg ? combineLosses([[nll, 1], [reg, lambda]]) : nll, nll };
-  }
-
-  /** Next-item scores of the collaborative LM after the prompt (LLM-PreRec): [B, J]. */
-  collabNextItemScores(b: PromptBatch): Tensor {
-    return this.recScores(b);
   }
 
   dispose(): void {

@@ -34,15 +34,21 @@ export function promptBatch(rows: readonly (readonly number[])[], maxTokens: num
 export function datasetCorpora(ds: Dataset, tok: RecTokenizer, opts: { batchSize: number; maxTokens: number; lengthAware: boolean }): Corpora {
   const batchOpts = (rng: Rng) => ({ rng, lengthAware: opts.lengthAware, maxTotal: opts.maxTokens });
   const recEnc = recPromptEncoder(tok);
-  const content = contentDocs(ds, tok);
-  if (content.length === 0) throw new Error(`dataset ${ds.name} has no text (reviews, item or user texts): the content LLM has nothing to learn; use --ablation llm-cf`);
+  // tokenised on first use: evaluation, recommendation and LLM-CF never need it
+  let content: ReturnType<typeof contentDocs> | null = null;
+  const contentCorpus = () => {
+    content ??= contentDocs(ds, tok);
+    if (content.length === 0) throw new Error(`dataset ${ds.name} has no text (reviews, item or user texts): the content LLM has nothing to learn; use --ablation llm-cf`);
+    return content;
+  };
   return {
     collab(rng, fixedOrder) {
       const docs = collaborativeDocs(ds, tok, fixedOrder ? new KeepOrder(0) : rng);
       return makeBatches(docs, opts.batchSize, batchOpts(rng));
     },
     content(rng, fraction) {
-      const docs = fraction >= 1 ? content : rng.sample(content, Math.max(1, Math.round(fraction * content.length)));
+      const all = contentCorpus();
+      const docs = fraction >= 1 ? all : rng.sample(all, Math.max(1, Math.round(fraction * all.length)));
       return makeBatches(docs, opts.batchSize, batchOpts(rng));
     },
     rec(rng, target, fixedOrder) {
