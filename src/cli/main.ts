@@ -4,10 +4,8 @@ import { parseArgs, helpText, FLAGS, ParsedArgs } from "./flags";
 import { PAPER_DEFAULTS, QUICK_PRESET, TrainConfig, validateConfig } from "../cllm4rec/train/config";
 import { RunSpec, trainRun, loadRun, recommend, exportEmbeddings, reportTable, popularityMetrics, TrainReport } from "../cllm4rec/pipeline";
 import type { DataSpec } from "../cllm4rec/data";
-import { evaluateRanking } from "../cllm4rec/metrics";
-import { Rng } from "../cllm4rec/data";
 import { datasetCorpora } from "../cllm4rec/train/corpora";
-import { noGrad, tidy } from "../engine";
+import { evaluateModel } from "../cllm4rec/predict/score";
 import { runComparison } from "./compare";
 import { cacheDir } from "../cllm4rec/pipeline";
 import { ensureTinyModel } from "../io/tiny-gpt2";
@@ -92,11 +90,11 @@ export async function main(argv: string[]): Promise<void> {
       const ctx = await loadRun(out, open);
       const kind = ctx.spec.config.ablation === "prerec" ? "prerec" : "rec";
       const corpora = datasetCorpora(ctx.dataset, ctx.tokenizer, { batchSize: 64, maxTokens: Math.min(ctx.spec.config.maxTokens, ctx.backbone.config.nPositions), lengthAware: false });
-      const score = (which: string) => {
-        const rng = new Rng(`${ctx.spec.config.seed}:eval:${which}`);
-        return (users: number[]) => noGrad(() => tidy(() => ctx.model.recScores(corpora.evalBatch(users, rng, kind)).toFloat32()));
+      const seed = ctx.spec.config.seed;
+      const cllm4rec = {
+        val: await evaluateModel(ctx.model, corpora, ctx.dataset, "val", seed, kind),
+        test: await evaluateModel(ctx.model, corpora, ctx.dataset, "test", seed, kind),
       };
-      const cllm4rec = { val: await evaluateRanking(score("val"), ctx.dataset, "val"), test: await evaluateRanking(score("test"), ctx.dataset, "test") };
       console.log(reportTable({ cllm4rec, popularity: await popularityMetrics(ctx.dataset) }));
       return;
     }

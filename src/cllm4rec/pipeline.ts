@@ -3,7 +3,8 @@
 // (evaluate / recommend / export).
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { native, defaultDevice, Tensor, noGrad, tidy } from "../engine";
+import { native, defaultDevice, Tensor } from "../engine";
+import { scoreUsers } from "./predict/score";
 import type { Device } from "../engine";
 import { Gpt2 } from "../nn/gpt2";
 import { loadGpt2Folder } from "../io/gpt2-folder";
@@ -190,19 +191,14 @@ export function recommend(ctx: RunContext, userIds: string[], topM: number): { u
   const rng = new Rng(`${ctx.spec.config.seed}:recommend`);
   const kind = ctx.spec.config.ablation === "prerec" ? "prerec" : "rec";
   const J = ctx.dataset.numItems;
-  const out: { user: string; items: { item: string; score: number }[] }[] = [];
-  for (let s = 0; s < users.length; s += 64) {
-    const chunk = users.slice(s, s + 64);
-    const scores = noGrad(() => tidy(() => ctx.model.recScores(corpora.evalBatch(chunk, rng, kind)).toFloat32()));
-    chunk.forEach((u, r) => {
-      const row = scores.subarray(r * J, (r + 1) * J);
-      // items the user already has are never recommended again
-      const known = [...ctx.dataset.train[u], ...ctx.dataset.val[u], ...ctx.dataset.test[u]];
-      const top = topK(row, Math.min(topM, J), known);
-      out.push({ user: userIds[s + r], items: Array.from(top, (j) => ({ item: ctx.dataset.itemIds[j], score: row[j] })) });
-    });
-  }
-  return out;
+  const scores = scoreUsers(ctx.model, corpora, users, rng, kind);
+  return users.map((u, r) => {
+    const row = scores.subarray(r * J, (r + 1) * J);
+    // items the user already has are never recommended again
+    const known = [...ctx.dataset.train[u], ...ctx.dataset.val[u], ...ctx.dataset.test[u]];
+    const top = topK(row, Math.min(topM, J), known);
+    return { user: userIds[r], items: Array.from(top, (j) => ({ item: ctx.dataset.itemIds[j], score: row[j] })) };
+  });
 }
 
 /** Writes user/item embeddings (both sides) as safetensors plus the id maps as JSON. */

@@ -4,10 +4,11 @@
 // atomic checkpoint, so --resume continues with exactly the results of an
 // uninterrupted run.
 import * as fs from "node:fs";
-import { Tensor, tidy, backward, noGrad } from "../../engine";
+import { Tensor, tidy, backward } from "../../engine";
 import { Adam } from "../../nn/adam";
 import { Rng } from "../data/rng";
-import { evaluateRanking, EvalSplit, EvalResult } from "../metrics";
+import type { EvalSplit, EvalResult } from "../metrics";
+import { evaluateModel, ScoreKind } from "../predict/score";
 import { Cllm4RecModel, PromptBatch, Side } from "../model/model";
 import type { PromptMainBatch } from "../model/batch-layout";
 import { TrainConfig, validateConfig } from "./config";
@@ -189,23 +190,9 @@ export class Trainer {
     return prog.meanLoss();
   }
 
-  /** Scores for users with the current tables: RecLLM (or the collaborative LM for LLM-PreRec). */
-  scoreFn(kind: "rec" | "prerec", rng: Rng): (users: number[]) => Float32Array {
-    return (users) => noGrad(() => tidy(() => {
-      const out = new Float32Array(users.length * this.m.J);
-      const bs = Math.max(this.c.batchSize, 64);
-      for (let s = 0; s < users.length; s += bs) {
-        const chunk = users.slice(s, s + bs);
-        const scores = tidy(() => this.m.recScores(this.deps.corpora.evalBatch(chunk, rng, kind)).toFloat32());
-        out.set(scores, s * this.m.J);
-      }
-      return out;
-    }));
-  }
-
-  async evaluate(which: "val" | "test", kind: "rec" | "prerec" = this.c.ablation === "prerec" ? "prerec" : "rec"): Promise<EvalResult> {
-    const rng = new Rng(`${this.c.seed}:eval:${which}`);
-    return evaluateRanking(this.scoreFn(kind, rng), this.deps.split, which, { batchSize: 256 });
+  /** Validation/test metrics with the current tables. */
+  evaluate(which: "val" | "test", kind: ScoreKind = this.c.ablation === "prerec" ? "prerec" : "rec"): Promise<EvalResult> {
+    return evaluateModel(this.m, this.deps.corpora, this.deps.split, which, this.c.seed, kind);
   }
 
   private enterFinetune(): void {

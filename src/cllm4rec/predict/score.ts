@@ -1,0 +1,29 @@
+// Scoring users with a CLLM4Rec model (SPEC.md §7): one prompt per user, one forward
+// pass, scores over all J items. Shared by validation during training, the evaluate
+// command and recommend.
+import { noGrad, tidy } from "../../engine";
+import { Rng } from "../data";
+import { evaluateRanking, EvalResult, EvalSplit } from "../metrics";
+import type { Cllm4RecModel } from "../model/model";
+import type { Corpora } from "../train/trainer";
+
+/** "rec": RecLLM prompts; "prerec": the collaborative LM after the user's items (LLM-PreRec). */
+export type ScoreKind = "rec" | "prerec";
+
+/** Scores [users.length, J] (training items not masked: the evaluator or caller excludes them). */
+export function scoreUsers(model: Cllm4RecModel, corpora: Corpora, users: number[], rng: Rng, kind: ScoreKind, batch = 64): Float32Array {
+  const out = new Float32Array(users.length * model.J);
+  noGrad(() => {
+    for (let s = 0; s < users.length; s += batch) {
+      const chunk = users.slice(s, s + batch);
+      out.set(tidy(() => model.recScores(corpora.evalBatch(chunk, rng, kind)).toFloat32()), s * model.J);
+    }
+  });
+  return out;
+}
+
+/** Recall@20/40 and NDCG@100 on a split; prompts shuffled by a generator fixed by (seed, split). */
+export function evaluateModel(model: Cllm4RecModel, corpora: Corpora, split: EvalSplit, which: "val" | "test", seed: number, kind: ScoreKind): Promise<EvalResult> {
+  const rng = new Rng(`${seed}:eval:${which}`);
+  return evaluateRanking((users) => scoreUsers(model, corpora, users, rng, kind), split, which, { batchSize: 256 });
+}
