@@ -26,3 +26,14 @@ export function checkElementwisePair(op: string, a: Tensor, b: Tensor) {
   check(sameShape(a, b), op, "shapes differ", a, b);
   return device;
 }
+
+/** Rows with a class target (>= 0); a target >= classes is a RangeError naming the row. */
+export function countTargets(op: string, targets: Int32Array, classes: number): number {
+  let count = 0;
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i];
+    if (t >= classes) throw new RangeError(`${op}: target ${t} at row ${i} is out of range for ${classes} classes`);
+    if (t >= 0) count++;
+  }
+  return count;
+}

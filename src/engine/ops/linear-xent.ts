@@ -7,7 +7,7 @@
 import { native } from "../native";
 import { Tensor, expect, sameDevice } from "../tensor";
 import { record } from "../autograd";
-import { check, checkLive } from "./common";
+import { check, checkLive, countTargets } from "./common";
 
 /** Rows per chunk so that a chunk of logits stays near 64 MiB. */
 export function defaultChunkRows(classes: number): number {
@@ -35,12 +35,7 @@ export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array
   const [C, d2] = w.shape;
   check(d === d2, op, `h has ${d} features but W rows have ${d2}`, h, w);
   check(targetsHost.length === n, op, `targets must have ${n} entries, got ${targetsHost.length}`, h);
-  let count = 0;
-  for (let i = 0; i < n; i++) {
-    const t = targetsHost[i];
-    if (!Number.isInteger(t) || t >= C) throw new RangeError(`${op}: target ${t} at row ${i} is out of range for ${C} classes`);
-    if (t >= 0) count++;
-  }
+  const count = countTargets(op, targetsHost, C);
   const rowsPer = Math.max(1, Math.floor(opts.chunkRows ?? defaultChunkRows(C)));
   // small heads keep their logits (no recompute); large ones trade a GEMM for memory
   const keep = n * C * 4 <= (opts.keepBytes ?? 256 * 1024 * 1024);

@@ -3,7 +3,7 @@
 import { native } from "../native";
 import { Tensor, expect, sameDevice } from "../tensor";
 import { record } from "../autograd";
-import { check, checkLive } from "./common";
+import { check, checkLive, countTargets } from "./common";
 
 function meanOf(perRow: Tensor, count: number): Tensor {
   const out = Tensor.zeros([1], { device: perRow.device });
@@ -24,12 +24,7 @@ export function softmaxCrossEntropy(logits: Tensor, targets: Tensor, targetsHost
   const device = sameDevice(op, logits, targets);
   const [R, C] = logits.shape;
   check(targets.numel === R && targetsHost.length === R, op, `targets must have ${R} entries`, logits, targets);
-  let count = 0;
-  for (let i = 0; i < R; i++) {
-    const t = targetsHost[i];
-    if (t >= C) throw new RangeError(`${op}: target ${t} at row ${i} is out of range for ${C} classes`);
-    if (t >= 0) count++;
-  }
+  const count = countTargets(op, targetsHost, C);
   const loss = Tensor.zeros([R], { device });
   const lse = Tensor.zeros([R], { device });
   native().softmaxXentForward(logits.buffer, targets.buffer, loss.buffer, lse.buffer, R, C);
