@@ -10,14 +10,14 @@
 
 #define CLLM4REC_KERNELS(NS)                                                          \
   namespace NS {                                                                      \
-  /* C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] (+ bias[N] broadcast on rows).   \
-     op(A): [M,K] (A stored [K,M] when transA); op(B): [K,N] (B stored [N,K] when      \
+  /* C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] (+ bias[N] broadcast on rows).  \
+     op(A): [M,K] (A stored [K,M] when transA); op(B): [K,N] (B stored [N,K] when     \
      transB). Batch strides in elements; a stride of 0 broadcasts. bias may be null.  \
      beta == 0 means C is not read (may hold NaN). */                                 \
   void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,   \
             const float* A, int64_t strideA, const float* B, int64_t strideB,         \
             float beta, float* C, int64_t strideC, int64_t batch, const float* bias); \
-  /* out[n] (+)= sum over rows of X[rows, n]: the bias gradient. */                  \
+  /* out[n] (+)= sum over rows of X[rows, n]: the bias gradient. */                   \
   void sum_rows(const float* X, int64_t rows, int64_t cols, float* out,               \
                 bool accumulate);                                                     \
   /* out (+)= a * alpha + b * beta, elementwise; b may be null (then out (+)= a*alpha)*/\
@@ -27,7 +27,8 @@
   /* out[0] = sum of x[0..n) (accumulated in double on the CPU). */                   \
   void sum(const float* x, int64_t n, float* out);                                    \
   /* Strided 2-D block copy, batched: dst[b, r, c] (+)= src[b, r, c] for c < cols,    \
-     addresses base + b*batchStride + r*rowStride + c. Used for concat and slices. */ \
+     addresses base + b*batchStride + r*rowStride + c. Used for concat and slices.    \
+     dst and src must not overlap (the CUDA twin copies in parallel). */              \
   void copy_strided(float* dst, int64_t dstBatchStride, int64_t dstRowStride,         \
                     const float* src, int64_t srcBatchStride, int64_t srcRowStride,   \
                     int64_t batch, int64_t rows, int64_t cols, bool accumulate);      \
@@ -35,8 +36,9 @@
   void layernorm_forward(const float* x, const float* gamma, const float* beta,       \
                          float* y, float* mean, float* rstd, int64_t R, int64_t D,    \
                          float eps);                                                  \
-  /* dx (+)= d/dx; dgamma, dbeta (+)= their gradients; any of the three may be null   \
-     (a frozen LayerNorm passes null for dgamma and dbeta). */                        \
+  /* dx (+)= d/dx (= when !accumulateDx); dgamma, dbeta += their gradients, always    \
+     accumulated; any of the three may be null (a frozen LayerNorm passes null for    \
+     dgamma and dbeta). */                                                            \
   void layernorm_backward(const float* dy, const float* x, const float* gamma,        \
                           const float* mean, const float* rstd, float* dx,            \
                           float* dgamma, float* dbeta, int64_t R, int64_t D,          \
@@ -48,7 +50,7 @@
   /* Causal multi-head attention with a key-padding mask and a key prefix.            \
      q: rows [B, Tq] of ldq floats, head h at columns h*Dh..; k, v: rows [B, Tk] of   \
      ldk floats. Tk >= Tq; query i sits at key position p = Tk - Tq + i and sees keys \
-     j <= p with keyMask[b, j] != 0 (keyMask [B, Tk] int32, may be null = all valid).\
+     j <= p with keyMask[b, j] != 0 (keyMask [B, Tk] int32, may be null = all valid). \
      A query whose own position is masked, or that sees no key, outputs zeros.        \
      out: [B, Tq, H*Dh] contiguous; lse: [B, H, Tq] log-sum-exp of the scaled scores  \
      (-INFINITY for a query that sees no key). Scale = 1/sqrt(Dh). */                 \
@@ -66,16 +68,16 @@
      rows of out whose id is outside that range are left untouched. */                \
   void gather_rows(const float* table, int64_t rows, int64_t d, const int32_t* ids,   \
                    int64_t n, int64_t idBase, float* out);                            \
-  /* dtable[ids[i] - idBase, :] += dout[i, :] for ids in range; duplicates are summed \
-     deterministically (no float atomics in an order-dependent way). */               \
+  /* dtable[ids[i] - idBase, :] += dout[i, :] for ids in range; duplicates are added  \
+     in ascending i, deterministically (no order-dependent float atomics). */         \
   void scatter_add_rows(float* dtable, int64_t rows, int64_t d, const int32_t* ids,   \
                         int64_t n, int64_t idBase, const float* dout);                \
   /* Fused softmax cross-entropy over C classes: for rows with target >= 0,           \
      loss[r] = logsumexp(logits[r]) - logits[r, target[r]] and lse[r] is saved;       \
-     rows with target < 0 (masked) get loss 0. */                                     \
+     rows with target < 0 (masked) get loss 0 and lse 0. */                           \
   void softmax_xent_forward(const float* logits, const int32_t* target, float* loss,  \
                             float* lse, int64_t R, int64_t C);                        \
-  /* dlogits[r] (+)= dloss[r] * (softmax(logits[r]) - onehot(target[r])); masked rows  \
+  /* dlogits[r] (+)= dloss[r] * (softmax(logits[r]) - onehot(target[r])); masked rows \
      get 0. dlogits may alias logits (in place). */                                   \
   void softmax_xent_backward(const float* logits, const int32_t* target,              \
                              const float* lse, const float* dloss, float* dlogits,    \
