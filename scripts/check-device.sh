@@ -74,7 +74,7 @@ fi
 
 # 4. The same short training run on CUDA and on the CPU: metrics and seconds per epoch.
 t0=$(date +%s)
-timeout "$(cap 110)" node scripts/train-devices.js "$OUT/train-devices.json" > "$OUT/bench.log" 2>&1
+timeout "$(cap 150)" node scripts/train-devices.js "$OUT/train-devices.json" > "$OUT/bench.log" 2>&1
 record train-devices $? $(($(date +%s) - t0))
 
 # 5. Benchmarks on the GPU (one merged JSON, bench.json, written by the runner into $OUT).

@@ -14,9 +14,9 @@ const { PAPER_DEFAULTS, QUICK_PRESET } = require(path.join(__dirname, "..", "dis
 const { cudaAvailable } = require(path.join(__dirname, "..", "dist", "engine", "index.js"));
 
 const spec = {
-  data: { kind: "synthetic", numUsers: 400, numItems: 200, seed: 11 },
+  data: { kind: "synthetic", numUsers: 300, numItems: 150, seed: 11 },
   dataOptions: {},
-  config: { ...PAPER_DEFAULTS, ...QUICK_PRESET, contentEpochs: 1, alternatingEpochs: 2, finetuneEpochs: 3, patience: 0 },
+  config: { ...PAPER_DEFAULTS, ...QUICK_PRESET, contentEpochs: 1, alternatingEpochs: 1, finetuneEpochs: 2, patience: 0 },
 };
 
 async function runOn(device) {
