@@ -1,13 +1,13 @@
-// The command line: train (default), evaluate, recommend, export.
+// The command line: train (default), evaluate, recommend, export, generate.
 import * as path from "node:path";
 import { parseArgs, helpText, FLAGS, ParsedArgs } from "./flags";
 import { PAPER_DEFAULTS, QUICK_PRESET, TrainConfig, validateConfig } from "../cllm4rec/train/config";
-import { RunSpec, trainRun, loadRun, recommend, exportEmbeddings, reportTable, popularityMetrics, TrainReport } from "../cllm4rec/pipeline";
+import {
+  RunSpec, trainRun, loadRun, recommend, exportEmbeddings, reportTable, popularityMetrics, TrainReport, cacheDir, scoringCorpora,
+} from "../cllm4rec/pipeline";
 import type { DataSpec } from "../cllm4rec/data";
-import { datasetCorpora } from "../cllm4rec/train/corpora";
 import { evaluateModel } from "../cllm4rec/predict/score";
 import { runComparison } from "./compare";
-import { cacheDir } from "../cllm4rec/pipeline";
 import { ensureTinyModel } from "../io/tiny-gpt2";
 import { loadGpt2Folder } from "../io/gpt2-folder";
 import { Gpt2 } from "../nn/gpt2";
@@ -89,7 +89,7 @@ export async function main(argv: string[]): Promise<void> {
       const out = needOut(f);
       const ctx = await loadRun(out, open);
       const kind = ctx.spec.config.ablation === "prerec" ? "prerec" : "rec";
-      const corpora = datasetCorpora(ctx.dataset, ctx.tokenizer, { batchSize: 64, maxTokens: Math.min(ctx.spec.config.maxTokens, ctx.backbone.config.nPositions), lengthAware: false });
+      const corpora = scoringCorpora(ctx);
       const seed = ctx.spec.config.seed;
       const cllm4rec = {
         val: await evaluateModel(ctx.model, corpora, ctx.dataset, "val", seed, kind),

@@ -178,6 +178,11 @@ export async function loadRun(outDir: string, o: OpenOptions = {}): Promise<RunC
   return ctx;
 }
 
+/** Prompt batches for scoring a reopened run (no training corpora are built). */
+export function scoringCorpora(ctx: RunContext) {
+  return datasetCorpora(ctx.dataset, ctx.tokenizer, { batchSize: 64, maxTokens: Math.min(ctx.spec.config.maxTokens, ctx.backbone.config.nPositions), lengthAware: false });
+}
+
 /** Top-M recommendations (original ids) for users given by their original ids. */
 export function recommend(ctx: RunContext, userIds: string[], topM: number): { user: string; items: { item: string; score: number }[] }[] {
   const index = new Map(ctx.dataset.userIds.map((u, i) => [u, i]));
@@ -187,7 +192,7 @@ export function recommend(ctx: RunContext, userIds: string[], topM: number): { u
       `(the run knows ${ctx.dataset.numUsers} users, e.g. ${ctx.dataset.userIds.slice(0, 3).join(", ")})`);
   if (!(Number.isInteger(topM) && topM > 0)) throw new RangeError(`--top must be a positive integer, got ${topM}`);
   const users = userIds.map((u) => index.get(u)!);
-  const corpora = datasetCorpora(ctx.dataset, ctx.tokenizer, { batchSize: 64, maxTokens: Math.min(ctx.spec.config.maxTokens, ctx.backbone.config.nPositions), lengthAware: false });
+  const corpora = scoringCorpora(ctx);
   const rng = new Rng(`${ctx.spec.config.seed}:recommend`);
   const kind = ctx.spec.config.ablation === "prerec" ? "prerec" : "rec";
   const J = ctx.dataset.numItems;
