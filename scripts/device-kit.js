@@ -52,10 +52,12 @@ function treeBytes(p) {
   return fs.readdirSync(p).reduce((s, e) => s + treeBytes(path.join(p, e)), 0);
 }
 
-// Runtime packages: package.json dependencies minus build-only ones, plus their deps.
+// Runtime packages: package.json dependencies minus build-only ones, plus the bench's
+// tinybench, plus their deps.
 function runtimePackages() {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
-  const todo = Object.keys(pkg.dependencies || {}).filter((n) => !buildOnly.has(n));
+  // tinybench is a devDependency, but the check runs the benchmarks with it
+  const todo = [...Object.keys(pkg.dependencies || {}).filter((n) => !buildOnly.has(n)), "tinybench"];
   const seen = new Set();
   while (todo.length) {
     const name = todo.pop();
