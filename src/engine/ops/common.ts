@@ -1,5 +1,6 @@
 // Shared checks for op wrappers: every error names the op and the shapes involved.
 import { Tensor, describe, expect, sameDevice } from "../tensor";
+import { record } from "../autograd";
 
 export function shapeError(op: string, msg: string, ...ts: Tensor[]): RangeError {
   return new RangeError(`${op}: ${msg} (${ts.map(describe).join(", ")})`);
@@ -36,4 +37,22 @@ export function countTargets(op: string, targets: Int32Array, classes: number): 
     if (t >= 0) count++;
   }
   return count;
+}
+
+/**
+ * An elementwise f32 op y = f(x): checks x, runs forward(y), and records a backward that
+ * accumulates into x's gradient slot (only when x needs one).
+ */
+export function unaryOp(op: string, x: Tensor, forward: (y: Tensor) => void, backward: (y: Tensor, g: Tensor, dx: Tensor) => void): Tensor {
+  checkLive(op, x);
+  expect(op, x, "x", "f32");
+  const y = Tensor.zeros(x.shape, { device: x.device });
+  forward(y);
+  return record(y, {
+    op, inputs: [x],
+    backward(ctx, g) {
+      const dx = ctx.slot(x);
+      if (dx) backward(y, g as Tensor, dx);
+    },
+  });
 }

@@ -4,7 +4,7 @@
 import { native } from "../native";
 import { Tensor, expect } from "../tensor";
 import { record } from "../autograd";
-import { check, checkLive, checkElementwisePair } from "./common";
+import { check, checkLive, checkElementwisePair, unaryOp } from "./common";
 
 /** out = a * b elementwise (same shape); both inputs differentiable. Dropout is mul by a 0 / (1/(1-p)) mask. */
 export function mul(a: Tensor, b: Tensor): Tensor {
@@ -24,51 +24,24 @@ export function mul(a: Tensor, b: Tensor): Tensor {
 
 /** y = tanh(x). */
 export function tanh(x: Tensor): Tensor {
-  const op = "tanh";
-  checkLive(op, x);
-  expect(op, x, "x", "f32");
-  const y = Tensor.zeros(x.shape, { device: x.device });
-  native().tanhForward(x.buffer, y.buffer, x.numel);
-  return record(y, {
-    op, inputs: [x],
-    backward(ctx, g) {
-      const dx = ctx.slot(x);
-      if (dx) native().tanhBackward(y.buffer, (g as Tensor).buffer, dx.buffer, x.numel, true);
-    },
-  });
+  return unaryOp("tanh", x,
+    (y) => native().tanhForward(x.buffer, y.buffer, x.numel),
+    (y, g, dx) => native().tanhBackward(y.buffer, g.buffer, dx.buffer, x.numel, true));
 }
 
 /** y = exp(scale * x); scale 0.5 turns a log-variance into a standard deviation. */
 export function exp(x: Tensor, scale = 1): Tensor {
-  const op = "exp";
-  checkLive(op, x);
-  expect(op, x, "x", "f32");
-  if (!Number.isFinite(scale)) throw new RangeError(`${op}: scale must be finite, got ${scale}`);
-  const y = Tensor.zeros(x.shape, { device: x.device });
-  native().expForward(x.buffer, scale, y.buffer, x.numel);
-  return record(y, {
-    op, inputs: [x],
-    backward(ctx, g) {
-      const dx = ctx.slot(x);
-      if (dx) native().expBackward(y.buffer, (g as Tensor).buffer, scale, dx.buffer, x.numel, true);
-    },
-  });
+  if (!Number.isFinite(scale)) throw new RangeError(`exp: scale must be finite, got ${scale}`);
+  return unaryOp("exp", x,
+    (y) => native().expForward(x.buffer, scale, y.buffer, x.numel),
+    (y, g, dx) => native().expBackward(y.buffer, g.buffer, scale, dx.buffer, x.numel, true));
 }
 
 /** y = log sigmoid(x) = -softplus(-x), finite for every finite x (BPR's pairwise term). */
 export function logSigmoid(x: Tensor): Tensor {
-  const op = "logSigmoid";
-  checkLive(op, x);
-  expect(op, x, "x", "f32");
-  const y = Tensor.zeros(x.shape, { device: x.device });
-  native().logSigmoidForward(x.buffer, y.buffer, x.numel);
-  return record(y, {
-    op, inputs: [x],
-    backward(ctx, g) {
-      const dx = ctx.slot(x);
-      if (dx) native().logSigmoidBackward(x.buffer, (g as Tensor).buffer, dx.buffer, x.numel, true);
-    },
-  });
+  return unaryOp("logSigmoid", x,
+    (y) => native().logSigmoidForward(x.buffer, y.buffer, x.numel),
+    (_y, g, dx) => native().logSigmoidBackward(x.buffer, g.buffer, dx.buffer, x.numel, true));
 }
 
 /** out[r] = sum_c x[r, c]: x [R, C] -> [R] (a batch of dot products is rowSum(mul(a, b))). */
