@@ -120,23 +120,8 @@ export function expectIdentical(t: Twin, what: string): void {
     if (!Object.is(c[i], g[i])) assert.fail(`${what}[${i}]: gpu ${g[i]} !== cpu ${c[i]}`);
 }
 
-/** Deterministic uniform [0, 1) generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function uniform(rand: () => number, n: number, lo = -1, hi = 1): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * rand();
-  return out;
-}
+// the same seeded inputs as the CPU kernel tests
+export { rng, uniform } from "../native/helpers";
 
 // Tolerances (GPU vs CPU kernel, both fp32): elementwise ops differ only by libm/FMA
 // rounding; reductions, GEMM and attention also by summation order.
