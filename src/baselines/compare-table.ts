@@ -17,7 +17,8 @@ export function compareMarkdown(report: CompareReport): string {
     '',
     `${report.numUsers} users, ${report.numItems} items. Means over users with at least one held-out item ` +
       `(val: ${report.valUsers}, test: ${report.testUsers}). Ranking excludes train items for val, ` +
-      'train + val items for test. R = Recall, N = NDCG.',
+      `${report.testExclude === 'train' ? "train items for test (the authors' protocol)" : 'train + val items for test (a variant, not the authors\' protocol)'}` +
+      `; test excludes: ${report.testExclude}. R = Recall, N = NDCG.`,
     '',
     `| ${header.join(' | ')} |`,
     `| ${align.join(' | ')} |`,

@@ -1,7 +1,9 @@
 // Fit recommenders, time them, evaluate val and test, write compare.{md,json,svg}.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { evaluateRanking, DEFAULT_NDCG_KS, DEFAULT_RECALL_KS, type EvalOptions, type EvalResult } from '../cllm4rec/metrics';
+import {
+  evaluateRanking, DEFAULT_NDCG_KS, DEFAULT_RECALL_KS, DEFAULT_TEST_EXCLUDE, type EvalOptions, type EvalResult, type TestExclude,
+} from '../cllm4rec/metrics';
 import { compareMarkdown } from './compare-table';
 import { compareSvg } from './compare-chart';
 import { checkSplit, type Recommender, type Split } from './types';
@@ -23,6 +25,8 @@ export interface CompareReport {
   numItems: number;
   recallKs: number[];
   ndcgKs: number[];
+  /** items left out of the test ranking: 'train' (authors) or 'train+val' (variant) */
+  testExclude: TestExclude;
   valUsers: number;
   testUsers: number;
   rows: CompareRow[];
@@ -61,6 +65,7 @@ export async function runCompare(split: Split, recommenders: Recommender[], opts
     recallKs: opts.eval?.recallKs ?? [...DEFAULT_RECALL_KS],
     ndcgKs: opts.eval?.ndcgKs ?? [...DEFAULT_NDCG_KS],
     batchSize: opts.eval?.batchSize ?? 256,
+    testExclude: opts.eval?.testExclude ?? DEFAULT_TEST_EXCLUDE,
   };
   const recallKs = evalOpts.recallKs!;
   const ndcgKs = evalOpts.ndcgKs!;
@@ -96,6 +101,7 @@ export async function runCompare(split: Split, recommenders: Recommender[], opts
     numItems: split.numItems,
     recallKs,
     ndcgKs,
+    testExclude: evalOpts.testExclude!,
     valUsers: split.val.filter((l) => l.length > 0).length,
     testUsers: split.test.filter((l) => l.length > 0).length,
     rows,

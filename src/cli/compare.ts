@@ -18,6 +18,7 @@ export async function runComparison(outDir: string, report: TrainReport, open: O
     datasetName: ctx.dataset.name,
     outDir,
     log: open.log,
+    eval: { testExclude: report.config.testExclude },
     extraRows: [{ name: "CLLM4Rec", val: report.cllm4rec.val, test: report.cllm4rec.test, trainSeconds: report.totalSeconds, scoreSecondsPer1k: report.scoreSecondsPer1k }],
   });
   open.log?.(`comparison of ${res.rows.length} models written to ${path.join(outDir, "compare.md")} (.json, .svg)`);

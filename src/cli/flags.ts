@@ -58,6 +58,9 @@ export const FLAGS: FlagDef[] = [
   cfgFlag("length-aware", "lengthAware", "bool", "bucket documents by length to cut padding (--no-length-aware to turn off)"),
   cfgFlag("ablation", "ablation", "string", "none | llm-cf (no content LLM, no regularisation) | fixord (fixed item order) | prerec (no finetuning)", ["none", "llm-cf", "fixord", "prerec"]),
   cfgFlag("content-fraction", "contentFraction", "number", "fraction of the content corpus per C-step pass (speed knob)"),
+  cfgFlag("reg-scale", "regScale", "string", "regulariser scale: sum over the batch's token occurrences (authors' MSELoss(sum)) or that sum / batch size", ["sum", "mean"]),
+  cfgFlag("test-exclude", "testExclude", "string", "items left out of the test ranking: training items (authors' predict.py) or training + validation items (a labelled variant)", ["train", "train+val"]),
+  cfgFlag("content-opt-finetune", "contentOptFinetune", "string", "content-side Adam for finetuning's C-steps: fresh at --lr-finetune (authors) or keep the pretraining one", ["fresh", "keep"]),
 ];
 
 export interface ParsedArgs {

@@ -91,11 +91,13 @@ export async function main(argv: string[]): Promise<void> {
       const kind = ctx.spec.config.ablation === "prerec" ? "prerec" : "rec";
       const corpora = scoringCorpora(ctx);
       const seed = ctx.spec.config.seed;
+      const c = ctx.spec.config;
+      const eo = { testExclude: c.testExclude };
       const cllm4rec = {
-        val: await evaluateModel(ctx.model, corpora, ctx.dataset, "val", seed, kind),
-        test: await evaluateModel(ctx.model, corpora, ctx.dataset, "test", seed, kind),
+        val: await evaluateModel(ctx.model, corpora, ctx.dataset, "val", seed, kind, eo),
+        test: await evaluateModel(ctx.model, corpora, ctx.dataset, "test", seed, kind, eo),
       };
-      console.log(reportTable({ cllm4rec, popularity: await popularityMetrics(ctx.dataset) }));
+      console.log(reportTable({ cllm4rec, popularity: await popularityMetrics(ctx.dataset, c.testExclude) }, c.testExclude));
       return;
     }
     case "recommend": {

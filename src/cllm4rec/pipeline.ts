@@ -12,10 +12,10 @@ import { ensureTinyModel } from "../io/tiny-gpt2";
 import { RecTokenizer } from "../io/tokenizer";
 import { writeSafetensors } from "../io/safetensors";
 import { loadDataset, Rng, Dataset, DataSpec, LoadOptions } from "./data";
-import { evaluateRanking, EvalResult, topK } from "./metrics";
+import { evaluateRanking, EvalResult, topK, TestExclude, DEFAULT_TEST_EXCLUDE } from "./metrics";
 import { PopularityRecommender } from "../baselines";
 import { Cllm4RecModel } from "./model/model";
-import { TrainConfig } from "./train/config";
+import { TrainConfig, withLegacyProtocol } from "./train/config";
 import { Trainer, TrainResult, valScore } from "./train/trainer";
 import { datasetCorpora } from "./train/corpora";
 import { ensureDir, loadTensors, writeJsonAtomic } from "./train/checkpoint";
@@ -92,8 +92,15 @@ function metricRow(name: string, r: EvalResult): string {
   return `| ${name.padEnd(22)} | ${r.recall[20].toFixed(4)} | ${r.recall[40].toFixed(4)} | ${r.ndcg[100].toFixed(4)} |`;
 }
 
-export function reportTable(rep: Pick<TrainReport, "cllm4rec" | "popularity">): string {
+/** The test protocol in words, for every table that shows test numbers. */
+export const testProtocol = (e: TestExclude): string =>
+  e === "train" ? "test ranks all items except the user's training items (authors' protocol)"
+    : "test ranks all items except the user's training and validation items (variant, not the authors' protocol)";
+
+export function reportTable(rep: Pick<TrainReport, "cllm4rec" | "popularity">, testExclude: TestExclude = DEFAULT_TEST_EXCLUDE): string {
   const lines = [
+    `test excludes: ${testExclude} (${testProtocol(testExclude)})`,
+    "",
     `| model / split          | Recall@20 | Recall@40 | NDCG@100 |`,
     `|------------------------|-----------|-----------|----------|`,
     metricRow("CLLM4Rec  validation", rep.cllm4rec.val),
@@ -104,10 +111,10 @@ export function reportTable(rep: Pick<TrainReport, "cllm4rec" | "popularity">): 
   return lines.join("\n");
 }
 
-export async function popularityMetrics(ds: Dataset): Promise<{ val: EvalResult; test: EvalResult }> {
+export async function popularityMetrics(ds: Dataset, testExclude: TestExclude = DEFAULT_TEST_EXCLUDE): Promise<{ val: EvalResult; test: EvalResult }> {
   const pop = new PopularityRecommender();
   await pop.fit(ds);
-  return { val: await evaluateRanking((u) => pop.score(u), ds, "val"), test: await evaluateRanking((u) => pop.score(u), ds, "test") };
+  return { val: await evaluateRanking((u) => pop.score(u), ds, "val"), test: await evaluateRanking((u) => pop.score(u), ds, "test", { testExclude }) };
 }
 
 /** Trains (or resumes) a run into outDir and writes the report. */
@@ -118,6 +125,7 @@ export async function trainRun(spec: RunSpec, outDir: string, o: OpenOptions & {
   const runFile = path.join(outDir, "run.json");
   if (o.resume && fs.existsSync(runFile)) {
     const saved = JSON.parse(fs.readFileSync(runFile, "utf8")) as RunSpec;
+    saved.config = withLegacyProtocol(saved.config);
     if (JSON.stringify(saved) !== JSON.stringify(spec)) log("resume: using the run description saved in run.json (flags that differ are ignored)");
     spec = saved;
   } else {
@@ -139,7 +147,8 @@ export async function trainRun(spec: RunSpec, outDir: string, o: OpenOptions & {
   const tEval = Date.now();
   const cllm = { val: await trainer.evaluate("val", kind), test: await trainer.evaluate("test", kind) };
   const scoreSecondsPer1k = (Date.now() - tEval) / 1000 / Math.max(1, cllm.val.users + cllm.test.users) * 1000;
-  const popularity = await popularityMetrics(ctx.dataset);
+  const testExclude = spec.config.testExclude ?? DEFAULT_TEST_EXCLUDE;
+  const popularity = await popularityMetrics(ctx.dataset, testExclude);
   const report: TrainReport = {
     dataset: ctx.dataset.name, device: ctx.device, backbone: ctx.backboneRef, config: spec.config,
     cllm4rec: cllm, popularity, bestEpoch: result.best.valEpoch, stoppedEarly: result.stoppedEarly,
@@ -149,10 +158,10 @@ export async function trainRun(spec: RunSpec, outDir: string, o: OpenOptions & {
   const perEpoch = Object.entries(result.stageEpochs).filter(([, n]) => n > 0)
     .map(([s, n]) => `${s}: ${n} epoch(s), ${fmtSecs(result.stageSeconds[s as keyof typeof result.stageSeconds] / n)}/epoch`).join("; ");
   const md = [`# CLLM4Rec run: ${ctx.dataset.name}`, "", `device ${ctx.device}; backbone ${ctx.backboneRef}`, "",
-    reportTable(report), "", `selection score (val R@20+R@40+N@100): ${valScore(cllm.val).toFixed(4)}`,
+    reportTable(report, testExclude), "", `selection score (val R@20+R@40+N@100): ${valScore(cllm.val).toFixed(4)}`,
     `time: ${fmtSecs(report.totalSeconds)} total; ${perEpoch}`, ""].join("\n");
   fs.writeFileSync(path.join(outDir, "report.md"), md);
-  log("\n" + reportTable(report));
+  log("\n" + reportTable(report, testExclude));
   log(`\ntotal ${fmtSecs(report.totalSeconds)}; ${perEpoch}\nrun saved in ${outDir} (report.md, report.json, metrics.jsonl, best.safetensors)`);
   trainer.dispose();
   return report;
@@ -163,6 +172,7 @@ export async function loadRun(outDir: string, o: OpenOptions = {}): Promise<RunC
   const runFile = path.join(outDir, "run.json");
   if (!fs.existsSync(runFile)) throw new Error(`${outDir} is not a run folder (no run.json)`);
   const spec = JSON.parse(fs.readFileSync(runFile, "utf8")) as RunSpec;
+  spec.config = withLegacyProtocol(spec.config);
   const ctx = await openRun(spec, o);
   const file = ["best.safetensors", "tables.safetensors"].map((f) => path.join(outDir, f)).find((f) => fs.existsSync(f));
   if (!file) throw new Error(`${outDir} has no checkpoint (best.safetensors or tables.safetensors)`);

@@ -71,3 +71,17 @@ test('evaluateRanking: bad score output and bad options are clear errors', async
     /split.test has 1 user lists, expected numUsers=4/,
   );
 });
+
+test("evaluateRanking(test, testExclude 'train'): the authors' protocol keeps val items rankable", async () => {
+  const score = (users: number[]) => Float32Array.from(users.flatMap((u) => rows[u]));
+  const res = await evaluateRanking(score, split, 'test', { recallKs: [1, 2], ndcgKs: [3], testExclude: 'train' });
+  // Rankings with only train excluded: u0 [1,2,3,4] (val item 1 now ranks first), u1 [2,3,1,0],
+  // u3 [2,0,1,3,4] (val item 2 first).
+  assert.equal(res.users, 3);
+  close(res.recall[1], (0 + 0 + 0) / 3, 'R@1');
+  close(res.recall[2], (1 + 1 + 0.5) / 3, 'R@2');
+  close(res.ndcg[3], (g(2) + g(2) + g(2) / (g(1) + g(2))) / 3, 'N@3');
+  const variant = await evaluateRanking(score, split, 'test', { recallKs: [1, 2], ndcgKs: [3], testExclude: 'train+val' });
+  close(variant.recall[1], (1 + 0 + 1) / 3, 'train+val R@1');
+  await assert.rejects(evaluateRanking(score, split, 'test', { testExclude: 'val' as 'train' }), /testExclude must be 'train' or 'train\+val', got "val"/);
+});

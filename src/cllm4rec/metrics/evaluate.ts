@@ -22,7 +22,15 @@ export interface EvalOptions {
   ndcgKs?: number[];
   /** Users per score call; default 256. */
   batchSize?: number;
+  /**
+   * Items left out of the test ranking: 'train' (the authors' predict.py,
+   * SPEC.md §7) or 'train+val' (a variant that raises the numbers). Validation always excludes train only.
+   */
+  testExclude?: TestExclude;
 }
+
+export type TestExclude = 'train' | 'train+val';
+export const DEFAULT_TEST_EXCLUDE: TestExclude = 'train+val';
 
 /**
  * Means over evaluated users. `recall[K]`, `ndcg[K]` are keyed by cut-off;
@@ -58,8 +66,8 @@ function checkSplit(split: EvalSplit): void {
 
 /**
  * Evaluate `score` on the 'val' or 'test' items of `split`.
- * Excluded from ranking: train items for 'val'; train + val items for 'test' (everything
- * the user is known to have before the evaluated part, as at prediction time).
+ * Excluded from ranking: train items for 'val'; for 'test', train items, plus the val items
+ * when opts.testExclude is 'train+val'.
  */
 export async function evaluateRanking(
   score: ScoreFn,
@@ -73,6 +81,10 @@ export async function evaluateRanking(
   const recallKs = opts.recallKs ?? [...DEFAULT_RECALL_KS];
   const ndcgKs = opts.ndcgKs ?? [...DEFAULT_NDCG_KS];
   const batchSize = opts.batchSize ?? 256;
+  const testExclude = opts.testExclude ?? DEFAULT_TEST_EXCLUDE;
+  if (testExclude !== 'train' && testExclude !== 'train+val') {
+    throw new Error(`evaluateRanking: testExclude must be 'train' or 'train+val', got ${JSON.stringify(testExclude)}`);
+  }
   checkKs('recallKs', recallKs);
   checkKs('ndcgKs', ndcgKs);
   if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -99,7 +111,7 @@ export async function evaluateRanking(
     }
     for (let r = 0; r < batch.length; r++) {
       const u = batch[r];
-      const exclude = which === 'val' ? split.train[u] : split.train[u].concat(split.val[u]);
+      const exclude = which === 'val' || testExclude === 'train' ? split.train[u] : split.train[u].concat(split.val[u]);
       const heldOut = new Set(split[which][u]);
       for (const j of heldOut) {
         if (!Number.isInteger(j) || j < 0 || j >= numItems) {

@@ -4,6 +4,8 @@ export {
   evaluateRanking,
   DEFAULT_RECALL_KS,
   DEFAULT_NDCG_KS,
+  DEFAULT_TEST_EXCLUDE,
+  type TestExclude,
   type EvalSplit,
   type EvalOptions,
   type EvalResult,

@@ -12,6 +12,7 @@ import {
 import type { Device, TablePart } from "../../engine";
 import { Gpt2 } from "../../nn/gpt2";
 import { layoutPromptMain, layoutPromptOnly, PromptMainBatch } from "./batch-layout";
+import type { RegScale } from "../train/config";
 
 export type Side = "collab" | "content";
 
@@ -110,17 +111,18 @@ export class Cllm4RecModel {
   }
 
   /**
-   * lambda * (1/B) * sum over user/item token occurrences of ||z^side - sg(z^other)||^2:
-   * the mutual regulariser (SPEC.md §5), summed per document and averaged over the batch.
+   * sum over the batch's user/item token occurrences of ||z^side - sg(z^other)||^2: the
+   * mutual regulariser (SPEC.md §5), as the authors' MSELoss(sum) ("sum") or divided by
+   * the batch size ("mean"). The caller multiplies it by lambda.
    */
-  regularizer(side: Side, tokenIds: Int32Array, batch: number): Tensor | null {
+  regularizer(side: Side, tokenIds: Int32Array, batch: number, scale: RegScale = "mean"): Tensor | null {
     const occ = tokenIds.filter((id) => id >= this.N);
     if (occ.length === 0) return null;
     const other: Side = side === "collab" ? "content" : "collab";
     const idT = Tensor.from(occ, [occ.length], { device: this.device });
     const mine = embedTokens(occ, idT, this.parts(side).slice(1));
     const target = noGrad(() => embedTokens(occ, idT, this.parts(other).slice(1)));
-    return combineLosses([[squaredDistance(mine, target), 1 / batch]]);
+    return combineLosses([[squaredDistance(mine, target), scale === "mean" ? 1 / batch : 1]]);
   }
 
   /**
@@ -128,7 +130,7 @@ export class Cllm4RecModel {
    * mean cross-entropy of the main tokens given the prompt, plus lambda times the
    * regulariser over prompt+main (L-step) or prompt (C-step) user/item tokens.
    */
-  documentLoss(side: Side, b: PromptMainBatch, lambda: number): { loss: Tensor; ce: Tensor; tokens: number } {
+  documentLoss(side: Side, b: PromptMainBatch, lambda: number, scale: RegScale = "mean"): { loss: Tensor; ce: Tensor; tokens: number } {
     const lay = layoutPromptMain(b);
     const x0 = this.embed(side, lay.ids, lay.positions);
     const { hidden } = this.backbone.forward(x0, this.maskTensor(lay.mask), lay.batch, lay.t);
@@ -150,7 +152,7 @@ export class Cllm4RecModel {
     let regIds: Int32Array;
     if (side === "collab") regIds = lay.ids.filter((_, i) => lay.mask[i] !== 0);
     else regIds = b.promptIds.filter((_, i) => b.promptMask[i] !== 0);
-    const reg = lambda > 0 ? this.regularizer(side, regIds, b.size) : null;
+    const reg = lambda > 0 ? this.regularizer(side, regIds, b.size, scale) : null;
     const loss = reg ? combineLosses([[ce, 1], [reg, lambda]]) : ce;
     return { loss, ce, tokens: counted };
   }
@@ -177,7 +179,7 @@ export class Cllm4RecModel {
    * [B, J] under softmax(h W^T), plus lambda times the regulariser of the rec (collab)
    * embeddings of prompt and target tokens toward the content embeddings.
    */
-  recLoss(b: PromptBatch, targets: number[][], lambda: number): { loss: Tensor; nll: Tensor } {
+  recLoss(b: PromptBatch, targets: number[][], lambda: number, scale: RegScale = "mean"): { loss: Tensor; nll: Tensor } {
     const B = b.size;
     const t = new Float32Array(B * this.J);
     const regIds: number[] = [];
@@ -190,7 +192,7 @@ export class Cllm4RecModel {
     }
     for (let i = 0; i < b.promptIds.length; i++) if (b.promptMask[i]) regIds.push(b.promptIds[i]);
     const nll = multinomialNll(this.recScores(b), Tensor.from(t, [B, this.J], { device: this.device }));
-    const reg = lambda > 0 ? this.regularizer("collab", Int32Array.from(regIds), B) : null;
+    const reg = lambda > 0 ? this.regularizer("collab", Int32Array.from(regIds), B, scale) : null;
     return { loss: reg ? combineLosses([[nll, 1], [reg, lambda]]) : nll, nll };
   }
 

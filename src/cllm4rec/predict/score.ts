@@ -3,7 +3,7 @@
 // command and recommend.
 import { noGrad, tidy } from "../../engine";
 import { Rng } from "../data";
-import { evaluateRanking, EvalResult, EvalSplit } from "../metrics";
+import { evaluateRanking, EvalResult, EvalSplit, TestExclude } from "../metrics";
 import type { Cllm4RecModel } from "../model/model";
 import type { Corpora } from "../train/trainer";
 
@@ -11,19 +11,26 @@ import type { Corpora } from "../train/trainer";
 export type ScoreKind = "rec" | "prerec";
 
 /** Scores [users.length, J] (training items not masked: the evaluator or caller excludes them). */
-export function scoreUsers(model: Cllm4RecModel, corpora: Corpora, users: number[], rng: Rng, kind: ScoreKind, batch = 64): Float32Array {
+export function scoreUsers(model: Cllm4RecModel, corpora: Corpora, users: number[], rng: Rng, kind: ScoreKind, batch = 64, fixedOrder = false): Float32Array {
   const out = new Float32Array(users.length * model.J);
   noGrad(() => {
     for (let s = 0; s < users.length; s += batch) {
       const chunk = users.slice(s, s + batch);
-      out.set(tidy(() => model.recScores(corpora.evalBatch(chunk, rng, kind)).toFloat32()), s * model.J);
+      out.set(tidy(() => model.recScores(corpora.evalBatch(chunk, rng, kind, fixedOrder)).toFloat32()), s * model.J);
     }
   });
   return out;
 }
 
+export interface ModelEvalOptions {
+  /** items left out of the test ranking (validation always excludes training items only) */
+  testExclude?: TestExclude;
+  /** prompts list the items in their fixed order (LLM-FixOrd is scored in the order it trained on) */
+  fixedOrder?: boolean;
+}
+
 /** Recall@20/40 and NDCG@100 on a split; prompts shuffled by a generator fixed by (seed, split). */
-export function evaluateModel(model: Cllm4RecModel, corpora: Corpora, split: EvalSplit, which: "val" | "test", seed: number, kind: ScoreKind): Promise<EvalResult> {
+export function evaluateModel(model: Cllm4RecModel, corpora: Corpora, split: EvalSplit, which: "val" | "test", seed: number, kind: ScoreKind, o: ModelEvalOptions = {}): Promise<EvalResult> {
   const rng = new Rng(`${seed}:eval:${which}`);
-  return evaluateRanking((users) => scoreUsers(model, corpora, users, rng, kind), split, which, { batchSize: 256 });
+  return evaluateRanking((users) => scoreUsers(model, corpora, users, rng, kind, 64, o.fixedOrder ?? false), split, which, { batchSize: 256, testExclude: o.testExclude });
 }

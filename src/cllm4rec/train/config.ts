@@ -1,7 +1,14 @@
 // Training hyper-parameters. Defaults follow SPEC.md (the paper and the authors' code);
 // the "quick" preset shortens only the epoch counts so the default run fits in minutes.
 
+import type { TestExclude } from "../metrics";
+export type { TestExclude };
+
 export type Ablation = "none" | "llm-cf" | "fixord" | "prerec";
+/** how the mutual regulariser's sum over token occurrences is scaled: as the authors (sum) or /B (mean) */
+export type RegScale = "sum" | "mean";
+/** the content optimizer in finetuning: a fresh Adam at lrFinetune (authors) or the pretraining one kept */
+export type ContentOptFinetune = "fresh" | "keep";
 
 export interface TrainConfig {
   seed: number;
@@ -20,6 +27,9 @@ export interface TrainConfig {
   ablation: Ablation;
   /** fraction of the content corpus used per C-step pass (1 = all); a speed knob for CPU runs */
   contentFraction: number;
+  regScale: RegScale;
+  testExclude: TestExclude;
+  contentOptFinetune: ContentOptFinetune;
 }
 
 export const PAPER_DEFAULTS: TrainConfig = {
@@ -38,6 +48,9 @@ export const PAPER_DEFAULTS: TrainConfig = {
   lengthAware: true,
   ablation: "none",
   contentFraction: 1,
+  regScale: "mean",
+  testExclude: "train+val",
+  contentOptFinetune: "keep",
 };
 
 /** Short schedule for the default synthetic run on a 2-core CPU (minutes, not days). */
@@ -65,5 +78,19 @@ export function validateConfig(c: TrainConfig): void {
   if (!(c.contentFraction > 0 && c.contentFraction <= 1)) throw new RangeError(`config: contentFraction must be in (0, 1], got ${c.contentFraction}`);
   if (!Number.isInteger(c.batchSize)) throw new RangeError(`config: batchSize must be an integer, got ${c.batchSize}`);
   if (!["all", "heldout"].includes(c.recTarget)) throw new RangeError(`config: recTarget must be all or heldout, got ${c.recTarget}`);
+  if (!["sum", "mean"].includes(c.regScale)) throw new RangeError(`config: regScale must be sum or mean, got ${c.regScale}`);
+  if (!["train", "train+val"].includes(c.testExclude)) throw new RangeError(`config: testExclude must be train or train+val, got ${c.testExclude}`);
+  if (!["fresh", "keep"].includes(c.contentOptFinetune)) throw new RangeError(`config: contentOptFinetune must be fresh or keep, got ${c.contentOptFinetune}`);
   if (!["none", "llm-cf", "fixord", "prerec"].includes(c.ablation)) throw new RangeError(`config: unknown ablation ${c.ablation}`);
+}
+
+/** What runs saved before these fields existed did: filled in when such a run is reopened or resumed. */
+export const LEGACY_PROTOCOL: Pick<TrainConfig, "regScale" | "testExclude" | "contentOptFinetune"> = {
+  regScale: "mean",
+  testExclude: "train+val",
+  contentOptFinetune: "keep",
+};
+
+export function withLegacyProtocol(c: TrainConfig): TrainConfig {
+  return { ...LEGACY_PROTOCOL, ...c };
 }

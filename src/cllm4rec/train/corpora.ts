@@ -62,9 +62,10 @@ export function datasetCorpora(ds: Dataset, tok: RecTokenizer, opts: { batchSize
       }
       return makeBatches(samples, opts.batchSize, batchOpts(rng)).map((b) => ({ batch: b, targets: b.targets }));
     },
-    evalBatch(users, rng, kind) {
+    evalBatch(users, rng, kind, fixedOrder = false) {
       const rows = users.map((i) => {
-        const items = rng.shuffle(ds.train[i].slice());
+        // LLM-FixOrd trained on the items in their stored (ascending) order: score it in that order
+        const items = fixedOrder ? ds.train[i].slice() : rng.shuffle(ds.train[i].slice());
         if (kind === "rec") return recEnc.encode(i, items);
         // the collaborative LM's next-item distribution after the user's items (LLM-PreRec)
         return [...tok.encode(collaborativePromptText(i)), ...items.map((j) => tok.itemToken(j))];

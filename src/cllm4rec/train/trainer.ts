@@ -20,8 +20,11 @@ export interface Corpora {
   collab(rng: Rng, fixedOrder: boolean): PromptMainBatch[];
   content(rng: Rng, fraction: number): PromptMainBatch[];
   rec(rng: Rng, target: "all" | "heldout", fixedOrder: boolean): { batch: PromptBatch; targets: number[][] }[];
-  /** one prompt per user, in the given order: RecLLM prompts, or collaborative-LM prompts for LLM-PreRec */
-  evalBatch(users: number[], rng: Rng, kind: "rec" | "prerec"): PromptBatch;
+  /**
+   * one prompt per user, in the given order: RecLLM prompts, or collaborative-LM prompts for
+   * LLM-PreRec; each user's items shuffled, or in their fixed order when fixedOrder (LLM-FixOrd)
+   */
+  evalBatch(users: number[], rng: Rng, kind: "rec" | "prerec", fixedOrder?: boolean): PromptBatch;
 }
 
 export class NonFiniteLossError extends Error {
@@ -96,7 +99,7 @@ export class Trainer {
   private readonly c: TrainConfig;
   private readonly log: (s: string) => void;
   private readonly collabOpt: Adam;
-  private readonly contentOpt: Adam;
+  private contentOpt: Adam; // replaced by a fresh one at lrFinetune when finetuning starts (contentOptFinetune "fresh")
   private recOpt: Adam | null = null;
   private state: RunState;
   private bestCollab: Float32Array[] | null = null; // [user, item] of the best L-side epoch
@@ -157,7 +160,7 @@ export class Trainer {
     const lambda = label === "content" ? 0 : this.lambda(); // the content-only stage has no partner yet
     batches.forEach((b, i) => {
       const v = tidy(() => {
-        const { loss } = this.m.documentLoss(side, b, lambda);
+        const { loss } = this.m.documentLoss(side, b, lambda, this.c.regScale);
         const value = loss.item();
         if (!Number.isFinite(value)) throw new NonFiniteLossError(label, epoch, i + 1, value);
         backward(loss);
@@ -176,7 +179,7 @@ export class Trainer {
     const prog = new Progress(`[finetune ${epoch}/${this.stageTotal("finetune")}] RecLLM steps`, batches.length, this.log);
     batches.forEach(({ batch, targets }, i) => {
       const v = tidy(() => {
-        const { loss } = this.m.recLoss(batch, targets, this.lambda());
+        const { loss } = this.m.recLoss(batch, targets, this.lambda(), this.c.regScale);
         const value = loss.item();
         if (!Number.isFinite(value)) throw new NonFiniteLossError("finetune", epoch, i + 1, value);
         backward(loss);
@@ -192,7 +195,8 @@ export class Trainer {
 
   /** Validation/test metrics with the current tables. */
   evaluate(which: "val" | "test", kind: ScoreKind = this.c.ablation === "prerec" ? "prerec" : "rec"): Promise<EvalResult> {
-    return evaluateModel(this.m, this.deps.corpora, this.deps.split, which, this.c.seed, kind);
+    return evaluateModel(this.m, this.deps.corpora, this.deps.split, which, this.c.seed, kind,
+      { testExclude: this.c.testExclude });
   }
 
   private enterFinetune(): void {
@@ -202,7 +206,14 @@ export class Trainer {
   }
 
   private ensureRecOpt(): Adam {
-    if (!this.recOpt) this.recOpt = new Adam([this.m.collab.user, this.m.collab.item], { lr: this.c.lrFinetune });
+    if (!this.recOpt) {
+      this.recOpt = new Adam([this.m.collab.user, this.m.collab.item], { lr: this.c.lrFinetune });
+      // the authors give finetuning's C-steps their own Adam at the finetuning lr (SPEC.md §6)
+      if (this.c.contentOptFinetune === "fresh") {
+        this.contentOpt.dispose();
+        this.contentOpt = new Adam([this.m.content.user, this.m.content.item], { lr: this.c.lrFinetune });
+      }
+    }
     return this.recOpt;
   }
 
