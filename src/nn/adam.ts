@@ -1,4 +1,6 @@
-// Adam (Kingma & Ba), in place on the device, bias-corrected, no weight decay.
+// Adam (Kingma & Ba), in place on the device, bias-corrected. With weightDecay > 0 it is
+// AdamW (Loshchilov & Hutter): p *= 1 - lr * wd before the Adam update, decoupled from the
+// gradient, as torch.optim.AdamW; `noDecay` names parameters exempt from it (biases, LayerNorm).
 import { Tensor, keep, native } from "../engine";
 
 export interface AdamOptions {
@@ -6,6 +8,10 @@ export interface AdamOptions {
   beta1?: number;
   beta2?: number;
   eps?: number;
+  /** decoupled weight decay (default 0 = plain Adam) */
+  weightDecay?: number;
+  /** parameters that get no weight decay */
+  noDecay?: ReadonlySet<Tensor>;
 }
 
 export class Adam {
@@ -16,12 +22,17 @@ export class Adam {
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
+  readonly weightDecay: number;
+  private readonly noDecay: ReadonlySet<Tensor>;
 
   constructor(readonly params: Tensor[], opts: AdamOptions) {
     this.lr = opts.lr;
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0;
+    if (!(this.weightDecay >= 0)) throw new RangeError(`Adam: weightDecay must be >= 0, got ${opts.weightDecay}`);
+    this.noDecay = opts.noDecay ?? new Set();
     for (const p of params) if (!p.requiresGrad) throw new Error(`Adam: parameter ${p} does not require grad`);
     this.m = params.map((p) => keep(Tensor.zeros(p.shape, { device: p.device })));
     this.v = params.map((p) => keep(Tensor.zeros(p.shape, { device: p.device })));
@@ -30,9 +41,12 @@ export class Adam {
   /** One update of every parameter that has a gradient. */
   step(): void {
     this.stepCount++;
+    const nat = native();
     this.params.forEach((p, i) => {
       if (!p.grad) return;
-      native().adam(p.buffer, p.grad.buffer, this.m[i].buffer, this.v[i].buffer, p.numel,
+      if (this.weightDecay > 0 && !this.noDecay.has(p))
+        nat.add(p.buffer, 1 - this.lr * this.weightDecay, null, 0, p.buffer, p.numel, false);
+      nat.adam(p.buffer, p.grad.buffer, this.m[i].buffer, this.v[i].buffer, p.numel,
         this.lr, this.beta1, this.beta2, this.eps, this.stepCount);
     });
   }

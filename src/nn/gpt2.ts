@@ -1,8 +1,9 @@
 // GPT-2 (Hugging Face GPT2Model semantics) on the engine: pre-LayerNorm blocks, tanh
-// GELU, Conv1D weights [in, out], learned positions. The weights are frozen: they never
-// require grad, so backward launches only the input-gradient kernels through them.
-// Inputs are embeddings, so callers can mix the frozen vocabulary with trainable
-// user/item tables (SPEC.md §2).
+// GELU, Conv1D weights [in, out], learned positions. By default the weights are frozen:
+// they never require grad, so backward launches only the input-gradient kernels through
+// them. With { trainable: true } every weight is a leaf that requires grad (pretraining,
+// LLM-Scratch, LLM-FtAll). Inputs are embeddings, so callers can mix the vocabulary with
+// trainable user/item tables (SPEC.md §2).
 import { Tensor, keep, linear, layerNorm, gelu, attention, add, concatTime, selectRows } from "../engine";
 import type { Device } from "../engine";
 
@@ -22,6 +23,11 @@ export interface Gpt2Block {
 
 export type WeightMap = Map<string, { shape: readonly number[]; data: Float32Array }>;
 
+export interface Gpt2Options {
+  /** every weight requires grad (default false: frozen, no weight-gradient kernel ever runs) */
+  trainable?: boolean;
+}
+
 /** Keys/values of a prompt, one packed qkv tensor [B*Tp, 3d] per layer. */
 export interface PromptCache {
   batch: number;
@@ -36,14 +42,19 @@ export class Gpt2 {
   readonly lnfG: Tensor;
   readonly lnfB: Tensor;
 
-  constructor(readonly config: Gpt2Config, weights: WeightMap, readonly device: Device) {
+  private readonly named: [string, Tensor][] = [];
+  readonly trainable: boolean;
+
+  constructor(readonly config: Gpt2Config, weights: WeightMap, readonly device: Device, opts: Gpt2Options = {}) {
+    this.trainable = !!opts.trainable;
     const get = (name: string, shape: number[]): Tensor => {
       const w = weights.get(name);
       if (!w) throw new Error(`GPT-2: missing weight '${name}'`);
       if (w.shape.length !== shape.length || w.shape.some((s, i) => s !== shape[i]))
         throw new Error(`GPT-2: weight '${name}' has shape [${w.shape.join(", ")}], expected [${shape.join(", ")}]`);
-      const t = keep(Tensor.from(w.data, shape, { device }));
+      const t = keep(Tensor.from(w.data, shape, { device, requiresGrad: this.trainable }));
       t.name = name;
+      this.named.push([name, t]);
       return t;
     };
     const { vocabSize: V, nPositions: P, nEmbd: d, nLayer: L } = config;
@@ -65,11 +76,19 @@ export class Gpt2 {
     this.lnfB = get("ln_f.bias", [d]);
   }
 
-  /** Every weight tensor (all frozen). */
+  /** Every weight tensor (frozen unless the model was made trainable). */
   parameters(): Tensor[] {
-    const out = [this.wte, this.wpe, this.lnfG, this.lnfB];
-    for (const b of this.blocks) out.push(...Object.values(b));
-    return out;
+    return this.named.map(([, t]) => t);
+  }
+
+  /** [Hugging Face name without "transformer.", tensor] for every weight, in file order. */
+  namedParameters(): readonly [string, Tensor][] {
+    return this.named;
+  }
+
+  /** Host copies of every weight under its Hugging Face name (for safetensors). */
+  weightMap(): Map<string, { shape: number[]; data: Float32Array }> {
+    return new Map(this.named.map(([n, t]) => [n, { shape: [...t.shape], data: t.toFloat32() }]));
   }
 
   /** Position embeddings wpe[pos] for host position ids [n] -> [n, d]. */
