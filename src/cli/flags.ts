@@ -42,6 +42,11 @@ export const FLAGS: FlagDef[] = [
   { name: "to", kind: "string", group: "export", help: "export: output .safetensors file (default <out>/embeddings.safetensors)" },
   { name: "prompt", kind: "string", group: "generate", help: "generate: text to continue greedily with the backbone (default 'The capital of France is')" },
   { name: "tokens", kind: "int", group: "generate", help: "generate: tokens to append (default 10)" },
+  { name: "port", kind: "int", group: "serve", help: "serve: TCP port (default 8080; 0 = any free port)" },
+  { name: "host", kind: "string", group: "serve", help: "serve: address to listen on (default 127.0.0.1, localhost only)" },
+  { name: "max-batch", kind: "int", group: "serve", help: "serve: users per forward pass (default 64)" },
+  { name: "max-wait-ms", kind: "number", group: "serve", help: "serve: longest wait of a forming batch for more requests, ms (default 5)" },
+  { name: "max-queue", kind: "int", group: "serve", help: "serve: users waiting beyond which requests get 503 (default 1024)" },
   { name: "help", kind: "bool", group: "run", help: "print this help" },
   cfgFlag("seed", "seed", "int", "seed of initialisation, corpora order and masks"),
   cfgFlag("batch-size", "batchSize", "int", "documents per step"),
@@ -69,7 +74,7 @@ export interface ParsedArgs {
   positional: string[];
 }
 
-export const COMMANDS = ["train", "evaluate", "recommend", "export", "generate"];
+export const COMMANDS = ["train", "evaluate", "recommend", "export", "generate", "serve"];
 
 export function parseArgs(argv: string[]): ParsedArgs {
   const byName = new Map(FLAGS.map((f) => [f.name, f]));
@@ -130,6 +135,7 @@ export function helpText(): string {
     "  node dist/train.js recommend --out DIR --users ID[,ID...] [--top M]   top-M items (original ids) as JSON",
     "  node dist/train.js export --out DIR [--to FILE]   user/item embeddings as safetensors + id maps",
     "  node dist/train.js generate --model DIR --prompt TEXT   greedy continuation: is this GPT-2 sane?",
+    "  node dist/train.js serve --out DIR [--port N] [--host H]   HTTP JSON service: /recommend, /healthz, /metrics",
     "",
     "examples:",
     "  node dist/train.js --data movielens ../shared/data/ml-100k --out runs/ml100k",

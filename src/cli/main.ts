@@ -13,6 +13,7 @@ import { loadGpt2Folder } from "../io/gpt2-folder";
 import { Gpt2 } from "../nn/gpt2";
 import { greedyGenerate } from "../nn/generate";
 import { defaultDevice } from "../engine";
+import { serveCommand } from "../serve/command";
 
 function dataSpec(f: ParsedArgs["flags"]): DataSpec {
   const raw = String(f.data ?? "synthetic");
@@ -119,6 +120,8 @@ export async function main(argv: string[]): Promise<void> {
       console.log(`${prompt}[${folder.tokenizer.decode(next)}]`);
       return;
     }
+    case "serve":
+      return serveCommand(f);
     case "export": {
       const out = needOut(f);
       const ctx = await loadRun(out, open);
