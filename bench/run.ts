@@ -12,8 +12,8 @@ import {
 } from "./common";
 import { runReference, attachReference, referenceDisabled, ReferenceRun } from "./reference";
 import * as gemm from "./gemm.bench";
-import * as multinomial from "./multinomial.bench";
-import * as crossEntropy from "./cross-entropy.bench";
+import * as multinomial from "./multinomial_nll.bench";
+import * as crossEntropy from "./cross_entropy.bench";
 import * as attention from "./attention.bench";
 import * as gpt2 from "./gpt2.bench";
 import * as trainStep from "./train-step.bench";
@@ -53,7 +53,7 @@ const SUITES: Suite[] = [
     reference: (_ctx, res) => ({ cases: gemm.gemmCases().filter((c) => has(res, c.key)) }),
   },
   {
-    name: "multinomial", run: multinomial.run,
+    name: "multinomial_nll", run: multinomial.run,
     reference: (ctx, res) => ({
       cases: multinomial.headCases(ctx.quick)
         .filter((c) => has(res, multinomial.headKey(c.B, c.J, "fwd")))
@@ -65,7 +65,7 @@ const SUITES: Suite[] = [
     }),
   },
   {
-    name: "cross-entropy", run: crossEntropy.run,
+    name: "cross_entropy", run: crossEntropy.run,
     reference: () => {
       const R = crossEntropy.XENT_ROWS, C = crossEntropy.XENT_CLASSES;
       return { cases: [{ R, C, fwdKey: `fwd R=${R} C=${C}`, bothKey: `fwd+bwd R=${R} C=${C}` }] };

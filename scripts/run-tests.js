@@ -9,11 +9,14 @@ const { spawnSync } = require("node:child_process");
 const root = path.join(__dirname, "..", "dist-test", "test");
 const filter = process.argv[2] || "";
 const files = [];
+// A compiled test whose .ts was renamed or deleted would otherwise keep running stale.
+const hasSource = (js) =>
+  fs.existsSync(path.join(__dirname, "..", path.relative(path.join(root, ".."), js).replace(/\.js$/, ".ts")));
 (function walk(dir) {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) walk(p);
-    else if (e.name.endsWith(".test.js") && p.includes(filter)) files.push(p);
+    else if (e.name.endsWith(".test.js") && p.includes(filter) && hasSource(p)) files.push(p);
   }
 })(root);
 files.sort();

@@ -93,7 +93,7 @@ def main():
             out[c["key"]] = timeit(lambda: torch.matmul(A, B, out=C))
             del a, b, C
 
-    elif suite == "multinomial":
+    elif suite == "multinomial_nll":
         for c in spec["cases"]:
             B, J, d = c["B"], c["J"], c["d"]
             h = torch.randn(B, d, device=dev, requires_grad=True)
@@ -120,7 +120,7 @@ def main():
                 out[c["bothKey"]] = timeit(both, it)
             del h, Z, t
 
-    elif suite == "cross-entropy":
+    elif suite == "cross_entropy":
         c = spec["cases"][0]
         R, C = c["R"], c["C"]
         logits = (2 * torch.randn(R, C, device=dev)).requires_grad_()

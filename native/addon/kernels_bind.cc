@@ -65,8 +65,8 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   return Undefined(info);
 }
 
-Napi::Value SumRows(const Napi::CallbackInfo& info) {
-  Args a(info, "sumRows", 5);
+Napi::Value ColSum(const Napi::CallbackInfo& info) {
+  Args a(info, "colSum", 5);
   Buffer* X = a.buffer(0, "X", kF32);
   const int64_t rows = a.integer(1, "rows"), cols = a.integer(2, "cols");
   a.shape("rows", rows);
@@ -77,7 +77,7 @@ Napi::Value SumRows(const Napi::CallbackInfo& info) {
   a.extent(out, "out", 0, cols);
   a.disjoint(out, "out", 0, cols, X, "X", 0, a.mul(rows, cols));
   if (cols == 0) return Undefined(info);
-  CLLM4REC_DISPATCH(a, "sumRows", sum_rows, data<float>(X), rows, cols, data<float>(out),
+  CLLM4REC_DISPATCH(a, "colSum", col_sum, data<float>(X), rows, cols, data<float>(out),
                     accumulate);
   return Undefined(info);
 }
@@ -391,8 +391,8 @@ void check_targets(Args& a, const Buffer* target, int64_t R, int64_t C) {
                     " is outside [0, " + std::to_string(C) + ")");
 }
 
-Napi::Value SoftmaxXentForward(const Napi::CallbackInfo& info) {
-  Args a(info, "softmaxXentForward", 6);
+Napi::Value CrossEntropyForward(const Napi::CallbackInfo& info) {
+  Args a(info, "crossEntropyForward", 6);
   Buffer* logits = a.buffer(0, "logits", kF32);
   Buffer* target = a.buffer(1, "target", kI32);
   Buffer* loss = a.buffer(2, "loss", kF32);
@@ -406,13 +406,13 @@ Napi::Value SoftmaxXentForward(const Napi::CallbackInfo& info) {
   a.extent(lse, "lse", 0, R);
   check_targets(a, target, R, C);
   if (R == 0) return Undefined(info);
-  CLLM4REC_DISPATCH(a, "softmaxXentForward", softmax_xent_forward, data<float>(logits),
+  CLLM4REC_DISPATCH(a, "crossEntropyForward", cross_entropy_forward, data<float>(logits),
                     data<int32_t>(target), data<float>(loss), data<float>(lse), R, C);
   return Undefined(info);
 }
 
-Napi::Value SoftmaxXentBackward(const Napi::CallbackInfo& info) {
-  Args a(info, "softmaxXentBackward", 8);
+Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "crossEntropyBackward", 8);
   Buffer* logits = a.buffer(0, "logits", kF32);
   Buffer* target = a.buffer(1, "target", kI32);
   Buffer* lse = a.buffer(2, "lse", kF32);
@@ -429,7 +429,7 @@ Napi::Value SoftmaxXentBackward(const Napi::CallbackInfo& info) {
   a.extent(dlogits, "dlogits", 0, a.mul(R, C));
   check_targets(a, target, R, C);
   if (R == 0) return Undefined(info);
-  CLLM4REC_DISPATCH(a, "softmaxXentBackward", softmax_xent_backward, data<float>(logits),
+  CLLM4REC_DISPATCH(a, "crossEntropyBackward", cross_entropy_backward, data<float>(logits),
                     data<int32_t>(target), data<float>(lse), data<float>(dloss),
                     data<float>(dlogits), R, C, accumulate);
   return Undefined(info);
@@ -477,8 +477,8 @@ Napi::Value MultinomialNllBackward(const Napi::CallbackInfo& info) {
   return Undefined(info);
 }
 
-Napi::Value SqDiffSumForward(const Napi::CallbackInfo& info) {
-  Args a(info, "sqDiffSumForward", 4);
+Napi::Value SquaredDistanceForward(const Napi::CallbackInfo& info) {
+  Args a(info, "squaredDistanceForward", 4);
   Buffer* x = a.buffer(0, "a", kF32);
   Buffer* y = a.buffer(1, "b", kF32);
   const int64_t n = a.integer(2, "n");
@@ -487,13 +487,13 @@ Napi::Value SqDiffSumForward(const Napi::CallbackInfo& info) {
   a.extent(x, "a", 0, n);
   a.extent(y, "b", 0, n);
   a.extent(out, "out", 0, 1);
-  CLLM4REC_DISPATCH(a, "sqDiffSumForward", sq_diff_sum_forward, data<float>(x), data<float>(y),
+  CLLM4REC_DISPATCH(a, "squaredDistanceForward", squared_distance_forward, data<float>(x), data<float>(y),
                     n, data<float>(out));
   return Undefined(info);
 }
 
-Napi::Value SqDiffSumBackward(const Napi::CallbackInfo& info) {
-  Args a(info, "sqDiffSumBackward", 6);
+Napi::Value SquaredDistanceBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "squaredDistanceBackward", 6);
   Buffer* x = a.buffer(0, "a", kF32);
   Buffer* y = a.buffer(1, "b", kF32);
   Buffer* g = a.buffer(2, "g", kF32);
@@ -506,7 +506,7 @@ Napi::Value SqDiffSumBackward(const Napi::CallbackInfo& info) {
   a.extent(g, "g", 0, 1);
   a.extent(da, "da", 0, n);
   if (n == 0) return Undefined(info);
-  CLLM4REC_DISPATCH(a, "sqDiffSumBackward", sq_diff_sum_backward, data<float>(x), data<float>(y),
+  CLLM4REC_DISPATCH(a, "squaredDistanceBackward", squared_distance_backward, data<float>(x), data<float>(y),
                     data<float>(g), data<float>(da), n, accumulate);
   return Undefined(info);
 }
@@ -538,7 +538,7 @@ Napi::Value Adam(const Napi::CallbackInfo& info) {
 
 void register_kernels(Napi::Env env, Napi::Object exports) {
   export_function(env, exports, "gemm", Gemm);
-  export_function(env, exports, "sumRows", SumRows);
+  export_function(env, exports, "colSum", ColSum);
   export_function(env, exports, "add", Add);
   export_function(env, exports, "fill", Fill);
   export_function(env, exports, "sum", Sum);
@@ -551,12 +551,12 @@ void register_kernels(Napi::Env env, Napi::Object exports) {
   export_function(env, exports, "attentionBackward", AttentionBackward);
   export_function(env, exports, "gatherRows", GatherRows);
   export_function(env, exports, "scatterAddRows", ScatterAddRows);
-  export_function(env, exports, "softmaxXentForward", SoftmaxXentForward);
-  export_function(env, exports, "softmaxXentBackward", SoftmaxXentBackward);
+  export_function(env, exports, "crossEntropyForward", CrossEntropyForward);
+  export_function(env, exports, "crossEntropyBackward", CrossEntropyBackward);
   export_function(env, exports, "multinomialNllForward", MultinomialNllForward);
   export_function(env, exports, "multinomialNllBackward", MultinomialNllBackward);
-  export_function(env, exports, "sqDiffSumForward", SqDiffSumForward);
-  export_function(env, exports, "sqDiffSumBackward", SqDiffSumBackward);
+  export_function(env, exports, "squaredDistanceForward", SquaredDistanceForward);
+  export_function(env, exports, "squaredDistanceBackward", SquaredDistanceBackward);
   export_function(env, exports, "adam", Adam);
 }
 

@@ -1,5 +1,5 @@
-// Elementwise and reduction kernels: add, fill, sum, sum_rows, copy_strided.
-// Reductions are deterministic: fixed grids and fixed-order tree sums, no float atomics.
+// Elementwise family: add, fill, mul, tanh, exp and log-sigmoid, forward and backward;
+// line-by-line twins of native/cpu/elementwise.cc.
 #include "common.cuh"
 
 namespace cuda {
@@ -7,6 +7,10 @@ namespace {
 
 using detail::grid_for;
 using detail::kThreads;
+
+#define CLLM4REC_GRID_STRIDE(i, n)                                                   \
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n);         \
+       i += int64_t(gridDim.x) * blockDim.x)
 
 __global__ void add_kernel(const float* a, float alpha, const float* b, float beta, float* out,
                            int64_t n, bool accumulate) {
@@ -25,58 +29,59 @@ __global__ void fill_kernel(float* out, float value, int64_t n) {
     out[i] = value;
 }
 
-// Pass 1 of sum: one double partial per block over a grid-stride slice.
-__global__ void sum_partials_kernel(const float* x, int64_t n, double* partials) {
-  __shared__ double shared[32];
-  double acc = 0.0;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(gridDim.x) * blockDim.x)
-    acc += double(x[i]);
-  acc = detail::block_sum(acc, shared);
-  if (threadIdx.x == 0) partials[blockIdx.x] = acc;
-}
-
-// Pass 2: one block folds the partials in a fixed order.
-__global__ void sum_final_kernel(const double* partials, int nparts, float* out) {
-  __shared__ double shared[32];
-  double acc = 0.0;
-  for (int i = threadIdx.x; i < nparts; i += blockDim.x) acc += partials[i];
-  acc = detail::block_sum(acc, shared);
-  if (threadIdx.x == 0) out[0] = static_cast<float>(acc);
-}
-
-// Column sums: a block owns 32 columns; its 32x32 threads walk row slices, then the
-// 32 row-slice partials of each column are folded in a fixed order.
-__global__ void sum_rows_kernel(const float* X, int64_t rows, int64_t cols, float* out,
-                                bool accumulate) {
-  __shared__ double part[32][33];
-  const int64_t c = blockIdx.x * 32 + threadIdx.x;
-  double acc = 0.0;
-  if (c < cols)
-    for (int64_t r = threadIdx.y; r < rows; r += 32) acc += X[r * cols + c];
-  part[threadIdx.y][threadIdx.x] = acc;
-  __syncthreads();
-  if (threadIdx.y == 0 && c < cols) {
-    double s = 0.0;
-    for (int k = 0; k < 32; ++k) s += part[k][threadIdx.x];
-    const float v = static_cast<float>(s);
-    out[c] = accumulate ? out[c] + v : v;
+__global__ void mul_kernel(const float* a, const float* b, float* out, int64_t n,
+                           bool accumulate) {
+  CLLM4REC_GRID_STRIDE(i, n) {
+    const float v = a[i] * b[i];
+    out[i] = accumulate ? out[i] + v : v;
   }
 }
 
-__global__ void copy_strided_kernel(float* dst, int64_t dstBatchStride, int64_t dstRowStride,
-                                    const float* src, int64_t srcBatchStride,
-                                    int64_t srcRowStride, int64_t rows, int64_t cols,
-                                    int64_t total, bool accumulate) {
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total;
-       e += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t c = e % cols, line = e / cols;
-    const int64_t r = line % rows, b = line / rows;
-    float* d = dst + b * dstBatchStride + r * dstRowStride + c;
-    const float s = src[b * srcBatchStride + r * srcRowStride + c];
-    *d = accumulate ? *d + s : s;
+__global__ void tanh_forward_kernel(const float* x, float* y, int64_t n) {
+  CLLM4REC_GRID_STRIDE(i, n) y[i] = tanhf(x[i]);
+}
+
+__global__ void tanh_backward_kernel(const float* y, const float* dy, float* dx, int64_t n,
+                                     bool accumulate) {
+  CLLM4REC_GRID_STRIDE(i, n) {
+    const float v = dy[i] * (1.0f - y[i] * y[i]);
+    dx[i] = accumulate ? dx[i] + v : v;
   }
 }
+
+__global__ void exp_forward_kernel(const float* x, float scale, float* y, int64_t n) {
+  CLLM4REC_GRID_STRIDE(i, n) y[i] = expf(scale * x[i]);
+}
+
+__global__ void exp_backward_kernel(const float* y, const float* dy, float scale, float* dx,
+                                    int64_t n, bool accumulate) {
+  CLLM4REC_GRID_STRIDE(i, n) {
+    const float v = scale * dy[i] * y[i];
+    dx[i] = accumulate ? dx[i] + v : v;
+  }
+}
+
+__global__ void log_sigmoid_forward_kernel(const float* x, float* y, int64_t n) {
+  // log sigmoid(x) = -softplus(-x); the |x| form never overflows exp.
+  CLLM4REC_GRID_STRIDE(i, n) {
+    const float v = x[i];
+    y[i] = fminf(v, 0.0f) - log1pf(expf(-fabsf(v)));
+  }
+}
+
+__global__ void log_sigmoid_backward_kernel(const float* x, const float* dy, float* dx,
+                                            int64_t n, bool accumulate) {
+  CLLM4REC_GRID_STRIDE(i, n) {
+    // sigmoid(-x) written so that exp only ever sees a non-positive argument.
+    const float v = x[i];
+    const float e = expf(-fabsf(v));
+    const float s = v >= 0.0f ? e / (1.0f + e) : 1.0f / (1.0f + e);
+    const float g = dy[i] * s;
+    dx[i] = accumulate ? dx[i] + g : g;
+  }
+}
+
+#undef CLLM4REC_GRID_STRIDE
 
 }  // namespace
 
@@ -94,33 +99,51 @@ void fill(float* out, float value, int64_t n) {
   check_last("fill");
 }
 
-void sum(const float* x, int64_t n, float* out) {
-  // The block count depends only on n, so the summation order is fixed for a given n.
-  const int nparts = static_cast<int>(n <= 0 ? 1 : std::min<int64_t>(1024, (n + 4095) / 4096));
-  detail::Scratch partials(sizeof(double) * nparts);
-  sum_partials_kernel<<<nparts, kThreads, 0, detail::stream()>>>(x, n, partials.as<double>());
-  check_last("sum");
-  sum_final_kernel<<<1, 1024, 0, detail::stream()>>>(partials.as<double>(), nparts, out);
-  check_last("sum");
+void mul(const float* a, const float* b, float* out, int64_t n, bool accumulate) {
+  if (n <= 0) return;
+  mul_kernel<<<grid_for(n), kThreads, 0, detail::stream()>>>(a, b, out, n, accumulate);
+  check_last("mul");
 }
 
-void sum_rows(const float* X, int64_t rows, int64_t cols, float* out, bool accumulate) {
-  if (cols <= 0) return;
-  const dim3 block(32, 32);
-  sum_rows_kernel<<<static_cast<unsigned>((cols + 31) / 32), block, 0, detail::stream()>>>(
-      X, rows, cols, out, accumulate);
-  check_last("sum_rows");
+void tanh_forward(const float* x, float* y, int64_t n) {
+  if (n <= 0) return;
+  tanh_forward_kernel<<<grid_for(n), kThreads, 0, detail::stream()>>>(x, y, n);
+  check_last("tanh_forward");
 }
 
-void copy_strided(float* dst, int64_t dstBatchStride, int64_t dstRowStride, const float* src,
-                  int64_t srcBatchStride, int64_t srcRowStride, int64_t batch, int64_t rows,
-                  int64_t cols, bool accumulate) {
-  const int64_t total = batch * rows * cols;
-  if (total <= 0) return;
-  copy_strided_kernel<<<grid_for(total), kThreads, 0, detail::stream()>>>(
-      dst, dstBatchStride, dstRowStride, src, srcBatchStride, srcRowStride, rows, cols, total,
-      accumulate);
-  check_last("copy_strided");
+void tanh_backward(const float* y, const float* dy, float* dx, int64_t n, bool accumulate) {
+  if (n <= 0) return;
+  tanh_backward_kernel<<<grid_for(n), kThreads, 0, detail::stream()>>>(y, dy, dx, n,
+                                                                       accumulate);
+  check_last("tanh_backward");
+}
+
+void exp_forward(const float* x, float scale, float* y, int64_t n) {
+  if (n <= 0) return;
+  exp_forward_kernel<<<grid_for(n), kThreads, 0, detail::stream()>>>(x, scale, y, n);
+  check_last("exp_forward");
+}
+
+void exp_backward(const float* y, const float* dy, float scale, float* dx, int64_t n,
+                  bool accumulate) {
+  if (n <= 0) return;
+  exp_backward_kernel<<<grid_for(n), kThreads, 0, detail::stream()>>>(y, dy, scale, dx, n,
+                                                                      accumulate);
+  check_last("exp_backward");
+}
+
+void log_sigmoid_forward(const float* x, float* y, int64_t n) {
+  if (n <= 0) return;
+  log_sigmoid_forward_kernel<<<grid_for(n), kThreads, 0, detail::stream()>>>(x, y, n);
+  check_last("log_sigmoid_forward");
+}
+
+void log_sigmoid_backward(const float* x, const float* dy, float* dx, int64_t n,
+                          bool accumulate) {
+  if (n <= 0) return;
+  log_sigmoid_backward_kernel<<<grid_for(n), kThreads, 0, detail::stream()>>>(x, dy, dx, n,
+                                                                              accumulate);
+  check_last("log_sigmoid_backward");
 }
 
 }  // namespace cuda

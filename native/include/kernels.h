@@ -3,13 +3,15 @@
 // All tensors are contiguous row-major fp32 (float) or int32 (int32_t); shapes and
 // validation live in the addon (native/addon), so kernels trust their arguments.
 // Every kernel that writes an output has an `accumulate` flag (or beta) where the
-// autograd needs "+=" instead of "=".
+// autograd needs "+=" instead of "=". Kernels are grouped by family; family F lives in
+// native/cpu/F.cc and native/cuda/F.cu (the list: src/engine/families.ts).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
 #define CLLM4REC_KERNELS(NS)                                                          \
   namespace NS {                                                                      \
+  /* ---- gemm ---- */                                                                \
   /* C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] (+ bias[N] broadcast on rows).  \
      op(A): [M,K] (A stored [K,M] when transA); op(B): [K,N] (B stored [N,K] when     \
      transB). Batch strides in elements; a stride of 0 broadcasts. bias may be null.  \
@@ -17,21 +19,49 @@
   void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,   \
             const float* A, int64_t strideA, const float* B, int64_t strideB,         \
             float beta, float* C, int64_t strideC, int64_t batch, const float* bias); \
-  /* out[n] (+)= sum over rows of X[rows, n]: the bias gradient. */                   \
-  void sum_rows(const float* X, int64_t rows, int64_t cols, float* out,               \
-                bool accumulate);                                                     \
-  /* out (+)= a * alpha + b * beta, elementwise; b may be null (then out (+)= a*alpha)*/\
+  /* ---- elementwise (every output may alias an input of the same size) ---- */      \
+  /* out (+)= a * alpha + b * beta, elementwise; b may be null (then out (+)= a*alpha)*/ \
   void add(const float* a, float alpha, const float* b, float beta, float* out,       \
            int64_t n, bool accumulate);                                               \
   void fill(float* out, float value, int64_t n);                                      \
+  /* out (+)= a * b elementwise: the forward, and both halves of its backward. */     \
+  void mul(const float* a, const float* b, float* out, int64_t n, bool accumulate);   \
+  void tanh_forward(const float* x, float* y, int64_t n);                             \
+  /* dx (+)= dy * (1 - y^2), from the saved output y. */                              \
+  void tanh_backward(const float* y, const float* dy, float* dx, int64_t n,           \
+                     bool accumulate);                                                \
+  /* y = exp(scale * x). */                                                           \
+  void exp_forward(const float* x, float scale, float* y, int64_t n);                 \
+  /* dx (+)= scale * dy * y, from the saved output y. */                              \
+  void exp_backward(const float* y, const float* dy, float scale, float* dx,          \
+                    int64_t n, bool accumulate);                                      \
+  /* y = log sigmoid(x) = min(x, 0) - log1p(exp(-|x|)), finite for every finite x. */ \
+  void log_sigmoid_forward(const float* x, float* y, int64_t n);                      \
+  /* dx (+)= dy * sigmoid(-x). */                                                     \
+  void log_sigmoid_backward(const float* x, const float* dy, float* dx, int64_t n,    \
+                            bool accumulate);                                         \
+  /* ---- reduce (sums in double, fixed order) ---- */                                \
   /* out[0] = sum of x[0..n) (accumulated in double on the CPU). */                   \
   void sum(const float* x, int64_t n, float* out);                                    \
+  /* out[c] (+)= sum over rows of X[rows, c] (reduces the row axis): the bias         \
+     gradient. */                                                                     \
+  void col_sum(const float* X, int64_t rows, int64_t cols, float* out,                \
+                bool accumulate);                                                     \
+  /* out[r] (+)= sum over columns of X[r, :] for X [R, C] (col_sum reduces the other  \
+     axis); summed in double on the CPU. */                                           \
+  void row_sum_forward(const float* X, int64_t R, int64_t C, float* out,              \
+                       bool accumulate);                                              \
+  /* dX[r, c] (+)= dout[r]: the broadcast back over the columns. */                   \
+  void row_sum_backward(const float* dout, int64_t R, int64_t C, float* dX,           \
+                        bool accumulate);                                             \
+  /* ---- copy ---- */                                                                \
   /* Strided 2-D block copy, batched: dst[b, r, c] (+)= src[b, r, c] for c < cols,    \
      addresses base + b*batchStride + r*rowStride + c. Used for concat and slices.    \
      dst and src must not overlap (the CUDA twin copies in parallel). */              \
   void copy_strided(float* dst, int64_t dstBatchStride, int64_t dstRowStride,         \
                     const float* src, int64_t srcBatchStride, int64_t srcRowStride,   \
                     int64_t batch, int64_t rows, int64_t cols, bool accumulate);      \
+  /* ---- layernorm ---- */                                                           \
   /* LayerNorm over the last dim D of x [R, D]; saves mean [R] and rstd [R]. */       \
   void layernorm_forward(const float* x, const float* gamma, const float* beta,       \
                          float* y, float* mean, float* rstd, int64_t R, int64_t D,    \
@@ -43,10 +73,12 @@
                           const float* mean, const float* rstd, float* dx,            \
                           float* dgamma, float* dbeta, int64_t R, int64_t D,          \
                           bool accumulateDx);                                         \
+  /* ---- gelu ---- */                                                                \
   /* GELU, tanh approximation (GPT-2's gelu_new). */                                  \
   void gelu_forward(const float* x, float* y, int64_t n);                             \
   void gelu_backward(const float* x, const float* dy, float* dx, int64_t n,           \
                      bool accumulate);                                                \
+  /* ---- attention ---- */                                                           \
   /* Causal multi-head attention with a key-padding mask and a key prefix.            \
      q: rows [B, Tq] of ldq floats, head h at columns h*Dh..; k, v: rows [B, Tk] of   \
      ldk floats. Tk >= Tq; query i sits at key position p = Tk - Tq + i and sees keys \
@@ -64,6 +96,7 @@
                           const int32_t* keyMask, const float* out, const float* lse, \
                           float* dq, float* dk, float* dv, int64_t B, int64_t H,      \
                           int64_t Tq, int64_t Tk, int64_t Dh);                        \
+  /* ---- embedding ---- */                                                           \
   /* out[i, :] = table[ids[i] - idBase, :] for ids in [idBase, idBase + rows);        \
      rows of out whose id is outside that range are left untouched. */                \
   void gather_rows(const float* table, int64_t rows, int64_t d, const int32_t* ids,   \
@@ -72,16 +105,18 @@
      in ascending i, deterministically (no order-dependent float atomics). */         \
   void scatter_add_rows(float* dtable, int64_t rows, int64_t d, const int32_t* ids,   \
                         int64_t n, int64_t idBase, const float* dout);                \
+  /* ---- cross_entropy ---- */                                                       \
   /* Fused softmax cross-entropy over C classes: for rows with target >= 0,           \
      loss[r] = logsumexp(logits[r]) - logits[r, target[r]] and lse[r] is saved;       \
      rows with target < 0 (masked) get loss 0 and lse 0. */                           \
-  void softmax_xent_forward(const float* logits, const int32_t* target, float* loss,  \
+  void cross_entropy_forward(const float* logits, const int32_t* target, float* loss, \
                             float* lse, int64_t R, int64_t C);                        \
   /* dlogits[r] (+)= dloss[r] * (softmax(logits[r]) - onehot(target[r])); masked rows \
      get 0. dlogits may alias logits (in place). */                                   \
-  void softmax_xent_backward(const float* logits, const int32_t* target,              \
+  void cross_entropy_backward(const float* logits, const int32_t* target,             \
                              const float* lse, const float* dloss, float* dlogits,    \
                              int64_t R, int64_t C, bool accumulate);                  \
+  /* ---- multinomial_nll ---- */                                                     \
   /* Multinomial NLL with multi-hot (any nonnegative) targets t [R, C]:               \
      loss[r] = -sum_c t[r,c] * log_softmax(logits[r])_c; lse[r] saved. */             \
   void multinomial_nll_forward(const float* logits, const float* t, float* loss,      \
@@ -90,40 +125,17 @@
   void multinomial_nll_backward(const float* logits, const float* t,                  \
                                 const float* lse, const float* dloss, float* dlogits, \
                                 int64_t R, int64_t C, bool accumulate);               \
+  /* ---- squared_distance ---- */                                                    \
   /* out[0] = sum (a - b)^2 over n elements. */                                       \
-  void sq_diff_sum_forward(const float* a, const float* b, int64_t n, float* out);    \
+  void squared_distance_forward(const float* a, const float* b, int64_t n, float* out); \
   /* da (+)= 2 * g[0] * (a - b), g a 1-element device buffer. */                      \
-  void sq_diff_sum_backward(const float* a, const float* b, const float* g,           \
+  void squared_distance_backward(const float* a, const float* b, const float* g,      \
                             float* da, int64_t n, bool accumulate);                   \
+  /* ---- adam ---- */                                                                \
   /* Adam in place (no weight decay): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;     \
      p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps). */              \
   void adam(float* p, const float* g, float* m, float* v, int64_t n, float lr,        \
             float beta1, float beta2, float eps, int64_t step);                       \
-  /* Pointwise family (native/{cpu,cuda}/pointwise): the few ops of the neural        \
-     baselines (Multi-VAE, BPR). Every output may alias an input of the same size.    \
-     out (+)= a * b elementwise: the forward, and both halves of its backward. */     \
-  void mul(const float* a, const float* b, float* out, int64_t n, bool accumulate);   \
-  void tanh_forward(const float* x, float* y, int64_t n);                             \
-  /* dx (+)= dy * (1 - y^2), from the saved output y. */                              \
-  void tanh_backward(const float* y, const float* dy, float* dx, int64_t n,           \
-                     bool accumulate);                                                \
-  /* y = exp(scale * x). */                                                           \
-  void exp_forward(const float* x, float scale, float* y, int64_t n);                 \
-  /* dx (+)= scale * dy * y, from the saved output y. */                              \
-  void exp_backward(const float* y, const float* dy, float scale, float* dx,          \
-                    int64_t n, bool accumulate);                                      \
-  /* y = log sigmoid(x) = min(x, 0) - log1p(exp(-|x|)), finite for every finite x. */ \
-  void log_sigmoid_forward(const float* x, float* y, int64_t n);                      \
-  /* dx (+)= dy * sigmoid(-x). */                                                     \
-  void log_sigmoid_backward(const float* x, const float* dy, float* dx, int64_t n,    \
-                            bool accumulate);                                         \
-  /* out[r] (+)= sum over columns of X[r, :] for X [R, C] (sum_rows above reduces the \
-     other way); summed in double on the CPU. */                                      \
-  void row_sum_forward(const float* X, int64_t R, int64_t C, float* out,              \
-                       bool accumulate);                                              \
-  /* dX[r, c] (+)= dout[r]: the broadcast back over the columns. */                   \
-  void row_sum_backward(const float* dout, int64_t R, int64_t C, float* dX,           \
-                        bool accumulate);                                             \
   }
 
 CLLM4REC_KERNELS(cpu)

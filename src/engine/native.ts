@@ -55,7 +55,7 @@ export interface NativeAddon {
     B: NativeBuffer, offB: number, strideB: number,
     beta: number, C: NativeBuffer, offC: number, strideC: number,
     batch: number, bias: NativeBuffer | null): void;
-  sumRows(X: NativeBuffer, rows: number, cols: number, out: NativeBuffer, accumulate: boolean): void;
+  colSum(X: NativeBuffer, rows: number, cols: number, out: NativeBuffer, accumulate: boolean): void;
   add(a: NativeBuffer, alpha: number, b: NativeBuffer | null, beta: number, out: NativeBuffer,
     n: number, accumulate: boolean): void;
   fill(out: NativeBuffer, value: number, n: number): void;
@@ -84,20 +84,19 @@ export interface NativeAddon {
     idBase: number, out: NativeBuffer, strict: boolean): void;
   scatterAddRows(dtable: NativeBuffer, rows: number, d: number, ids: NativeBuffer, n: number,
     idBase: number, dout: NativeBuffer): void;
-  softmaxXentForward(logits: NativeBuffer, target: NativeBuffer, loss: NativeBuffer,
+  crossEntropyForward(logits: NativeBuffer, target: NativeBuffer, loss: NativeBuffer,
     lse: NativeBuffer, R: number, C: number): void;
-  softmaxXentBackward(logits: NativeBuffer, target: NativeBuffer, lse: NativeBuffer,
+  crossEntropyBackward(logits: NativeBuffer, target: NativeBuffer, lse: NativeBuffer,
     dloss: NativeBuffer, dlogits: NativeBuffer, R: number, C: number, accumulate: boolean): void;
   multinomialNllForward(logits: NativeBuffer, t: NativeBuffer, loss: NativeBuffer,
     lse: NativeBuffer, R: number, C: number): void;
   multinomialNllBackward(logits: NativeBuffer, t: NativeBuffer, lse: NativeBuffer,
     dloss: NativeBuffer, dlogits: NativeBuffer, R: number, C: number, accumulate: boolean): void;
-  sqDiffSumForward(a: NativeBuffer, b: NativeBuffer, n: number, out: NativeBuffer): void;
-  sqDiffSumBackward(a: NativeBuffer, b: NativeBuffer, g: NativeBuffer, da: NativeBuffer,
+  squaredDistanceForward(a: NativeBuffer, b: NativeBuffer, n: number, out: NativeBuffer): void;
+  squaredDistanceBackward(a: NativeBuffer, b: NativeBuffer, g: NativeBuffer, da: NativeBuffer,
     n: number, accumulate: boolean): void;
   adam(p: NativeBuffer, g: NativeBuffer, m: NativeBuffer, v: NativeBuffer, n: number,
     lr: number, beta1: number, beta2: number, eps: number, step: number): void;
-  // Pointwise family (native/*/pointwise): outputs may alias inputs of the same size.
   /** out (+)= a * b elementwise */
   mul(a: NativeBuffer, b: NativeBuffer, out: NativeBuffer, n: number, accumulate: boolean): void;
   tanhForward(x: NativeBuffer, y: NativeBuffer, n: number): void;
@@ -111,7 +110,7 @@ export interface NativeAddon {
   logSigmoidForward(x: NativeBuffer, y: NativeBuffer, n: number): void;
   /** dx (+)= dy * sigmoid(-x) */
   logSigmoidBackward(x: NativeBuffer, dy: NativeBuffer, dx: NativeBuffer, n: number, accumulate: boolean): void;
-  /** out[r] (+)= sum_c X[r, c] for X [R, C] (sumRows reduces over rows instead) */
+  /** out[r] (+)= sum_c X[r, c] for X [R, C] (colSum reduces over rows instead) */
   rowSumForward(X: NativeBuffer, R: number, C: number, out: NativeBuffer, accumulate: boolean): void;
   /** dX[r, c] (+)= dout[r] */
   rowSumBackward(dout: NativeBuffer, R: number, C: number, dX: NativeBuffer, accumulate: boolean): void;

@@ -1,7 +1,9 @@
-// add, fill, sum, sumRows, copyStrided, sqDiffSum and Adam against float64 references.
+// Elementwise kernels (add, mul, tanh, exp, log-sigmoid) against float64 references,
+// their backward kernels against central finite differences, plus accumulate, in place
+// and extreme inputs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { assertClose, f32, freeAll, nat, numericGrad, read, rng, uniform, zeros } from "./helpers";
+import { assertClose, f32, freeAll, nat, numericGrad, read, rng, uniform, zeros, dotF64 } from "./helpers";
 
 test("add: out = a*alpha + b*beta, with and without b, accumulate and in place", () => {
   const rand = rng(1);
@@ -20,98 +22,81 @@ test("add: out = a*alpha + b*beta, with and without b, accumulate and in place",
   freeAll();
 });
 
-test("fill and sum (sum accumulated in double)", () => {
-  const out = zeros(1025);
-  nat.fill(out, -Infinity, 1023);
-  const got = read(out);
-  assert.ok(got.subarray(0, 1023).every((v) => v === -Infinity));
-  assert.equal(got[1023], 0, "fill wrote past n");
-  // 1 + 2^24 ones: a float32 running sum would stall at 2^24.
-  const n = (1 << 24) + 1;
-  const ones = f32(new Float32Array(n).fill(1));
-  const s = zeros(1);
-  nat.sum(ones, n, s);
-  assert.equal(read(s)[0], Math.fround(n));
-  const rand = rng(2);
-  for (const m of [1, 7, 33, 1023]) {
-    const x = uniform(rand, m);
-    nat.sum(f32(x), m, s);
-    assertClose(read(s), [x.reduce((p, v) => p + v, 0)], `sum n=${m}`);
-  }
-  freeAll();
-});
+const logSigmoid64 = (v: number) => (v >= 0 ? -Math.log1p(Math.exp(-v)) : v - Math.log1p(Math.exp(v)));
 
-test("sumRows: column sums, overwrite and accumulate", () => {
-  const rand = rng(3);
-  for (const [rows, cols] of [[1, 1], [7, 33], [1023, 7], [33, 1023]]) {
-    const X = uniform(rand, rows * cols), o = uniform(rand, cols);
-    const want = new Float64Array(cols);
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) want[c] += X[r * cols + c];
+test("mul: forward, accumulate and in place against float64", () => {
+  const rand = rng(1);
+  for (const n of [1, 7, 1000, 40000]) {
+    const a = uniform(rand, n, -2, 2), b = uniform(rand, n, -2, 2), o = uniform(rand, n);
     const out = f32(o);
-    nat.sumRows(f32(X), rows, cols, out, false);
-    assertClose(read(out), want, `sumRows ${rows}x${cols}`);
-    const acc = f32(o);
-    nat.sumRows(f32(X), rows, cols, acc, true);
-    assertClose(read(acc), Array.from(want, (v, i) => v + o[i]), `sumRows accumulate ${rows}x${cols}`);
+    nat.mul(f32(a), f32(b), out, n, true);
+    assertClose(read(out), Float64Array.from(a, (v, i) => o[i] + v * b[i]), `mul acc n=${n}`, 1e-6, 1e-6);
+    const ab = f32(a);
+    nat.mul(ab, f32(b), ab, n, false);
+    assertClose(read(ab), Float64Array.from(a, (v, i) => v * b[i]), `mul in place n=${n}`, 0, 1e-7);
   }
   freeAll();
 });
 
-test("copyStrided: batched 2-D block copy and accumulate (a slice of a wider tensor)", () => {
-  const rand = rng(4);
-  const batch = 3, rows = 7, cols = 5;
-  // src: [batch, rows, 9] taking columns 2..7; dst: [batch, 8, 6] rows 1..8, columns 1..6.
-  const src = uniform(rand, batch * rows * 9), dst0 = uniform(rand, batch * 8 * 6 + 1);
-  for (const accumulate of [false, true]) {
-    const dst = f32(dst0);
-    nat.copyStrided(dst, 1 * 6 + 1, 8 * 6, 6, f32(src), 2, rows * 9, 9, batch, rows, cols, accumulate);
-    const want = Float64Array.from(dst0);
-    for (let b = 0; b < batch; b++)
-      for (let r = 0; r < rows; r++)
-        for (let c = 0; c < cols; c++) {
-          const d = 7 + b * 48 + r * 6 + c, s = 2 + b * rows * 9 + r * 9 + c;
-          want[d] = (accumulate ? want[d] : 0) + src[s];
-        }
-    assertClose(read(dst), want, `copyStrided accumulate=${accumulate}`);
-  }
-  freeAll();
-});
+// forward reference, backward kernel call (saved = x or y), the f64 function for FD
+const unary = {
+  tanh: {
+    f: Math.tanh,
+    fwd: (x: ReturnType<typeof f32>, y: ReturnType<typeof f32>, n: number) => nat.tanhForward(x, y, n),
+    bwd: (x: ReturnType<typeof f32>, y: ReturnType<typeof f32>, dy: ReturnType<typeof f32>, dx: ReturnType<typeof f32>, n: number, acc: boolean) =>
+      nat.tanhBackward(y, dy, dx, n, acc),
+  },
+  logSigmoid: {
+    f: logSigmoid64,
+    fwd: (x: ReturnType<typeof f32>, y: ReturnType<typeof f32>, n: number) => nat.logSigmoidForward(x, y, n),
+    bwd: (x: ReturnType<typeof f32>, _y: ReturnType<typeof f32>, dy: ReturnType<typeof f32>, dx: ReturnType<typeof f32>, n: number, acc: boolean) =>
+      nat.logSigmoidBackward(x, dy, dx, n, acc),
+  },
+  exp: {
+    f: (v: number) => Math.exp(0.5 * v),
+    fwd: (x: ReturnType<typeof f32>, y: ReturnType<typeof f32>, n: number) => nat.expForward(x, 0.5, y, n),
+    bwd: (_x: ReturnType<typeof f32>, y: ReturnType<typeof f32>, dy: ReturnType<typeof f32>, dx: ReturnType<typeof f32>, n: number, acc: boolean) =>
+      nat.expBackward(y, dy, 0.5, dx, n, acc),
+  },
+};
 
-test("sqDiffSum: forward against float64, backward against finite differences", () => {
-  const rand = rng(5);
-  for (const n of [1, 7, 1023]) {
-    const a = uniform(rand, n), b = uniform(rand, n), g0 = uniform(rand, n);
-    const out = zeros(1);
-    nat.sqDiffSumForward(f32(a), f32(b), n, out);
-    const f = (x: Float64Array) => x.reduce((s, v, i) => s + (v - b[i]) ** 2, 0);
-    assertClose(read(out), [f(Float64Array.from(a))], `sqDiffSum forward n=${n}`);
-    const gscale = 0.7;
-    const da = f32(g0);
-    nat.sqDiffSumBackward(f32(a), f32(b), f32([gscale]), da, n, true);
-    const fd = numericGrad(f, a, 1e-4);
-    assertClose(read(da), Array.from(fd, (v, i) => g0[i] + gscale * v), `sqDiffSum backward n=${n}`, 1e-4);
-  }
-  freeAll();
-});
-
-test("adam: matches a hand-written float64 step over three steps", () => {
-  const rand = rng(6);
-  const n = 33, lr = 1e-2, b1 = 0.9, b2 = 0.999, eps = 1e-8;
-  const p0 = uniform(rand, n);
-  const p = f32(p0), m = zeros(n), v = zeros(n);
-  const wp = Float64Array.from(p0), wm = new Float64Array(n), wv = new Float64Array(n);
-  for (let step = 1; step <= 3; step++) {
-    const g = uniform(rand, n);
-    nat.adam(p, f32(g), m, v, n, lr, b1, b2, eps, step);
-    for (let i = 0; i < n; i++) {
-      wm[i] = b1 * wm[i] + (1 - b1) * g[i];
-      wv[i] = b2 * wv[i] + (1 - b2) * g[i] * g[i];
-      const mhat = wm[i] / (1 - b1 ** step), vhat = wv[i] / (1 - b2 ** step);
-      wp[i] -= (lr * mhat) / (Math.sqrt(vhat) + eps);
+for (const [name, u] of Object.entries(unary)) {
+  test(`${name}: forward against float64, backward against finite differences, accumulate`, () => {
+    const rand = rng(name.length);
+    for (const n of [1, 9, 40000]) {
+      const x = uniform(rand, n, -4, 4);
+      const xb = f32(x), yb = zeros(n);
+      u.fwd(xb, yb, n);
+      assertClose(read(yb), Float64Array.from(x, u.f), `${name} forward n=${n}`, 1e-6, 2e-6);
+      const w = uniform(rand, n);
+      const prev = uniform(rand, n);
+      const dx = f32(prev);
+      u.bwd(xb, yb, f32(w), dx, n, true);
+      if (n <= 9) {
+        // gradient of sum_i w_i f(x_i), numerically in float64
+        const fd = numericGrad((z) => dotF64(w, Float64Array.from(z, u.f)), x);
+        assertClose(read(dx), Float64Array.from(fd, (g, i) => g + prev[i]), `${name} backward n=${n}`, 1e-5, 1e-4);
+      } else {
+        const h = 1e-6;
+        const want = Float64Array.from(x, (v, i) => prev[i] + w[i] * (u.f(v + h) - u.f(v - h)) / (2 * h));
+        assertClose(read(dx), want, `${name} backward n=${n}`, 1e-5, 1e-4);
+      }
+      // plain (not accumulated) and in place over dy
+      const dyb = f32(w);
+      u.bwd(xb, yb, dyb, dyb, n, false);
+      const h = 1e-6;
+      assertClose(read(dyb), Float64Array.from(x, (v, i) => w[i] * (u.f(v + h) - u.f(v - h)) / (2 * h)), `${name} backward in place n=${n}`, 1e-5, 1e-4);
     }
-  }
-  assertClose(read(p), wp, "adam p", 1e-6, 1e-5);
-  assertClose(read(m), wm, "adam m", 1e-7, 1e-5);
-  assertClose(read(v), wv, "adam v", 1e-9, 1e-4);
+    freeAll();
+  });
+}
+
+test("logSigmoid: stays finite and exact at extreme inputs", () => {
+  const x = [-1e4, -100, -30, -1e-8, 0, 1e-8, 30, 100, 1e4];
+  const y = zeros(x.length), dx = zeros(x.length);
+  nat.logSigmoidForward(f32(x), y, x.length);
+  assertClose(read(y), x.map(logSigmoid64), "log sigmoid extremes", 1e-7, 1e-6);
+  nat.logSigmoidBackward(f32(x), f32(x.map(() => 1)), dx, x.length, false);
+  assertClose(read(dx), x.map((v) => 1 / (1 + Math.exp(v))), "d log sigmoid extremes", 1e-7, 1e-6);
   freeAll();
 });

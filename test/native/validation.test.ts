@@ -144,3 +144,31 @@ test("the External finalizer frees a buffer that was never freed (backstop only)
   assert.equal(got.live, 0, `finalizers left ${got.live} buffers live`);
   assert.equal(got.bytes, 0);
 });
+
+test("elementwise and reduce kernels count launches and reject bad arguments naming the op", () => {
+  const x = f32([1, 2, 3]), y = zeros(3), s = zeros(2);
+  nat.resetStats();
+  nat.mul(x, x, y, 3, false);
+  nat.tanhForward(x, y, 3);
+  nat.tanhBackward(y, x, y, 3, true);
+  nat.expForward(x, 1, y, 3);
+  nat.expBackward(y, x, 1, y, 3, true);
+  nat.logSigmoidForward(x, y, 3);
+  nat.logSigmoidBackward(x, x, y, 3, true);
+  nat.rowSumForward(x, 1, 3, s, false);
+  nat.rowSumBackward(s, 1, 3, y, false);
+  const l = nat.stats().launches;
+  for (const k of ["mul", "tanhForward", "tanhBackward", "expForward", "expBackward", "logSigmoidForward",
+    "logSigmoidBackward", "rowSumForward", "rowSumBackward"]) assert.equal(l[k], 1, `${k} launches`);
+  const naming = (op: string, re: RegExp) => (e: Error) => e.message.startsWith(`${op}:`) && re.test(e.message);
+  assert.throws(() => nat.mul(x, x, y, 4, false), naming("mul", /n=4/));
+  assert.throws(() => nat.tanhForward(x, s, 3), naming("tanhForward", /y/));
+  assert.throws(() => nat.logSigmoidBackward(x, x, s, 3, false), naming("logSigmoidBackward", /dx/));
+  assert.throws(() => nat.expForward(x, 1, y, -1), naming("expForward", /n must be >= 0/));
+  assert.throws(() => nat.rowSumForward(x, 2, 2, s, false), naming("rowSumForward", /R=2.*C=2|X/));
+  assert.throws(() => nat.rowSumForward(x, 1, 2, x, false), naming("rowSumForward", /overlap|out/));
+  assert.throws(() => nat.rowSumBackward(s, 2, 2, y, false), naming("rowSumBackward", /dX/));
+  const anyNat = nat as unknown as Record<string, (...a: unknown[]) => unknown>;
+  assert.throws(() => anyNat.tanhBackward(y, x, y, 3, 1), (e: Error) => e instanceof TypeError && e.message.startsWith("tanhBackward:"));
+  freeAll();
+});

@@ -96,8 +96,8 @@ test("frozen GPT-2 weights get no gradient and no gradient kernels", () => {
     tidy(() => backward(m.documentLoss(side, docBatch(side), 1).loss));
     const l = native().stats().launches;
     for (const p of m.backbone.parameters()) assert.equal(p.grad, null, `${p.name} got a gradient`);
-    // bias gradients would need sumRows
-    assert.equal(l.sumRows ?? 0, 0, "a bias gradient kernel was launched");
+    // bias gradients would need colSum
+    assert.equal(l.colSum ?? 0, 0, "a bias gradient kernel was launched");
     // forward GEMMs + one input-gradient GEMM each (these small logits are kept, so the
     // fused head recomputes nothing); a weight GEMM only for the collaborative head, whose
     // weight is the trainable item table (the content head is the frozen wte)

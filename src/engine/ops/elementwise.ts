@@ -1,8 +1,10 @@
-// Elementwise ops: add (residual), scale, and reshape (a view with a graph edge).
+// Elementwise family: add (residual), scale, reshape (a view with a graph edge), mul,
+// tanh, exp, logSigmoid, and combineLosses (a weighted sum of scalar losses). Each
+// forward is one native kernel; each backward accumulates into ctx.slot(input).
 import { native } from "../native";
-import { Tensor, expect } from "../tensor";
+import { Tensor, expect, sameDevice } from "../tensor";
 import { record } from "../autograd";
-import { checkLive, checkElementwisePair } from "./common";
+import { check, checkLive, checkElementwisePair, unaryOp } from "./common";
 
 /** out = a + b (same shape). */
 export function add(a: Tensor, b: Tensor): Tensor {
@@ -46,6 +48,62 @@ export function reshape(a: Tensor, shape: readonly number[]): Tensor {
     backward(ctx, g) {
       const d = ctx.slot(a);
       if (d) native().add((g as Tensor).buffer, 1, null, 0, d.buffer, a.numel, true);
+    },
+  });
+}
+
+/** out = a * b elementwise (same shape); both inputs differentiable. Dropout is mul by a 0 / (1/(1-p)) mask. */
+export function mul(a: Tensor, b: Tensor): Tensor {
+  const op = "mul";
+  const device = checkElementwisePair(op, a, b);
+  const out = Tensor.zeros(a.shape, { device });
+  native().mul(a.buffer, b.buffer, out.buffer, a.numel, false);
+  return record(out, {
+    op, inputs: [a, b],
+    backward(ctx, g) {
+      const da = ctx.slot(a), db = ctx.slot(b);
+      if (da) native().mul((g as Tensor).buffer, b.buffer, da.buffer, a.numel, true);
+      if (db) native().mul((g as Tensor).buffer, a.buffer, db.buffer, b.numel, true);
+    },
+  });
+}
+
+/** y = tanh(x). */
+export function tanh(x: Tensor): Tensor {
+  return unaryOp("tanh", x,
+    (y) => native().tanhForward(x.buffer, y.buffer, x.numel),
+    (y, g, dx) => native().tanhBackward(y.buffer, g.buffer, dx.buffer, x.numel, true));
+}
+
+/** y = exp(scale * x); scale 0.5 turns a log-variance into a standard deviation. */
+export function exp(x: Tensor, scale = 1): Tensor {
+  if (!Number.isFinite(scale)) throw new RangeError(`exp: scale must be finite, got ${scale}`);
+  return unaryOp("exp", x,
+    (y) => native().expForward(x.buffer, scale, y.buffer, x.numel),
+    (y, g, dx) => native().expBackward(y.buffer, g.buffer, scale, dx.buffer, x.numel, true));
+}
+
+/** y = log sigmoid(x) = -softplus(-x), finite for every finite x (BPR's pairwise term). */
+export function logSigmoid(x: Tensor): Tensor {
+  return unaryOp("logSigmoid", x,
+    (y) => native().logSigmoidForward(x.buffer, y.buffer, x.numel),
+    (_y, g, dx) => native().logSigmoidBackward(x.buffer, g.buffer, dx.buffer, x.numel, true));
+}
+
+/** sum_k coef_k * loss_k over scalar losses. */
+export function combineLosses(terms: readonly [Tensor, number][]): Tensor {
+  const op = "combineLosses";
+  check(terms.length > 0, op, "no terms");
+  const device = sameDevice(op, ...terms.map(([t]) => t));
+  const out = Tensor.zeros([1], { device });
+  for (const [t, c] of terms) {
+    check(t.numel === 1, op, "every term must be a scalar", t);
+    native().add(t.buffer, c, null, 0, out.buffer, 1, true);
+  }
+  return record(out, {
+    op, inputs: terms.map(([t]) => t), scalar: true,
+    backward(ctx, g) {
+      for (const [t, c] of terms) ctx.addScalar(t, (g as number) * c);
     },
   });
 }

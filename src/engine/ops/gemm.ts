@@ -65,7 +65,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
       const dx = ctx.slot(x), dw = ctx.slot(w), db = b ? ctx.slot(b) : null;
       if (dx) gemm(false, true, M, K, N, dy, w, dx, 1);
       if (dw) gemm(true, false, K, N, M, x, dy, dw, 1);
-      if (db) native().sumRows(dy.buffer, M, N, db.buffer, true);
+      if (db) native().colSum(dy.buffer, M, N, db.buffer, true);
     },
   });
 }

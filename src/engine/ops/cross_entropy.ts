@@ -1,4 +1,9 @@
-// The LM head fused with softmax cross-entropy, in row chunks: logits = h W^T and the
+// Cross-entropy family: softmaxCrossEntropy (mean softmax cross-entropy of logits
+// against class targets) and linearCrossEntropy (the LM head fused with it). Both are
+// scalar losses whose gradient is a host number (see autograd.ts), so the backward
+// pass never waits on the device for it.
+//
+// linearCrossEntropy works in row chunks: logits = h W^T and the
 // mean cross-entropy of the targets, without ever holding all [n, C] logits when they
 // are large. Forward keeps each row's log-sum-exp; backward recomputes one chunk of
 // logits at a time (or reuses them when they were small enough to keep), turns it into
@@ -8,6 +13,36 @@ import { native } from "../native";
 import { Tensor, expect, sameDevice } from "../tensor";
 import { record } from "../autograd";
 import { check, checkLive, countTargets } from "./common";
+import { meanOf } from "./reduce";
+
+/**
+ * Mean softmax cross-entropy over the rows of logits [R, C] whose target is >= 0
+ * (targets int32 [R]; -1 masks a row). targetsHost gives the count without a device read.
+ */
+export function softmaxCrossEntropy(logits: Tensor, targets: Tensor, targetsHost: Int32Array): Tensor {
+  const op = "softmaxCrossEntropy";
+  checkLive(op, logits, targets);
+  expect(op, logits, "logits", "f32", 2);
+  expect(op, targets, "targets", "i32");
+  const device = sameDevice(op, logits, targets);
+  const [R, C] = logits.shape;
+  check(targets.numel === R && targetsHost.length === R, op, `targets must have ${R} entries`, logits, targets);
+  const count = countTargets(op, targetsHost, C);
+  const loss = Tensor.zeros([R], { device });
+  const lse = Tensor.zeros([R], { device });
+  native().crossEntropyForward(logits.buffer, targets.buffer, loss.buffer, lse.buffer, R, C);
+  const out = meanOf(loss, Math.max(count, 1));
+  return record(out, {
+    op, inputs: [logits], scalar: true,
+    backward(ctx, g) {
+      const dl = ctx.slot(logits);
+      if (!dl || count === 0) return;
+      const dloss = Tensor.full([R], (g as number) / count, { device });
+      native().crossEntropyBackward(logits.buffer, targets.buffer, lse.buffer, dloss.buffer, dl.buffer, R, C, true);
+      dloss.dispose();
+    },
+  });
+}
 
 /** Rows per chunk so that a chunk of logits stays near 64 MiB. */
 export function defaultChunkRows(classes: number): number {
@@ -50,7 +85,7 @@ export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array
     const partial = Tensor.zeros([1], { device });
     const logits = Tensor.zeros([rows, C], { device });
     nat.gemm(false, true, rows, C, d, 1, h.buffer, start * d, 0, w.buffer, 0, 0, 0, logits.buffer, 0, 0, 1, null);
-    nat.softmaxXentForward(logits.buffer, targets.buffer, loss.buffer, lse.buffer, rows, C);
+    nat.crossEntropyForward(logits.buffer, targets.buffer, loss.buffer, lse.buffer, rows, C);
     nat.sum(loss.buffer, rows, partial.buffer);
     nat.add(partial.buffer, 1, null, 0, total.buffer, 1, true);
     loss.dispose();
@@ -69,7 +104,7 @@ export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array
         const dloss = Tensor.full([c.rows], (g as number) / count, { device });
         if (!c.logits) nat.gemm(false, true, c.rows, C, d, 1, h.buffer, c.start * d, 0, w.buffer, 0, 0, 0, logits.buffer, 0, 0, 1, null);
         // dlogits overwrite the logits they come from (the kernel allows the alias)
-        nat.softmaxXentBackward(logits.buffer, c.targets.buffer, c.lse.buffer, dloss.buffer, logits.buffer, c.rows, C, false);
+        nat.crossEntropyBackward(logits.buffer, c.targets.buffer, c.lse.buffer, dloss.buffer, logits.buffer, c.rows, C, false);
         if (dh) nat.gemm(false, false, c.rows, d, C, 1, logits.buffer, 0, 0, w.buffer, 0, 0, 1, dh.buffer, c.start * d, 0, 1, null);
         if (dw) nat.gemm(true, false, C, d, c.rows, 1, logits.buffer, 0, 0, h.buffer, c.start * d, 0, 1, dw.buffer, 0, 0, 1, null);
         logits.dispose();

@@ -1,4 +1,4 @@
-// Op wrappers of the pointwise family through the autograd tape: the gradient of a
+// Elementwise and reduce op wrappers through the autograd tape: the gradient of a
 // scalar loss built from mul, tanh, exp, logSigmoid, rowSum and mean against central
 // finite differences of a float64 reimplementation; shape errors name the op.
 import { test } from "node:test";
@@ -21,7 +21,7 @@ function loss64(a: number[], b: number[]): number {
   return (0.7 * s) / R - (0.2 * sq) / (R * C);
 }
 
-test("pointwise ops: tape gradients of a composite loss match finite differences", () => {
+test("elementwise ops: tape gradients of a composite loss match finite differences", () => {
   const rnd = lcg(3);
   const a0 = Array.from({ length: R * C }, () => 2 * rnd() - 1);
   const b0 = Array.from({ length: R * C }, () => 2 * rnd() - 1);
@@ -59,7 +59,7 @@ test("mul: a frozen operand gets no gradient kernel; the other gets g * frozen",
   m.dispose();
 });
 
-test("pointwise ops: errors name the op and the shapes", () => {
+test("elementwise ops: errors name the op and the shapes", () => {
   const a = Tensor.from([1, 2, 3, 4], [2, 2]), b = Tensor.from([1, 2, 3], [3]), i = Tensor.from(Int32Array.from([1]), [1]);
   assert.throws(() => mul(a, b), /^RangeError: mul: shapes differ \(\[2, 2\] f32 on cpu, \[3\] f32 on cpu\)/);
   assert.throws(() => rowSum(b), /rowSum: x must have rank 2, got \[3\] f32 on cpu/);

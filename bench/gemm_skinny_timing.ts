@@ -3,12 +3,12 @@
 // Linear shapes. Several addon builds may be named; each shape then runs on every one
 // of them in turn, in the same process, so before/after numbers see the same load.
 //   npx tsc -p tsconfig.test.json &&
-//   node dist-test/test/native/gemm-skinny-timing.js [--reps=5] [--threads=2] [--only=substr] [addon.node ...]
+//   node dist-test/bench/gemm_skinny_timing.js [--reps=5] [--threads=2] [--only=substr] [addon.node ...]
 // With no addon named, the one the tests load (CLLM4REC_ADDON or the default) is used.
 import * as os from "node:os";
 import * as path from "node:path";
-import { NativeAddon, NativeBuffer } from "../../src/engine/native";
-import { nat as defaultAddon, rng, uniform } from "./helpers";
+import { NativeAddon, NativeBuffer } from "../src/engine/native";
+import { nat as defaultAddon, rng, uniform } from "../test/native/helpers";
 
 const flags = new Map<string, string>();
 const files: string[] = [];

@@ -71,14 +71,14 @@ void backward_generic(const float* logits, const int32_t* target, const float* l
 
 // OpenMP stays out of the ISA clones (outlined parallel bodies lose the target
 // attribute): rows are shared out here and each row runs the vectorised clone.
-void softmax_xent_forward(const float* logits, const int32_t* target, float* loss, float* lse,
+void cross_entropy_forward(const float* logits, const int32_t* target, float* loss, float* lse,
                           int64_t R, int64_t C) {
   const auto row = detail::has_avx512() ? forward_avx512 : forward_generic;
 #pragma omp parallel for schedule(dynamic, 1) if (R * C >= detail::kParallelGrain)
   for (int64_t r = 0; r < R; ++r) row(logits + r * C, target + r, loss + r, lse + r, 1, C);
 }
 
-void softmax_xent_backward(const float* logits, const int32_t* target, const float* lse,
+void cross_entropy_backward(const float* logits, const int32_t* target, const float* lse,
                            const float* dloss, float* dlogits, int64_t R, int64_t C,
                            bool accumulate) {
   const auto row = detail::has_avx512() ? backward_avx512 : backward_generic;

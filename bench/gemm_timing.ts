@@ -1,7 +1,7 @@
 // Ad hoc GEMM timing (not a test): GFLOP/s of the CPU kernel at GPT-2 Linear shapes,
 // for the transpose combinations a Linear layer uses. Run:
-//   npx tsc -p tsconfig.test.json && node dist-test/test/native/gemm-timing.js [tokens] [threads]
-import { nat, rng, uniform } from "./helpers";
+//   npx tsc -p tsconfig.test.json && node dist-test/bench/gemm_timing.js [tokens] [threads]
+import { nat, rng, uniform } from "../test/native/helpers";
 
 const M = Number(process.argv[2] ?? 2560);
 if (process.argv[3]) nat.setNumThreads(Number(process.argv[3]));

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Tensor, tidy, backward, matmul, softmaxCrossEntropy, native } from "../../src/engine";
-import { linearCrossEntropy } from "../../src/engine/ops/linear-xent";
+import { linearCrossEntropy } from "../../src/engine/ops/cross_entropy";
 import { lcg, randn } from "../helpers";
 
 function close(a: Float32Array, b: Float32Array, label: string) {

@@ -15,8 +15,8 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
   const dloss = Tensor.full([R], 1 / R, { device: ctx.device });
   const dlogits = Tensor.zeros([R, C], { device: ctx.device });
   const n = native();
-  const fwd = () => n.softmaxXentForward(logits.buffer, targets.buffer, loss.buffer, lse.buffer, R, C);
-  const bwd = () => n.softmaxXentBackward(logits.buffer, targets.buffer, lse.buffer, dloss.buffer, dlogits.buffer, R, C, false);
+  const fwd = () => n.crossEntropyForward(logits.buffer, targets.buffer, loss.buffer, lse.buffer, R, C);
+  const bwd = () => n.crossEntropyBackward(logits.buffer, targets.buffer, lse.buffer, dloss.buffer, dlogits.buffer, R, C, false);
   const bytes = 4 * R * C; // one pass over the logits
   const opts = { iterations: ctx.quick ? 1 : 10, timeMs: ctx.quick ? 0 : 500, warmupIterations: 1 };
   const rows: Row[] = [];
@@ -36,7 +36,7 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
   }, 3);
   for (const t of [logits, targets, loss, lse, dloss, dlogits]) t.dispose();
   return {
-    suite: "cross-entropy",
+    suite: "cross_entropy",
     rows,
     notes: [
       `logits [${R}, ${C}] fp32 = ${(bytes / 1e6).toFixed(0)} MB; traffic counted as the minimum: fwd reads the logits once, ` +

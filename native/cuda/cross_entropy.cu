@@ -8,7 +8,7 @@ namespace {
 
 constexpr int kRowThreads = 512;
 
-__global__ void softmax_xent_forward_kernel(const float* logits, const int32_t* target,
+__global__ void cross_entropy_forward_kernel(const float* logits, const int32_t* target,
                                             float* loss, float* lse, int64_t C) {
   __shared__ float smax[32];
   __shared__ double ssum[32];
@@ -36,7 +36,7 @@ __global__ void softmax_xent_forward_kernel(const float* logits, const int32_t* 
   }
 }
 
-__global__ void softmax_xent_backward_kernel(const float* logits, const int32_t* target,
+__global__ void cross_entropy_backward_kernel(const float* logits, const int32_t* target,
                                              const float* lse, const float* dloss,
                                              float* dlogits, int64_t C, bool accumulate) {
   const int64_t r = blockIdx.x;
@@ -58,21 +58,21 @@ __global__ void softmax_xent_backward_kernel(const float* logits, const int32_t*
 
 }  // namespace
 
-void softmax_xent_forward(const float* logits, const int32_t* target, float* loss, float* lse,
+void cross_entropy_forward(const float* logits, const int32_t* target, float* loss, float* lse,
                           int64_t R, int64_t C) {
   if (R <= 0) return;
-  softmax_xent_forward_kernel<<<static_cast<unsigned>(R), kRowThreads, 0, detail::stream()>>>(
+  cross_entropy_forward_kernel<<<static_cast<unsigned>(R), kRowThreads, 0, detail::stream()>>>(
       logits, target, loss, lse, C);
-  check_last("softmax_xent_forward");
+  check_last("cross_entropy_forward");
 }
 
-void softmax_xent_backward(const float* logits, const int32_t* target, const float* lse,
+void cross_entropy_backward(const float* logits, const int32_t* target, const float* lse,
                            const float* dloss, float* dlogits, int64_t R, int64_t C,
                            bool accumulate) {
   if (R <= 0 || C <= 0) return;
-  softmax_xent_backward_kernel<<<static_cast<unsigned>(R), kRowThreads, 0, detail::stream()>>>(
+  cross_entropy_backward_kernel<<<static_cast<unsigned>(R), kRowThreads, 0, detail::stream()>>>(
       logits, target, lse, dloss, dlogits, C, accumulate);
-  check_last("softmax_xent_backward");
+  check_last("cross_entropy_backward");
 }
 
 }  // namespace cuda

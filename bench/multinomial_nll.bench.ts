@@ -62,5 +62,5 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
     rows.push(row(headKey(B, J, "fwd+bwd"), both, { "users*items/s": (B * J) / (both.ms / 1000), "GFLOP/s": flops / (both.ms / 1000) / 1e9, "of peak": fracPeak(flops, both.ms, ctx) }, "users*items/s"));
     for (const t of [h, Z, T]) t.dispose();
   }
-  return { suite: "multinomial", rows, notes };
+  return { suite: "multinomial_nll", rows, notes };
 }

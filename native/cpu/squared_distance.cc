@@ -4,14 +4,14 @@
 
 namespace cpu {
 
-void sq_diff_sum_forward(const float* a, const float* b, int64_t n, float* out) {
+void squared_distance_forward(const float* a, const float* b, int64_t n, float* out) {
   out[0] = static_cast<float>(detail::deterministic_sum(n, [a, b](int64_t i) {
     const double d = double(a[i]) - double(b[i]);
     return d * d;
   }));
 }
 
-void sq_diff_sum_backward(const float* a, const float* b, const float* g, float* da, int64_t n,
+void squared_distance_backward(const float* a, const float* b, const float* g, float* da, int64_t n,
                           bool accumulate) {
   const float s = 2.0f * g[0];
 #pragma omp parallel for schedule(static) if (n >= detail::kParallelGrain)
