@@ -146,11 +146,11 @@ test("trainable GPT-2 runs weight-gradient kernels, the frozen one none", () => 
     });
     const l = native().stats().launches;
     if (trainable) {
-      assert.ok((l.sumRows ?? 0) >= 4 * folder.config.nLayer, `bias gradients: ${l.sumRows} sumRows launches`);
+      assert.ok((l.colSum ?? 0) >= 4 * folder.config.nLayer, `bias gradients: ${l.colSum} colSum launches`);
       assert.ok((l.scatterAddRows ?? 0) >= 2, "wte and wpe get scatter-adds");
       for (const p of model.parameters()) assert.ok(p.grad, `${p.name} got no gradient`);
     } else {
-      assert.equal(l.sumRows ?? 0, 0);
+      assert.equal(l.colSum ?? 0, 0);
       assert.equal(l.scatterAddRows ?? 0, 0);
       for (const p of model.parameters()) assert.equal(p.grad, null);
     }
