@@ -18,6 +18,7 @@ import * as attention from "./attention.bench";
 import * as gpt2 from "./gpt2.bench";
 import * as trainStep from "./train-step.bench";
 import { runDataBench } from "./data.bench";
+import * as serve from "./serve.bench";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -77,6 +78,7 @@ const SUITES: Suite[] = [
   },
   { name: "train-step", run: trainStep.run },
   { name: "data", run: dataSuite },
+  { name: "serve", run: serve.run },
   // the heaviest suite last, so a time budget cuts it rather than the cheap ones
   {
     name: "gpt2", run: gpt2.run,
