@@ -7,6 +7,7 @@
 const fs = require("node:fs");
 const path = require("node:path");
 const { spawnSync } = require("node:child_process");
+const paths = require("./native-paths");
 
 const root = path.resolve(__dirname, "..");
 const buildDir = path.join(root, "build-cuda");
@@ -18,29 +19,19 @@ function fail(msg) {
   process.exit(1);
 }
 
-// Directory holding node_api.h: the node-api-headers package, else the Node install.
 function nodeApiInclude() {
-  const tried = [];
   try {
-    const dir = path.join(path.dirname(require.resolve("node-api-headers/package.json")), "include");
-    if (fs.existsSync(path.join(dir, "node_api.h"))) return dir;
-    tried.push(dir);
-  } catch {
-    tried.push("node-api-headers (not installed)");
+    return paths.nodeApiInclude();
+  } catch (e) {
+    fail(e.message);
   }
-  const prefix = path.resolve(path.dirname(process.execPath), "..");
-  for (const dir of [path.join(prefix, "include", "node"), "/usr/include/node", "/usr/local/include/node"]) {
-    if (fs.existsSync(path.join(dir, "node_api.h"))) return dir;
-    tried.push(dir);
-  }
-  fail(`node_api.h not found; looked in: ${tried.join(", ")}`);
 }
 
 function addonApiInclude() {
   try {
-    return require("node-addon-api").include_dir.replace(/^"|"$/g, "");
+    return paths.addonApiInclude();
   } catch (e) {
-    fail(`node-addon-api is not installed (${e.message}); run npm ci first`);
+    fail(e.message);
   }
 }
 

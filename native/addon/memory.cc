@@ -218,6 +218,11 @@ Napi::Value ResetStats(const Napi::CallbackInfo& info) {
 
 void register_memory(Napi::Env env, Napi::Object exports) {
   exports.Set("hasCuda", Napi::Boolean::New(env, cuda_compiled()));
+#ifdef CLLM4REC_CUDASIM
+  exports.Set("cudaSimulator", Napi::Boolean::New(env, true));  // native/cudasim, not a GPU
+#else
+  exports.Set("cudaSimulator", Napi::Boolean::New(env, false));
+#endif
   export_function(env, exports, "cudaDeviceCount", CudaDeviceCount);
   export_function(env, exports, "cudaDeviceName", CudaDeviceName);
   export_function(env, exports, "setNumThreads", SetNumThreads);

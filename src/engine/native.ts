@@ -29,6 +29,7 @@ export interface NativeStats {
  */
 export interface NativeAddon {
   readonly hasCuda: boolean; // compiled with CUDA
+  readonly cudaSimulator?: boolean; // the CUDA side runs on the CPU simulator (native/cudasim)
   cudaDeviceCount(): number; // 0 when no GPU answers
   cudaDeviceName(): string;
   setNumThreads(n: number): void;
