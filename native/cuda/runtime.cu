@@ -36,6 +36,9 @@ using detail::check;
 // Bucket = the request rounded up to one of 4 steps per power of two (<= 25% waste),
 // at least 512 bytes, so a freed block can serve any request of the same bucket.
 size_t bucket_size(size_t bytes) {
+#ifdef CLLM4REC_CUDASIM
+  return bytes;  // exact sizes in the simulator: bucket slack would hide overruns
+#endif
   size_t b = bytes < 512 ? 512 : bytes;
   size_t p = 1;
   while (p * 2 <= b) p *= 2;  // largest power of two <= b
@@ -114,6 +117,9 @@ void* alloc(size_t bytes) {
     it->second.pop_back();
     a.cached -= size;
     a.live[p] = size;
+#ifdef CLLM4REC_CUDASIM
+    std::memset(p, 0xff, size);  // a reused block is as undefined as a fresh one
+#endif
     return p;
   }
   void* p = nullptr;

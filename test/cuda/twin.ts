@@ -68,6 +68,14 @@ export function both(call: (x: (t: Twin) => NativeBuffer, device: 0 | 1) => void
   nat().synchronize();
 }
 
+/** True when the "gpu" side is the CPU simulator (native/cudasim), not a GPU. */
+export const onSimulator: boolean = !skipCuda && !plumbing && nat().cudaSimulator === true;
+
+/** For tests that measure a real device property (timings, peak memory): skip on the simulator. */
+export function skipOnSimulator(what: string): string | false {
+  return skipCuda || (onSimulator ? `needs a real GPU (${what}); the simulator has none` : false);
+}
+
 /** Tests that need a real GPU (allocator, OOM) skip in plumbing mode as well. */
 export const skipDevice: string | false = skipCuda || (plumbing ? "plumbing mode has no GPU" : false);
 
