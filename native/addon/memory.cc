@@ -2,7 +2,7 @@
 #include <cstring>
 #include <vector>
 
-#include "dispatch.h"
+#include "binder.h"
 
 namespace addon {
 
@@ -155,8 +155,8 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
   a.extent(src, "src", srcOff, n);
   if (n == 0) return info.Env().Undefined();
   count_launch("copy");
-  void* d = data<float>(dst, dstOff);
-  const void* s = data<float>(src, srcOff);
+  void* d = static_cast<float*>(dst->ptr) + dstOff;
+  const void* s = static_cast<const float*>(src->ptr) + srcOff;
   const size_t bytes = size_t(n) * 4;
 #ifdef CLLM4REC_CUDA
   if (dst->device == kCuda && src->device == kCuda) {

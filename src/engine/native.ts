@@ -1,6 +1,7 @@
-// Loads the N-API addon and types its surface. The addon is glue only: it validates
-// arguments (devices, dtypes, extents, id ranges), dispatches to native/cpu or
-// native/cuda, counts launches, and turns every native failure into a JS Error.
+// Loads the N-API addon and types its surface. The addon is glue only: one table row per
+// kernel (native/addon/kernels.cc) validates arguments (devices, dtypes, extents, id
+// ranges), dispatches to native/cpu or native/cuda, counts launches, and turns every
+// native failure into a JS Error.
 import * as fs from "node:fs";
 import * as path from "node:path";
 
@@ -30,6 +31,12 @@ export interface NativeStats {
 export interface NativeAddon {
   readonly hasCuda: boolean; // compiled with CUDA
   readonly cudaSimulator?: boolean; // the CUDA side runs on the CPU simulator (native/cudasim)
+  /**
+   * Kernel entry -> its parameters as [name, kind] with kind f32 | i32 (buffers; "?" when
+   * nullable) | int | float | bool, from the addon's table (test/native/signatures.test.ts
+   * checks the declarations below against it).
+   */
+  readonly signatures: Record<string, [string, string][]>;
   cudaDeviceCount(): number; // 0 when no GPU answers
   cudaDeviceName(): string;
   setNumThreads(n: number): void;
