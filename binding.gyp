@@ -7,6 +7,7 @@
         "native/addon/args.cc",
         "native/addon/buffer.cc",
         "native/addon/memory.cc",
+        "native/addon/binder.cc",
         "native/addon/kernels.cc",
         "native/cpu/threads.cc",
         "native/cpu/gemm.cc",

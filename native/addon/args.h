@@ -41,22 +41,6 @@ class Args {
   void disjoint(const Buffer* a, const char* nameA, int64_t offA, int64_t countA,
                 const Buffer* b, const char* nameB, int64_t offB, int64_t countB);
 
-  // The same for a binder buffer argument (binder.h), named by its parameter; a null
-  // optional buffer is not checked.
-  template <typename B>
-  void extent(const B& buf, int64_t off, int64_t count) {
-    if (buf.b) extent(buf.b, buf.name, off, count);
-  }
-  template <typename... B>
-  void extents(int64_t off, int64_t count, const B&... bufs) {
-    (extent(bufs, off, count), ...);
-  }
-  template <typename A, typename B>
-  void disjoint(const A& a, int64_t offA, int64_t countA, const B& b, int64_t offB,
-                int64_t countB) {
-    disjoint(a.b, a.name, offA, countA, b.b, b.name, offB, countB);
-  }
-
   [[noreturn]] void fail(const std::string& message) const;
   [[noreturn]] void type_error(const std::string& message) const;
   [[noreturn]] void range_error(const std::string& message) const;

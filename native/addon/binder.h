@@ -1,13 +1,21 @@
-// The table-driven binder: a kernel entry is one row (name, parameter names, the checks
-// between its shapes, the launch) and everything else is written once here: argument
-// parsing from the row's lambda parameter types, the errors naming op and shapes, the
-// empty-output early return, launch counting, dispatch by device and CUDA error checks.
+// The table-driven binder. A kernel entry is one row of native/addon/kernels.cc:
+//   ROW(kernel, "spec", "work"[, check])
+// The spec lists the kernel's parameters in kernels.h order, each as
+//   [alias=]js[?][@offset][>=min][[extent]][!other...]    or +flag for a JS-only boolean:
+// js is the JS argument (read once, even when two items share it), ? allows null, @offset
+// names the JS argument with its element offset, [extent] is a product of integer
+// arguments and literals (the elements the kernel may touch from there), !other forbids
+// overlap with another item. Types come from the kernel's own declaration. work is a
+// product too: the launch is skipped when it is 0. A check function adds what a spec
+// cannot say (extents of strided blocks, value ranges) and returns the work itself.
+// Parsing, errors naming op and shapes, launch counting, dispatch by device and CUDA
+// error checks are written once, here.
 #pragma once
 #include <napi.h>
 
 #include <functional>
+#include <memory>
 #include <string>
-#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -16,114 +24,120 @@
 
 namespace addon {
 
-// A buffer argument: F32/I32 must be given, OptF32/OptI32 may be null.
-template <typename T, bool Optional>
-struct Buf {
-  Buffer* b = nullptr;
-  const char* name = "";
-  T* at(int64_t off = 0) const { return b ? static_cast<T*>(b->ptr) + off : nullptr; }
-  explicit operator bool() const { return b != nullptr; }
-};
-using F32 = Buf<float, false>;
-using OptF32 = Buf<float, true>;
-using I32 = Buf<int32_t, false>;
-using OptI32 = Buf<int32_t, true>;
+// A product of integer arguments (index >= 0) and literals (index -1).
+using Product = std::vector<std::pair<int, int64_t>>;
 
-// One parameter of a row: its name and, for integers, the smallest value allowed.
-struct Param {
-  std::string name;
-  int64_t min = 0;
+struct Item {
+  std::string name;       // in messages and lookups (the alias when one is given)
+  int js = -1, off = -1;  // argument indices of the value (or buffer) and of its offset
+  bool optional = false;
+  bool hasExtent = false;
+  Product extent;
+  std::vector<std::string> apart;
 };
 
-// Reads argument i as T; kind is what the exported signature calls it.
+struct Spec {
+  std::string op;
+  std::vector<std::string> args;  // JS argument names, in call order
+  std::vector<char> kinds;        // per argument: f/i (f32/i32 buffer), n int, x float, b bool
+  std::vector<bool> optional;
+  std::vector<int64_t> min;
+  std::vector<Item> items;  // the kernel's parameters
+  Product work;
+};
+
+// One call: its arguments read and checked, plus the extent settled for each item.
+struct Call {
+  Args& a;
+  const Spec& s;
+  std::vector<Buffer*> buf;
+  std::vector<int64_t> num;
+  std::vector<double> real;
+  std::vector<int64_t> ext;  // per item; -1 while unknown
+
+  int arg(const char* name) const;
+  size_t item(const char* name) const;
+  int64_t i(const char* name) const { return num[arg(name)]; }
+  float f(const char* name) const { return float(real[arg(name)]); }
+  Buffer* buffer(const char* name) const { return buf[s.items[item(name)].js]; }
+  int64_t offset(size_t it) const { return s.items[it].off < 0 ? 0 : num[s.items[it].off]; }
+  int64_t product(const Product& p) const;
+  // Checks and records that item name may touch count elements from its offset.
+  void extent(const char* name, int64_t count);
+  template <typename T>
+  T value(size_t it) const;
+};
+
 template <typename T>
-struct Read;
-template <typename T, bool Opt>
-struct Read<Buf<T, Opt>> {
-  static constexpr const char* kind = std::is_same_v<T, float> ? (Opt ? "f32?" : "f32")
-                                                              : (Opt ? "i32?" : "i32");
-  static Buf<T, Opt> get(Args& a, size_t i, const Param& p) {
-    const int dtype = std::is_same_v<T, float> ? kF32 : kI32;
-    Buf<T, Opt> r;
-    r.name = p.name.c_str();
-    r.b = Opt ? a.optional_buffer(i, r.name, dtype) : a.buffer(i, r.name, dtype);
-    return r;
+T Call::value(size_t it) const {
+  const int j = s.items[it].js;
+  if constexpr (std::is_pointer_v<T>) {
+    using E = std::remove_const_t<std::remove_pointer_t<T>>;
+    return buf[j] ? static_cast<E*>(buf[j]->ptr) + offset(it) : nullptr;
+  } else if constexpr (std::is_same_v<T, float>) {
+    return float(real[j]);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return num[j] != 0;
+  } else {
+    return num[j];
   }
-};
-template <>
-struct Read<int64_t> {
-  static constexpr const char* kind = "int";
-  static int64_t get(Args& a, size_t i, const Param& p) {
-    const int64_t v = a.integer(i, p.name.c_str(), p.min);
-    a.shape(p.name.c_str(), v);
-    return v;
-  }
-};
-template <>
-struct Read<float> {
-  static constexpr const char* kind = "float";
-  static float get(Args& a, size_t i, const Param& p) { return a.number(i, p.name.c_str()); }
-};
-template <>
-struct Read<bool> {
-  static constexpr const char* kind = "bool";
-  static bool get(Args& a, size_t i, const Param& p) { return a.flag(i, p.name.c_str()); }
-};
+}
 
-// The cpu and cuda twins of one kernel. Calling it launches on the call's device, unless
-// the output is empty (work == 0); it counts the launch and checks CUDA errors.
-template <typename F>
-struct Kernel {
-  F cpu;
-  F gpu;  // null when the addon is built without CUDA
-  template <typename... A>
-  void operator()(Args& a, int64_t work, A&&... args) const {
-    if (work == 0) return;
-    count_launch(a.op());
-#ifdef CLLM4REC_CUDA
-    if (a.device() == kCuda) {
-      gpu(std::forward<A>(args)...);
-      ::cuda::check_last(a.op());
-      return;
-    }
-#endif
-    cpu(std::forward<A>(args)...);
-  }
-};
+template <typename T>
+constexpr char kind_of() {
+  if constexpr (std::is_pointer_v<T>)
+    return std::is_same_v<std::remove_const_t<std::remove_pointer_t<T>>, float> ? 'f' : 'i';
+  else
+    return std::is_same_v<T, float> ? 'x' : std::is_same_v<T, bool> ? 'b' : 'n';
+}
+
+using Check = int64_t (*)(Call&);
 
 // Registers one entry point; std::exceptions from kernels become JS Errors naming it.
 void export_function(Napi::Env env, Napi::Object exports, const std::string& name,
                      std::function<Napi::Value(const Napi::CallbackInfo&)> fn);
-// "layer_norm_forward" -> "layerNormForward": the JS name of a C++ kernel name.
-std::string camel_case(const char* snake);
-// "a b>=1 c" -> {a, 0}, {b, 1}, {c, 0}.
-std::vector<Param> parse_params(const char* params);
-// Records name -> [[param, kind], ...] in the addon's `signatures` export.
-void add_signature(Napi::Env env, Napi::Object exports, const std::string& name,
-                   const std::vector<Param>& params, const std::vector<const char*>& kinds);
+// Builds the spec from its text and the kernel's parameter kinds; throws on a bad row.
+Spec make_spec(const char* snake, const char* spec, const char* work,
+               const std::vector<char>& kinds);
+// Reads the arguments, checks extents (and runs check), returns the work (0 = skip).
+int64_t prepare(Call& c, Check check);
+void add_signature(Napi::Env env, Napi::Object exports, const Spec& s);
 
-template <typename K, typename Body, typename... P, size_t... I>
-void bind_row(Napi::Env env, Napi::Object exports, const char* snake, const char* names, K k,
-              Body body, std::index_sequence<I...>) {
-  const std::string op = camel_case(snake);
-  const std::vector<Param> params = parse_params(names);
-  if (params.size() != sizeof...(P))
-    throw std::logic_error(op + ": the row names " + std::to_string(params.size()) +
-                           " parameters but its lambda takes " + std::to_string(sizeof...(P)));
-  add_signature(env, exports, op, params, {Read<P>::kind...});
-  export_function(env, exports, op, [op, params, k, body](const Napi::CallbackInfo& info) {
-    Args a(info, op.c_str(), sizeof...(P));
-    // Braced initialisation reads the arguments left to right, so errors come in order.
-    std::tuple<P...> v{Read<P>::get(a, I, params[I])...};
-    body(a, k, std::get<I>(v)...);
-    return info.Env().Undefined();
-  });
+template <typename T>
+struct Same {
+  using type = T;
+};
+
+template <typename... P, size_t... I>
+void launch(void (*fn)(P...), const Call& c, std::index_sequence<I...>) {
+  fn(c.value<P>(I)...);
 }
 
-template <typename K, typename Body, typename... P>
-void bind(Napi::Env env, Napi::Object exports, const char* snake, const char* names, K k,
-          Body body, void (Body::*)(Args&, const K&, P...) const) {
-  bind_row<K, Body, P...>(env, exports, snake, names, k, body, std::index_sequence_for<P...>{});
+template <typename... P>
+void bind(Napi::Env env, Napi::Object exports, const char* snake, void (*cpu)(P...),
+          typename Same<void (*)(P...)>::type gpu, const char* spec, const char* work,
+          Check check = nullptr) {
+  auto s = std::make_shared<const Spec>(make_spec(snake, spec, work, {kind_of<P>()...}));
+  add_signature(env, exports, *s);
+  export_function(env, exports, s->op, [s, cpu, gpu, check](const Napi::CallbackInfo& info) {
+    Args a(info, s->op.c_str(), s->args.size());
+    Call c{a, *s, {}, {}, {}, {}};
+    if (prepare(c, check) != 0) {
+      count_launch(s->op.c_str());
+#ifdef CLLM4REC_CUDA
+      if (a.device() == kCuda) {
+        launch(gpu, c, std::index_sequence_for<P...>{});
+        ::cuda::check_last(s->op.c_str());
+      } else {
+        launch(cpu, c, std::index_sequence_for<P...>{});
+      }
+#else
+      (void)gpu;
+      launch(cpu, c, std::index_sequence_for<P...>{});
+#endif
+    }
+    return info.Env().Undefined();
+  });
 }
 
 #ifdef CLLM4REC_CUDA
@@ -131,18 +145,10 @@ void bind(Napi::Env env, Napi::Object exports, const char* snake, const char* na
 #else
 #define CLLM4REC_GPU(name) nullptr
 #endif
+// One table row; the kernel's name appears once and gives the JS name, both twins and
+// the launch counter.
+#define ROW(name, ...) ::addon::bind(env, exports, #name, &::cpu::name, CLLM4REC_GPU(name), __VA_ARGS__)
 
-// One table row: ROW(kernel_name, "param names", [](Args& a, const Run& run, <typed
-// params>) { shape relations; run(a, work, kernel args...); }). The name appears once.
-#define ROW(name, params, ...)                                                        \
-  [&] {                                                                               \
-    using Run = ::addon::Kernel<decltype(&::cpu::name)>;                              \
-    auto body = __VA_ARGS__;                                                          \
-    ::addon::bind(env, exports, #name, params, Run{&::cpu::name, CLLM4REC_GPU(name)}, \
-                  body, &decltype(body)::operator());                                 \
-  }()
-
-// Entry-point tables, one per file.
 void register_memory(Napi::Env env, Napi::Object exports);
 void register_kernels(Napi::Env env, Napi::Object exports);
 

@@ -1,10 +1,12 @@
-// The chunked LM-head cross-entropy equals the unfused matmul + softmax cross-entropy
-// (itself checked against finite differences) for the loss and both gradients.
+// The cross-entropy family through the tape: both ops' gradients against finite
+// differences (kept and recomputed logits, a frozen head), and the chunked LM head
+// equal to the unfused matmul + softmax cross-entropy for the loss and both gradients.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Tensor, tidy, backward, matmul, softmaxCrossEntropy, native } from "../../src/engine";
 import { linearCrossEntropy } from "../../src/engine/ops/cross_entropy";
 import { lcg, randn } from "../helpers";
+import { checkGradients } from "./fd";
 
 function close(a: Float32Array, b: Float32Array, label: string) {
   assert.equal(a.length, b.length);
@@ -56,4 +58,17 @@ test("a frozen head gets no weight-gradient GEMM; bad targets are RangeErrors", 
     assert.throws(() => linearCrossEntropy(h, w, Int32Array.from([0, 1, 2, 3, 4, 9])), /target 9 at row 5 is out of range for 9 classes/);
     h.dispose();
   });
+});
+
+test("softmaxCrossEntropy and linearCrossEntropy: gradients against finite differences", () => {
+  const host = Int32Array.from([2, -1, 0, 4, 1]);
+  const targets = Tensor.from(host, [5], { dtype: "i32" });
+  checkGradients("softmaxCrossEntropy", [{ name: "logits", shape: [5, 5] }], ([x]) => softmaxCrossEntropy(x, targets, host));
+  // kept logits (the default for small heads) and recomputed ones, in chunks of 2 rows
+  for (const keepBytes of [undefined, 0])
+    checkGradients(`linearCrossEntropy keepBytes=${keepBytes}`, [{ name: "h", shape: [5, 3] }, { name: "W", shape: [5, 3] }],
+      ([h, w]) => linearCrossEntropy(h, w, host, { chunkRows: 2, keepBytes }));
+  checkGradients("linearCrossEntropy frozen W", [{ name: "h", shape: [5, 3] }, { name: "W", shape: [5, 3], grad: false }],
+    ([h, w]) => linearCrossEntropy(h, w, host, { chunkRows: 2 }));
+  targets.dispose();
 });

@@ -1,9 +1,11 @@
-// Elementwise and reduce op wrappers through the autograd tape: the gradient of a
+// Elementwise op wrappers through the autograd tape: add, scale, reshape and
+// combineLosses against finite differences one by one, and the gradient of a
 // scalar loss built from mul, tanh, exp, logSigmoid, rowSum and mean against central
 // finite differences of a float64 reimplementation; shape errors name the op.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Tensor, tidy, backward, combineLosses, mul, tanh, exp, logSigmoid, rowSum, mean, native } from "../../src/engine";
+import { Tensor, tidy, backward, add, scale, reshape, combineLosses, mul, tanh, exp, logSigmoid, rowSum, mean, native } from "../../src/engine";
+import { checkGradients } from "./fd";
 import { lcg } from "../helpers";
 
 const R = 3, C = 4;
@@ -67,4 +69,13 @@ test("elementwise ops: errors name the op and the shapes", () => {
   assert.throws(() => exp(a, NaN), /exp: scale must be finite/);
   assert.throws(() => mean(Tensor.zeros([0])), /mean: x is empty/);
   for (const t of [a, b, i]) t.dispose();
+});
+
+test("add, scale, reshape and combineLosses: gradients against finite differences", () => {
+  checkGradients("add", [{ name: "a", shape: [2, 3] }, { name: "b", shape: [2, 3] }], ([a, b]) => add(a, b));
+  checkGradients("add frozen b", [{ name: "a", shape: [2, 3] }, { name: "b", shape: [2, 3], grad: false }], ([a, b]) => add(a, b));
+  checkGradients("scale", [{ name: "a", shape: [4] }], ([a]) => scale(a, -1.5));
+  checkGradients("reshape", [{ name: "a", shape: [2, 3] }], ([a]) => rowSum(reshape(a, [3, 2])));
+  checkGradients("combineLosses", [{ name: "a", shape: [3] }, { name: "b", shape: [2, 2] }],
+    ([a, b]) => combineLosses([[mean(a), 0.5], [mean(mul(b, b)), -2]]));
 });
