@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <unordered_map>
+#include <vector>
 
 #include "kernels.h"
 
@@ -16,6 +18,72 @@ constexpr napi_type_tag kBufferTag = {0x636c6c6d34726563ULL, 0x6e6174697665627fU
 
 const char* device_name(int device) { return device == kCuda ? "cuda" : "cpu"; }
 const char* dtype_name(int dtype) { return dtype == kI32 ? "int32" : "float32"; }
+
+namespace {
+// Host blocks are reused: a training step allocates the same activation sizes every step,
+// and a fresh large malloc is an mmap whose pages fault in (zeroed by the kernel) on first
+// touch. Freed blocks wait in per-size-class lists, up to CLLM4REC_HOST_CACHE_MB (default
+// 512; 0 turns the cache off), and emptyCache() returns them.
+struct HostCache {
+  std::unordered_map<size_t, std::vector<void*>> free;
+  size_t bytes = 0;
+  size_t limit = 0;
+  HostCache() {
+    const char* env = std::getenv("CLLM4REC_HOST_CACHE_MB");
+    limit = size_t(env && *env ? std::strtoull(env, nullptr, 10) : 512) << 20;
+  }
+};
+
+HostCache& host_cache() {
+  static HostCache c;
+  return c;
+}
+
+// Size classes: 64-byte multiples up to 4 KiB, then eight classes per power of two, so a
+// block serves requests up to 12.5% smaller than itself.
+size_t host_class(size_t bytes) {
+  bytes = (bytes + 63) / 64 * 64;
+  if (bytes <= 4096) return bytes;
+  size_t p = 4096;
+  while (p < bytes) p <<= 1;
+  const size_t step = p / 16;
+  return (bytes + step - 1) / step * step;
+}
+
+void* host_alloc(size_t bytes) {
+  const size_t cls = host_class(bytes);
+  HostCache& c = host_cache();
+  auto it = c.free.find(cls);
+  if (it != c.free.end() && !it->second.empty()) {
+    void* p = it->second.back();
+    it->second.pop_back();
+    c.bytes -= cls;
+    return p;
+  }
+  return std::aligned_alloc(64, cls);
+}
+
+void host_free(void* p, size_t bytes) {
+  const size_t cls = host_class(bytes);
+  HostCache& c = host_cache();
+  if (c.bytes + cls > c.limit) {
+    std::free(p);
+    return;
+  }
+  c.free[cls].push_back(p);
+  c.bytes += cls;
+}
+}  // namespace
+
+size_t host_cached_bytes() { return host_cache().bytes; }
+
+void host_empty_cache() {
+  HostCache& c = host_cache();
+  for (auto& kv : c.free)
+    for (void* p : kv.second) std::free(p);
+  c.free.clear();
+  c.bytes = 0;
+}
 
 Accounting& accounting() {
   static Accounting a;
@@ -42,7 +110,7 @@ Buffer* allocate(Napi::Env env, int device, int dtype, int64_t numel) {
                            "(run `npm run build:native` on a machine with nvcc)");
 #endif
   } else if (bytes > 0) {
-    ptr = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    ptr = host_alloc(bytes);
     if (!ptr)
       throw Napi::Error::New(env, "alloc: out of host memory allocating " +
                                       std::to_string(bytes) + " bytes");
@@ -62,9 +130,9 @@ void release(Buffer* buf) {
     if (buf->device == kCuda)
       cuda::release(buf->ptr, buf->bytes());
     else
-      std::free(buf->ptr);
+      host_free(buf->ptr, buf->bytes());
 #else
-    std::free(buf->ptr);
+    host_free(buf->ptr, buf->bytes());
 #endif
   }
   buf->ptr = nullptr;

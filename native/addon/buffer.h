@@ -27,8 +27,12 @@ const char* dtype_name(int dtype);
 // Allocates a zero-initialised buffer; throws Napi::Error when the device is missing or
 // the memory is exhausted.
 Buffer* allocate(Napi::Env env, int device, int dtype, int64_t numel);
-// Releases the memory once (idempotent); the Buffer struct stays for isFreed().
+// Releases the memory once (idempotent); the Buffer struct stays for isFreed(). Host
+// memory goes back to a bounded per-size cache for the next allocation of that size.
 void release(Buffer* buf);
+// Bytes held by the host block cache, and returning them to the system.
+size_t host_cached_bytes();
+void host_empty_cache();
 // Wraps a Buffer in a type-tagged External whose finalizer releases it as a backstop.
 Napi::External<Buffer> wrap(Napi::Env env, Buffer* buf);
 // The Buffer behind a value, or nullptr when the value is not one of our Externals.

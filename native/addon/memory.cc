@@ -185,6 +185,7 @@ Napi::Value Synchronize(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
+  host_empty_cache();
 #ifdef CLLM4REC_CUDA
   if (cuda::device_count() > 0) cuda::empty_cache();
 #endif
@@ -202,6 +203,7 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
 #else
   s.Set("cudaCachedBytes", Napi::Number::New(env, 0));
 #endif
+  s.Set("cpuCachedBytes", Napi::Number::New(env, double(host_cached_bytes())));
   s.Set("liveBuffers", Napi::Number::New(env, double(acc.liveBuffers)));
   Napi::Object launches = Napi::Object::New(env);
   for (const auto& kv : acc.launches) launches.Set(kv.first, Napi::Number::New(env, kv.second));

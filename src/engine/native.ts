@@ -18,6 +18,8 @@ export interface NativeStats {
   cudaBytes: number;
   /** bytes held by the CUDA caching allocator but not in use */
   cudaCachedBytes: number;
+  /** bytes of freed host buffers kept for reuse (CLLM4REC_HOST_CACHE_MB; emptyCache() frees them) */
+  cpuCachedBytes: number;
   liveBuffers: number;
   /** kernel launches by kernel name since the last resetStats() */
   launches: Record<string, number>;
