@@ -36,6 +36,7 @@ export const FLAGS: FlagDef[] = [
   { name: "out", kind: "string", group: "run", help: "run folder: config, dataset card, metrics.jsonl, checkpoints, report (default runs/<data>-<time>)" },
   { name: "resume", kind: "bool", group: "run", help: "continue the run in --out from its last complete epoch" },
   { name: "preset", kind: "string", group: "run", choices: ["quick", "paper"], help: "epoch counts: quick (minutes; default for synthetic data) or paper (SPEC.md; default otherwise)" },
+  { name: "profile", kind: "bool", group: "run", help: "time every native kernel: a per-op table (calls, ms, GFLOP/s or GB/s) at the end and profile.json in the run folder (on CUDA each call synchronises)" },
   { name: "compare", kind: "bool", group: "run", help: "also train the baselines on the same split and write compare.md/.json/.svg" },
   { name: "users", kind: "string", group: "recommend", help: "recommend: comma-separated original user ids" },
   { name: "top", kind: "int", group: "recommend", help: "recommend: items per user (default 10)" },

@@ -12,8 +12,10 @@ import { ensureTinyModel } from "../io/tiny-gpt2";
 import { loadGpt2Folder } from "../io/gpt2-folder";
 import { Gpt2 } from "../nn/gpt2";
 import { greedyGenerate } from "../nn/generate";
-import { defaultDevice } from "../engine";
+import { defaultDevice, native } from "../engine";
 import { serveCommand } from "../serve/command";
+import { enableProfile, profileReport, formatProfile } from "../engine/profile";
+import * as fs from "node:fs";
 
 function dataSpec(f: ParsedArgs["flags"]): DataSpec {
   const raw = String(f.data ?? "synthetic");
@@ -82,7 +84,13 @@ export async function main(argv: string[]): Promise<void> {
       const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
       const out = path.resolve(String(f.out ?? path.join("runs", `${data.kind}-${stamp}`)));
       console.log(`cllm4rec train: data ${data.kind}, out ${out}`);
+      if (f.profile) enableProfile({ sync: f.device !== "cpu" && native().cudaDeviceCount() > 0 });
       const report: TrainReport = await trainRun(spec, out, { ...open, resume: !!f.resume });
+      if (f.profile) {
+        const prof = profileReport();
+        console.log(formatProfile(prof));
+        fs.writeFileSync(path.join(out, "profile.json"), JSON.stringify(prof, null, 2) + "\n");
+      }
       if (f.compare) await runComparison(out, report, open);
       return;
     }
