@@ -9,6 +9,7 @@
         "native/addon/memory.cc",
         "native/addon/binder.cc",
         "native/addon/kernels.cc",
+        "native/addon/cpu_fast_bind.cc",
         "native/cpu/threads.cc",
         "native/cpu/gemm.cc",
         "native/cpu/elementwise.cc",
@@ -21,7 +22,10 @@
         "native/cpu/cross_entropy.cc",
         "native/cpu/multinomial_nll.cc",
         "native/cpu/squared_distance.cc",
-        "native/cpu/adam.cc"
+        "native/cpu/adam.cc",
+        "native/cpu/linear_cross_entropy.cc",
+        "native/cpu/gemm_bf16.cc",
+        "native/cpu/fma_peak.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/include"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

@@ -3,9 +3,15 @@
 
 #include "binder.h"
 
+namespace addon {
+// native/addon/cpu_fast_bind.cc: rows of the CPU-only kernels (kernels_cpu.h).
+void register_cpu_fast(Napi::Env env, Napi::Object exports);
+}  // namespace addon
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   addon::register_memory(env, exports);
   addon::register_kernels(env, exports);
+  addon::register_cpu_fast(env, exports);
   return exports;
 }
 

@@ -124,6 +124,22 @@ export interface NativeAddon {
   rowSumForward(X: NativeBuffer, R: number, C: number, out: NativeBuffer, accumulate: boolean): void;
   /** dX[r, c] (+)= dout[r] */
   rowSumBackward(dout: NativeBuffer, R: number, C: number, dX: NativeBuffer, accumulate: boolean): void;
+
+  // CPU-only fast kernels (native/include/kernels_cpu.h); a cuda buffer is an Error.
+  /** fused h [n,d] @ W [C,d]^T + softmax cross-entropy: loss, lse and (dh not null) the unit input gradient */
+  linearXentForward(h: NativeBuffer, W: NativeBuffer, target: NativeBuffer, loss: NativeBuffer,
+    lse: NativeBuffer, dh: NativeBuffer | null, n: number, C: number, d: number): void;
+  /** the CPU has AVX512_BF16 (and CLLM4REC_CPU_ISA does not cap it) */
+  bf16Supported(): boolean;
+  /** int32 words of a [K, N] matrix packed to BF16 panels */
+  bf16PackedWords(K: number, N: number): number;
+  /** packs op(B) [K, N] (B stored [N, K] when transB) into dst (an int32 buffer of bf16PackedWords) */
+  bf16PackB(transB: boolean, B: NativeBuffer, K: number, N: number, dst: NativeBuffer): void;
+  /** C = alpha op(A) @ Bp + beta C (+ bias); A rounded to BF16, fp32 accumulation */
+  gemmBf16(transA: boolean, M: number, N: number, K: number, alpha: number, A: NativeBuffer, offA: number,
+    Bp: NativeBuffer, beta: number, C: NativeBuffer, offC: number, bias: NativeBuffer | null): void;
+  /** measured peak FLOP/s on all threads: kind 0 fp32 FMA, 1 BF16 dot products (0 when missing) */
+  fmaPeak(kind: 0 | 1, seconds: number): { flops: number; lanes: number };
 }
 
 /**

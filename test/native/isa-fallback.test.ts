@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 
-const suites = ["gemm.test.js", "attention.test.js", "cross_entropy.test.js", "multinomial_nll.test.js"].map((f) => path.join(__dirname, f));
+const suites = ["gemm.test.js", "attention.test.js", "cross_entropy.test.js", "multinomial_nll.test.js", "linear_cross_entropy.test.js"].map((f) => path.join(__dirname, f));
 
 for (const isa of ["avx2", "generic"]) {
   test(`kernel suites pass with CLLM4REC_CPU_ISA=${isa}`, () => {

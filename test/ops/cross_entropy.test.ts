@@ -3,7 +3,7 @@
 // equal to the unfused matmul + softmax cross-entropy for the loss and both gradients.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Tensor, tidy, backward, matmul, softmaxCrossEntropy, native } from "../../src/engine";
+import { Tensor, tidy, backward, matmul, softmaxCrossEntropy, native, noGrad } from "../../src/engine";
 import { linearCrossEntropy } from "../../src/engine/ops/cross_entropy";
 import { lcg, randn } from "../helpers";
 import { checkGradients } from "./fd";
@@ -48,13 +48,18 @@ test("a frozen head gets no weight-gradient GEMM; bad targets are RangeErrors", 
     const w = Tensor.from(new Float32Array(9 * 4).fill(0.2), [9, 4]);
     const t = Int32Array.from([0, 1, 2, -1, 4, 5]);
     native().resetStats();
-    backward(linearCrossEntropy(h, w, t, { chunkRows: 2, keepBytes: 0 }));
+    backward(linearCrossEntropy(h, w, t, { chunkRows: 2, keepBytes: 0, fused: false }));
     // forward: 3 chunk GEMMs; backward: per chunk one recompute + one dh GEMM, no dW
     assert.equal(native().stats().launches.gemm, 3 + 6);
     native().resetStats();
-    backward(linearCrossEntropy(h, w, t, { chunkRows: 2 }));
+    backward(linearCrossEntropy(h, w, t, { chunkRows: 2, fused: false }));
     // small logits are kept: no recompute
     assert.equal(native().stats().launches.gemm, 3 + 3);
+    native().resetStats();
+    backward(linearCrossEntropy(h, w, t));
+    // the fused CPU kernel (the default for a frozen head): one launch, no GEMM, no recompute
+    assert.equal(native().stats().launches.gemm ?? 0, 0);
+    assert.equal(native().stats().launches.linearXentForward, 1);
     assert.throws(() => linearCrossEntropy(h, w, Int32Array.from([0, 1, 2, 3, 4, 9])), /target 9 at row 5 is out of range for 9 classes/);
     h.dispose();
   });
@@ -69,6 +74,36 @@ test("softmaxCrossEntropy and linearCrossEntropy: gradients against finite diffe
     checkGradients(`linearCrossEntropy keepBytes=${keepBytes}`, [{ name: "h", shape: [5, 3] }, { name: "W", shape: [5, 3] }],
       ([h, w]) => linearCrossEntropy(h, w, host, { chunkRows: 2, keepBytes }));
   checkGradients("linearCrossEntropy frozen W", [{ name: "h", shape: [5, 3] }, { name: "W", shape: [5, 3], grad: false }],
-    ([h, w]) => linearCrossEntropy(h, w, host, { chunkRows: 2 }));
+    ([h, w]) => linearCrossEntropy(h, w, host, { chunkRows: 2, fused: false }));
+  checkGradients("linearCrossEntropy frozen W, fused CPU kernel", [{ name: "h", shape: [5, 3] }, { name: "W", shape: [5, 3], grad: false }],
+    ([h, w]) => linearCrossEntropy(h, w, host, { fused: true }));
   targets.dispose();
+});
+
+test("the fused head (frozen W) matches the unfused ops: loss and dh, masked rows, no-grad forward", () => {
+  const rnd = lcg(21);
+  for (const [n, d, C] of [[11, 5, 13], [40, 33, 700]]) {
+    const targets = Int32Array.from({ length: n }, (_, i) => (i % 4 === 3 ? -1 : (i * 7) % C));
+    const hData = randn(n * d, 1, rnd), wData = randn(C * d, 1, rnd);
+    const run = (mode: "ops" | "chunked" | "fused") => tidy(() => {
+      const h = Tensor.from(hData, [n, d], { requiresGrad: true });
+      const w = Tensor.from(wData, [C, d]);
+      const loss = mode === "ops"
+        ? softmaxCrossEntropy(matmul(h, w, { transB: true }), Tensor.from(targets, [n]), targets)
+        : linearCrossEntropy(h, w, targets, { fused: mode === "fused" });
+      const value = loss.item();
+      backward(loss);
+      const out = { value, dh: h.grad!.toFloat32() };
+      h.dispose();
+      return out;
+    });
+    const ref = run("ops");
+    for (const mode of ["chunked", "fused"] as const) {
+      const got = run(mode);
+      assert.ok(Math.abs(got.value - ref.value) <= 1e-5 * Math.abs(ref.value), `${mode} loss ${got.value} vs ${ref.value}`);
+      close(got.dh, ref.dh, `${mode} dh ${n}x${d}x${C}`);
+    }
+    const noGradValue = tidy(() => noGrad(() => linearCrossEntropy(Tensor.from(hData, [n, d]), Tensor.from(wData, [C, d]), targets).item()));
+    assert.ok(Math.abs(noGradValue - ref.value) <= 1e-5 * Math.abs(ref.value));
+  }
 });

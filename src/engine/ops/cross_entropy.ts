@@ -11,7 +11,7 @@
 // and long reviews this is the difference between gigabytes and a few hundred megabytes.
 import { native } from "../native";
 import { Tensor, expect, sameDevice } from "../tensor";
-import { record } from "../autograd";
+import { record, isGradEnabled } from "../autograd";
 import { check, checkLive, countTargets } from "./common";
 import { meanOf } from "./reduce";
 
@@ -54,6 +54,17 @@ export interface LinearXentOptions {
   chunkRows?: number;
   /** logits up to this many bytes in all are kept for the backward instead of recomputed (default 256 MiB) */
   keepBytes?: number;
+  /**
+   * The fused CPU kernel (one pass over W with an online softmax that also yields the input
+   * gradient, so the backward is an axpy): used on the CPU when W needs no gradient. Default
+   * true unless CLLM4REC_FUSED_HEAD=0; false keeps the chunked path (the earlier version).
+   */
+  fused?: boolean;
+}
+
+/** Whether the fused head + cross-entropy kernel is on by default (CLLM4REC_FUSED_HEAD=0 turns it off). */
+export function fusedHeadDefault(): boolean {
+  return process.env.CLLM4REC_FUSED_HEAD !== "0";
 }
 
 /**
@@ -71,6 +82,8 @@ export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array
   check(d === d2, op, `h has ${d} features but W rows have ${d2}`, h, w);
   check(targetsHost.length === n, op, `targets must have ${n} entries, got ${targetsHost.length}`, h);
   const count = countTargets(op, targetsHost, C);
+  if (device === "cpu" && !w.requiresGrad && (opts.fused ?? fusedHeadDefault()))
+    return fusedLinearCrossEntropy(h, w, targetsHost, count);
   const rowsPer = Math.max(1, Math.floor(opts.chunkRows ?? defaultChunkRows(C)));
   // small heads keep their logits (no recompute); large ones trade a GEMM for memory
   const keep = n * C * 4 <= (opts.keepBytes ?? 256 * 1024 * 1024);
@@ -110,6 +123,34 @@ export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array
         logits.dispose();
         dloss.dispose();
       }
+    },
+  });
+}
+
+// The fused path: loss, and (when h needs a gradient) the unit gradient dh[r] =
+// softmax(h W^T)[r] W - W[target[r]] from the same pass, so backward scales and adds it.
+function fusedLinearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array, count: number): Tensor {
+  const op = "linearCrossEntropy";
+  const [n, d] = h.shape;
+  const C = w.shape[0];
+  const nat = native();
+  const needDh = isGradEnabled() && h.requiresGrad && count > 0;
+  const targets = Tensor.from(targetsHost, [n], { dtype: "i32" });
+  const loss = Tensor.zeros([n]), lse = Tensor.zeros([n]);
+  const dhUnit = needDh ? Tensor.zeros([n, d]) : null; // [n, d]
+  if (n > 0) nat.linearXentForward(h.buffer, w.buffer, targets.buffer, loss.buffer, lse.buffer, dhUnit ? dhUnit.buffer : null, n, C, d);
+  const total = Tensor.zeros([1]);
+  if (n > 0) nat.sum(loss.buffer, n, total.buffer);
+  if (count > 1) nat.add(total.buffer, 1 / count, null, 0, total.buffer, 1, false);
+  targets.dispose();
+  loss.dispose();
+  lse.dispose();
+  return record(total, {
+    op, inputs: [h, w], scalar: true,
+    backward(ctx, g) {
+      const dh = ctx.slot(h);
+      if (!dh || !dhUnit || dhUnit.disposed) return;
+      nat.add(dhUnit.buffer, (g as number) / count, null, 0, dh.buffer, n * d, true);
     },
   });
 }
