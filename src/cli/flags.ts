@@ -32,6 +32,7 @@ export const FLAGS: FlagDef[] = [
   { name: "strict", kind: "bool", group: "data", help: "stop at the first malformed input row instead of counting it" },
   { name: "model", kind: "string", group: "model", help: "a Hugging Face GPT-2 folder (config.json, model.safetensors[, vocab.json, merges.txt]); default: the tiny built-in backbone" },
   { name: "device", kind: "string", group: "model", choices: ["auto", "cpu", "cuda"], help: "where to run (default auto: cuda when a GPU answers, else cpu)" },
+  { name: "dtype", kind: "string", group: "model", choices: ["f32", "bf16"], help: "precision of the frozen GPT-2 block weights on the CPU: bf16 packs them once and runs BF16 GEMMs with fp32 accumulation (AVX512_BF16; otherwise fp32 with a note); default f32" },
   { name: "threads", kind: "int", group: "model", help: "CPU threads for the kernels (default: all cores)" },
   { name: "out", kind: "string", group: "run", help: "run folder: config, dataset card, metrics.jsonl, checkpoints, report (default runs/<data>-<time>)" },
   { name: "resume", kind: "bool", group: "run", help: "continue the run in --out from its last complete epoch" },

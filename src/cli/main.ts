@@ -65,7 +65,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (args.positional.length) throw new Error(`unexpected argument(s): ${args.positional.join(" ")} (see --help)`);
-  const open = { device: f.device as string | undefined, threads: f.threads as number | undefined, log: (s: string) => console.log(s) };
+  const open = { device: f.device as string | undefined, threads: f.threads as number | undefined, dtype: f.dtype as "f32" | "bf16" | undefined, log: (s: string) => console.log(s) };
   switch (args.command) {
     case "train": {
       const data = dataSpec(f);

@@ -45,6 +45,8 @@ export const cacheDir = (): string => path.resolve(process.env.CLLM4REC_CACHE ??
 export interface OpenOptions {
   device?: string;
   threads?: number;
+  /** block-weight precision of the frozen backbone on the CPU (bf16 needs AVX512_BF16) */
+  dtype?: "f32" | "bf16";
   log?: (s: string) => void;
   cardFile?: string;
 }
@@ -59,10 +61,11 @@ export async function openRun(spec: RunSpec, o: OpenOptions = {}): Promise<RunCo
   const modelDir = spec.modelDir ?? ensureTinyModel(path.join(cacheDir(), "models"));
   const folder = loadGpt2Folder(modelDir);
   const device = defaultDevice(o.device ?? "auto", log);
-  const backbone = new Gpt2(folder.config, folder.weights, device);
+  const backbone = new Gpt2(folder.config, folder.weights, device, { dtype: o.dtype });
+  if (backbone.dtypeNote) log(`--dtype bf16: ${backbone.dtypeNote}`);
   const c = folder.config;
   log(`backbone ${spec.modelDir ? modelDir : "tiny default (" + modelDir + ")"}: ${c.nLayer} layers, d=${c.nEmbd}, ${c.nHead} heads, ` +
-    `vocab ${c.vocabSize} (+${dataset.numUsers} users, +${dataset.numItems} items), tokenizer ${folder.tokenizerSource}, device ${device}` +
+    `vocab ${c.vocabSize} (+${dataset.numUsers} users, +${dataset.numItems} items), tokenizer ${folder.tokenizerSource}, device ${device}, ${backbone.weightDtype} weights` +
     (device === "cpu" ? `, ${native().numThreads()} threads` : ""));
   const tokenizer = new RecTokenizer(folder.tokenizer, dataset.numUsers, dataset.numItems);
   if (tokenizer.baseVocab !== c.vocabSize)

@@ -41,6 +41,7 @@ const COSTS: Record<string, (a: unknown[]) => Cost> = {
     const batch = num(a[16]) || 1;
     return { flops: 2 * M * N * K * batch, key: `gemm ${tA ? "T" : "N"}${tB ? "T" : "N"} ${M}x${N}x${K}${batch > 1 ? ` x${batch}` : ""}` };
   },
+  gemmBf16: (a) => ({ flops: 2 * num(a[1]) * num(a[2]) * num(a[3]), key: `gemmBf16 ${a[0] ? "T" : "N"}N ${num(a[1])}x${num(a[2])}x${num(a[3])}` }),
   linearXentForward: (a) => ({ flops: (a[5] ? 4 : 2) * num(a[6]) * num(a[7]) * num(a[8]) }),
   // attention: the causal half of the QK^T and PV products (forward), four products backward
   attentionForward: (a) => ({ flops: 4 * num(a[10]) * num(a[11]) * num(a[12]) * num(a[13]) * num(a[14]) / 2 }),
@@ -52,7 +53,7 @@ const COSTS: Record<string, (a: unknown[]) => Cost> = {
   add: (a) => ({ bytes: (a[2] ? 3 : 2) * F * num(a[5]) + (a[6] ? F * num(a[5]) : 0) }),
   fill: (a) => ({ bytes: F * num(a[2]) }),
   sum: (a) => ({ bytes: F * num(a[1]) }),
-  sumRows: (a) => ({ bytes: F * num(a[1]) * num(a[2]) }),
+  colSum: (a) => ({ bytes: F * num(a[1]) * num(a[2]) }),
   copy: (a) => ({ bytes: 2 * F * num(a[4]) }),
   copyStrided: (a) => ({ bytes: (a[11] ? 3 : 2) * F * num(a[8]) * num(a[9]) * num(a[10]) }),
   alloc: (a) => ({ bytes: F * num(a[2]) }),
@@ -60,15 +61,15 @@ const COSTS: Record<string, (a: unknown[]) => Cost> = {
   download: (a) => ({ bytes: F * ((a[1] as { length?: number })?.length ?? 0) }),
   gatherRows: (a) => ({ bytes: 2 * F * num(a[4]) * num(a[2]) }),
   scatterAddRows: (a) => ({ bytes: 3 * F * num(a[4]) * num(a[2]) }),
-  softmaxXentForward: (a) => ({ bytes: F * num(a[4]) * num(a[5]) }),
-  softmaxXentBackward: (a) => ({ bytes: 2 * F * num(a[5]) * num(a[6]) }),
+  crossEntropyForward: (a) => ({ bytes: F * num(a[4]) * num(a[5]) }),
+  crossEntropyBackward: (a) => ({ bytes: 2 * F * num(a[5]) * num(a[6]) }),
   multinomialNllForward: (a) => ({ bytes: 2 * F * num(a[4]) * num(a[5]) }),
   multinomialNllBackward: (a) => ({ bytes: 3 * F * num(a[5]) * num(a[6]) }),
   adam: (a) => ({ bytes: 7 * F * num(a[4]) }),
 };
 
 // Calls that are bookkeeping, not kernels: never timed (they are cheap and frequent).
-const SKIP = new Set(["isFreed", "numel", "deviceOf", "dtypeOf", "stats", "resetStats", "numThreads", "setNumThreads", "cudaDeviceCount", "cudaDeviceName", "hasCuda", "free", "synchronize"]);
+const SKIP = new Set(["fmaPeak", "bf16Supported", "bf16PackedWords", "isFreed", "numel", "deviceOf", "dtypeOf", "stats", "resetStats", "numThreads", "setNumThreads", "cudaDeviceCount", "cudaDeviceName", "hasCuda", "free", "synchronize"]);
 
 interface Acc { calls: number; ms: number; cpuMs: number; flops: number; bytes: number }
 

@@ -4,7 +4,8 @@
 // them. With { trainable: true } every weight is a leaf that requires grad (pretraining,
 // LLM-Scratch, LLM-FtAll). Inputs are embeddings, so callers can mix the vocabulary with
 // trainable user/item tables (SPEC.md §2).
-import { Tensor, keep, linear, layerNorm, gelu, attention, add, concatTime, selectRows } from "../engine";
+import { Tensor, keep, linear, layerNorm, gelu, attention, add, concatTime, selectRows, packBf16, native } from "../engine";
+import type { Bf16Weight } from "../engine";
 import type { Device } from "../engine";
 
 import type { Gpt2Config as FolderConfig } from "../io/gpt2-config";
@@ -26,7 +27,15 @@ export type WeightMap = Map<string, { shape: readonly number[]; data: Float32Arr
 export interface Gpt2Options {
   /** every weight requires grad (default false: frozen, no weight-gradient kernel ever runs) */
   trainable?: boolean;
+  /**
+   * Weight precision of the block GEMMs: "bf16" packs the frozen block weights to BF16 once
+   * (CPU with AVX512_BF16; fp32 accumulation); elsewhere it falls back to fp32 and says why
+   * in `dtypeNote`. Embeddings, LayerNorm, attention and the heads stay fp32.
+   */
+  dtype?: "f32" | "bf16";
 }
+
+interface PackedBlock { attn: Bf16Weight; proj: Bf16Weight; fc: Bf16Weight; fcProj: Bf16Weight }
 
 /** Keys/values of a prompt, one packed qkv tensor [B*Tp, 3d] per layer. */
 export interface PromptCache {
@@ -44,6 +53,11 @@ export class Gpt2 {
 
   private readonly named: [string, Tensor][] = [];
   readonly trainable: boolean;
+  /** the weight precision in use ("bf16" only when requested and supported) */
+  readonly weightDtype: "f32" | "bf16";
+  /** why a requested bf16 fell back to fp32 ("" otherwise) */
+  readonly dtypeNote: string = "";
+  private readonly packed: PackedBlock[] = [];
 
   constructor(readonly config: Gpt2Config, weights: WeightMap, readonly device: Device, opts: Gpt2Options = {}) {
     this.trainable = !!opts.trainable;
@@ -74,6 +88,17 @@ export class Gpt2 {
     }
     this.lnfG = get("ln_f.weight", [d]);
     this.lnfB = get("ln_f.bias", [d]);
+    let dtype: "f32" | "bf16" = "f32";
+    if (opts.dtype === "bf16") {
+      if (this.trainable) this.dtypeNote = "bf16 packs frozen weights; a trainable backbone stays fp32";
+      else if (device !== "cpu") this.dtypeNote = `bf16 weights are a CPU path; ${device} stays fp32`;
+      else if (!native().bf16Supported()) this.dtypeNote = "this CPU has no AVX512_BF16 (or CLLM4REC_CPU_ISA caps it): fp32 weights";
+      else dtype = "bf16";
+    }
+    this.weightDtype = dtype;
+    if (dtype === "bf16")
+      for (const b of this.blocks)
+        this.packed.push({ attn: keepPacked(packBf16(b.attnW)), proj: keepPacked(packBf16(b.projW)), fc: keepPacked(packBf16(b.fcW)), fcProj: keepPacked(packBf16(b.fcProjW)) });
   }
 
   /** Every weight tensor (frozen unless the model was made trainable). */
@@ -113,13 +138,14 @@ export class Gpt2 {
     const qkvs: Tensor[] = [];
     let x = x0;
     this.blocks.forEach((b, l) => {
-      const qkv = linear(layerNorm(x, b.ln1g, b.ln1b, eps), b.attnW, b.attnB); // [B*T, 3d]
+      const p = this.packed[l] ?? null; // BF16 panels of the frozen weights, or fp32
+      const qkv = linear(layerNorm(x, b.ln1g, b.ln1b, eps), b.attnW, b.attnB, p?.attn); // [B*T, 3d]
       qkvs.push(qkv);
       const kv = prompt ? concatTime(prompt.qkv[l], qkv, batch) : qkv; // [B*(Tp+T), 3d]
       const a = attention(qkv, kv, keyMask, { batch, heads: H, tq: t, tk: tp + t });
-      x = add(x, linear(a, b.projW, b.projB));
-      const f = gelu(linear(layerNorm(x, b.ln2g, b.ln2b, eps), b.fcW, b.fcB));
-      x = add(x, linear(f, b.fcProjW, b.fcProjB));
+      x = add(x, linear(a, b.projW, b.projB, p?.proj));
+      const f = gelu(linear(layerNorm(x, b.ln2g, b.ln2b, eps), b.fcW, b.fcB, p?.fc));
+      x = add(x, linear(f, b.fcProjW, b.fcProjB, p?.fcProj));
     });
     const hidden = layerNorm(x, this.lnfG, this.lnfB, eps);
     return { hidden, cache: { batch, tp: t, qkv: qkvs } };
@@ -127,5 +153,12 @@ export class Gpt2 {
 
   dispose(): void {
     for (const p of this.parameters()) p.dispose();
+    for (const pb of this.packed) for (const w of Object.values(pb)) { w.fwd.dispose(); w.bwd.dispose(); }
   }
+}
+
+function keepPacked(w: Bf16Weight): Bf16Weight {
+  keep(w.fwd);
+  keep(w.bwd);
+  return w;
 }

@@ -45,8 +45,37 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
   });
 }
 
-/** y = x W + b with x [M, in], W [in, out] (Conv1D layout), b [out] or null. */
-export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+/**
+ * A frozen weight W [in, out] packed once to BF16 for the CPU BF16 GEMMs: `fwd` is the B
+ * operand of y = x W, `bwd` that of dx = dy W^T. Products accumulate in fp32; x and dy are
+ * rounded to BF16 as they are packed (relative error about 2^-8 per product).
+ */
+export interface Bf16Weight {
+  fwd: Tensor; // int32 words of BF16 panels
+  bwd: Tensor;
+  inFeatures: number;
+  outFeatures: number;
+}
+
+/** Packs a frozen CPU weight W [in, out]; needs native().bf16Supported(). */
+export function packBf16(w: Tensor): Bf16Weight {
+  const op = "packBf16";
+  expect(op, w, "weight", "f32", 2);
+  check(w.device === "cpu", op, "BF16 weights are a CPU path", w);
+  check(!w.requiresGrad, op, "only a frozen weight can be packed (its fp32 values would change under training)", w);
+  const nat = native();
+  if (!nat.bf16Supported()) throw new Error(`${op}: this CPU has no AVX512_BF16 (or CLLM4REC_CPU_ISA caps it)`);
+  const [K, N] = w.shape;
+  const fwd = Tensor.zeros([nat.bf16PackedWords(K, N)], { dtype: "i32" });
+  nat.bf16PackB(w.buffer, false, K, N, fwd.buffer);
+  const bwd = Tensor.zeros([nat.bf16PackedWords(N, K)], { dtype: "i32" });
+  nat.bf16PackB(w.buffer, true, N, K, bwd.buffer); // op(B) = W^T [out, in], stored as W
+  return { fwd, bwd, inFeatures: K, outFeatures: N };
+}
+
+/** y = x W + b with x [M, in], W [in, out] (Conv1D layout), b [out] or null; `packed`:
+ *  W's BF16 panels (frozen CPU weight), used for the forward and the input gradient. */
+export function linear(x: Tensor, w: Tensor, b: Tensor | null, packed: Bf16Weight | null = null): Tensor {
   const op = "linear";
   checkLive(op, x, w, ...(b ? [b] : []));
   expect(op, x, "x", "f32", 2);
@@ -56,14 +85,20 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const [K2, N] = w.shape;
   check(K === K2, op, `x has ${K} features but weight expects ${K2}`, x, w);
   if (b) check(b.shape.length === 1 && b.shape[0] === N, op, `bias must be [${N}]`, b);
+  if (packed) {
+    check(device === "cpu" && !w.requiresGrad, op, "BF16-packed weights are for frozen CPU weights", w);
+    check(packed.inFeatures === K && packed.outFeatures === N && !packed.fwd.disposed, op, `packed weight is ${packed.inFeatures}x${packed.outFeatures}`, w);
+  }
   const out = Tensor.zeros([M, N], { device });
-  gemm(false, false, M, N, K, x, w, out, 0, b);
+  if (packed) native().gemmBf16(false, M, N, K, 1, x.buffer, 0, packed.fwd.buffer, 0, out.buffer, 0, b ? b.buffer : null);
+  else gemm(false, false, M, N, K, x, w, out, 0, b);
   return record(out, {
     op, inputs: b ? [x, w, b] : [x, w],
     backward(ctx, g) {
       const dy = g as Tensor;
       const dx = ctx.slot(x), dw = ctx.slot(w), db = b ? ctx.slot(b) : null;
-      if (dx) gemm(false, true, M, K, N, dy, w, dx, 1);
+      if (dx && packed) native().gemmBf16(false, M, K, N, 1, dy.buffer, 0, packed.bwd.buffer, 1, dx.buffer, 0, null);
+      else if (dx) gemm(false, true, M, K, N, dy, w, dx, 1);
       if (dw) gemm(true, false, K, N, M, x, dy, dw, 1);
       if (db) native().colSum(dy.buffer, M, N, db.buffer, true);
     },
