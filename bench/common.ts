@@ -12,6 +12,8 @@ export interface Limits {
   /** assumed fp32 peak, FLOP/s */
   peakFlops: number;
   peakHow: string;
+  /** measured BF16 dot-product peak (CPU with AVX512_BF16), FLOP/s; 0 when absent */
+  bf16PeakFlops?: number;
   /** assumed memory bandwidth, bytes/s (measured copy on CPU, spec sheet on CUDA) */
   bandwidth: number;
   bandwidthHow: string;
@@ -40,6 +42,11 @@ export interface Row {
   /** the reference's value of the primary metric and ours/reference */
   reference?: number;
   ratio?: number;
+  /** interleaved rounds merged into this row (bench/run.ts) and their min/max median ms */
+  rounds?: number;
+  spread?: [number, number];
+  /** the peer's min/max median ms over the rounds */
+  referenceSpread?: [number, number];
 }
 
 export interface SuiteResult {
@@ -246,11 +253,17 @@ export function fmt(v: number | string | undefined): string {
 export function printTable(title: string, rows: Row[], hasReference: boolean): string {
   const keys: string[] = [];
   for (const r of rows) for (const k of Object.keys(r.metrics)) if (!keys.includes(k)) keys.push(k);
-  const head = ["case", "median ms", "min ms", "n", ...keys];
-  if (hasReference) head.push("torch", "ours/torch");
+  const rounds = rows.some((r) => (r.rounds ?? 1) > 1);
+  const head = ["case", "median ms", "min ms", "n", ...(rounds ? ["rounds", "round ms min-max"] : []), ...keys];
+  if (hasReference) head.push("torch", "torch ms min-max", "ours/torch");
   const body = rows.map((r) => {
-    const cells = [r.case, fmt(r.ms), fmt(r.minMs), String(r.samples), ...keys.map((k) => fmt(r.metrics[k]))];
-    if (hasReference) cells.push(r.reference !== undefined ? `${fmt(r.reference)} ${r.primary ?? ""}`.trim() : "-", r.ratio !== undefined ? r.ratio.toFixed(2) : "-");
+    const cells = [r.case, fmt(r.ms), fmt(r.minMs), String(r.samples)];
+    if (rounds) cells.push(String(r.rounds ?? 1), r.spread ? `${fmt(r.spread[0])}-${fmt(r.spread[1])}` : "-");
+    cells.push(...keys.map((k) => fmt(r.metrics[k])));
+    if (hasReference) {
+      const rs = r.referenceSpread;
+      cells.push(r.reference !== undefined ? `${fmt(r.reference)} ${r.primary ?? ""}`.trim() : "-", rs ? `${fmt(rs[0])}-${fmt(rs[1])}` : "-", r.ratio !== undefined ? r.ratio.toFixed(2) : "-");
+    }
     return cells;
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));

@@ -1,6 +1,7 @@
 // GEMM GFLOP/s at the GPT-2-small layer shapes (forward NN, dX = dY W^T as NT, dW = X^T dY
 // as TN) over 2,560 tokens, and at the CLLM4Rec head shapes.
-import { native, Tensor } from "../src/engine";
+import { native, Tensor, tidy, backward } from "../src/engine";
+import { linearCrossEntropy } from "../src/engine/ops/cross_entropy";
 import { Ctx, SuiteResult, Row, time, sync, randomTensor, row, fracPeak } from "./common";
 
 export interface GemmCase {
@@ -33,6 +34,9 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
   const notes: string[] = [
     "key: 'name layout MxKxN' (C[M,N] = op(A)[M,K] op(B)[K,N]); raw native().gemm, beta = 0, timed to native().synchronize()",
   ];
+  const bf16 = ctx.device === "cpu" && native().bf16Supported();
+  if (!bf16) notes.push("no BF16 rows: " + (ctx.device === "cpu" ? "this CPU has no AVX512_BF16 (or CLLM4REC_CPU_ISA caps it)" : "CPU-only kernel"));
+  else notes.push("v2 bf16 rows: gemmBf16 with op(B) packed to BF16 once (frozen weights), A rounded to BF16 while packed, fp32 accumulation (vdpbf16ps); 'of peak' against the measured BF16 peak");
   for (const c of gemmCases()) {
     if (ctx.timeLeft() < 5) {
       notes.push(`${c.key}: skipped (time budget)`);
@@ -46,10 +50,47 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
       native().gemm(c.transA, c.transB, c.M, c.N, c.K, 1, A.buffer, 0, 0, B.buffer, 0, 0, 0, C.buffer, 0, 0, 1, null);
       sync();
     }, { iterations: ctx.quick ? 2 : 10, timeMs: ctx.quick ? 0 : 500, warmupIterations: 1 });
-    rows.push(row(c.key, t, { "GFLOP/s": flops / (t.ms / 1000) / 1e9, "of peak": fracPeak(flops, t.ms, ctx) }, "GFLOP/s"));
+    const fp32 = flops / (t.ms / 1000) / 1e9;
+    rows.push(row(c.key, t, { "GFLOP/s": fp32, "of peak": fracPeak(flops, t.ms, ctx) }, "GFLOP/s"));
+    // v2 for the frozen-weight GEMMs (fwd, dX): B packed to BF16 once, A rounded as packed
+    if (bf16 && !c.transA && c.M > 20 && c.K < 10000) {
+      const packed = Tensor.zeros([native().bf16PackedWords(c.K, c.N)], { dtype: "i32" });
+      native().bf16PackB(B.buffer, c.transB, c.K, c.N, packed.buffer);
+      const tb = time(`${c.key} bf16`, () => native().gemmBf16(false, c.M, c.N, c.K, 1, A.buffer, 0, packed.buffer, 0, C.buffer, 0, null),
+        { iterations: ctx.quick ? 2 : 10, timeMs: ctx.quick ? 0 : 500, warmupIterations: 1 });
+      const g = flops / (tb.ms / 1000) / 1e9;
+      rows.push(row(`${c.key} v2 bf16 (W packed)`, tb, { "GFLOP/s": g, "of peak": (g * 1e9) / (ctx.limits.bf16PeakFlops || Infinity), "x fp32": g / fp32 }, "GFLOP/s"));
+      packed.dispose();
+    }
     A.dispose();
     B.dispose();
     C.dispose();
   }
+  if (ctx.device === "cpu" && ctx.timeLeft() > 10) rows.push(...headRows(ctx, notes));
   return { suite: "gemm", rows, notes };
+}
+
+// The C-step's vocabulary head + cross-entropy, forward and input backward, through the
+// engine op: v1 = chunked (logits GEMM, softmax, recompute GEMM, dh GEMM), v2 = fused kernel.
+function headRows(ctx: Ctx, notes: string[]): Row[] {
+  const n = 600, d = 128, C = 50257;
+  const h0 = randomTensor([n, d], "cpu", 1, 11), w = randomTensor([C, d], "cpu", 0.1, 12);
+  const targets = Int32Array.from({ length: n }, (_, i) => (i * 7919) % C);
+  const useful = 4 * n * C * d; // logits + dh products; v1 also recomputes the logits
+  const out: Row[] = [];
+  for (const [name, fused] of [["v1 chunked", false], ["v2 fused", true]] as const) {
+    const t = time(name, () => tidy(() => {
+      const h = h0.clone();
+      h.requiresGrad = true;
+      const loss = linearCrossEntropy(h, w, targets, { fused });
+      loss.item();
+      backward(loss);
+      h.dispose();
+    }), { iterations: ctx.quick ? 2 : 8, timeMs: ctx.quick ? 0 : 500, warmupIterations: 1 });
+    out.push(row(`vocab head + CE fwd+dh ${n}x${d}x${C} ${name}`, t, { "GFLOP/s": useful / (t.ms / 1000) / 1e9, "of peak": fracPeak(useful, t.ms, ctx) }, "GFLOP/s"));
+  }
+  notes.push("vocab head rows: linearCrossEntropy forward + backward to h (W frozen, as in the C-step); GFLOP/s counts 4·n·C·d useful FLOPs (logits and dh), not v1's recompute");
+  h0.dispose();
+  w.dispose();
+  return out;
 }

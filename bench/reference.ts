@@ -12,6 +12,10 @@ export interface ReferenceRun {
   torch?: string;
   threads?: number;
   blas?: string;
+  /** OpenBLAS's kernel set (openblas_get_corename) and build config, when torch runs on OpenBLAS */
+  openblas?: { core: string; config: string } | null;
+  /** OPENBLAS_* overrides that were set here and removed for the peer's process */
+  cleared?: string[];
   skipped?: string[];
   cases?: Record<string, { ms: number; minMs: number; n: number }>;
 }
@@ -43,10 +47,18 @@ export function runReference(root: string, ctx: Ctx, suite: string, spec: Record
   const input = JSON.stringify({ suite, device: ctx.device, threads: ctx.threads, iterations: ctx.quick ? 1 : 5, warmup: 1, budgetS, ...spec });
   const libs = torchLibs(root);
   const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: String(ctx.threads), OMP_NUM_THREADS: String(ctx.threads) };
+  // a peer counts only at its best: let OpenBLAS pick its kernels and cache sizes for this
+  // CPU (a CI image may pin OPENBLAS_CORETYPE=Haswell, half the speed of AVX-512 kernels)
+  const cleared: string[] = [];
+  for (const k of ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"])
+    if (env[k] !== undefined) {
+      cleared.push(`${k}=${env[k]}`);
+      delete env[k];
+    }
   if (libs) env.LD_LIBRARY_PATH = [libs, process.env.LD_LIBRARY_PATH].filter(Boolean).join(":");
   const r = spawnSync(python(), [script], { input, env, encoding: "utf8", timeout: Math.round((budgetS + 120) * 1000), maxBuffer: 16 << 20 });
   if (r.error) return { ok: false, message: `${python()}: ${r.error.message}` };
-  let parsed: { error?: string; torch?: string; threads?: number; blas?: string; skipped?: string[]; cases?: ReferenceRun["cases"] } = {};
+  let parsed: { error?: string; torch?: string; threads?: number; blas?: string; openblas?: ReferenceRun["openblas"]; skipped?: string[]; cases?: ReferenceRun["cases"] } = {};
   try {
     parsed = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}");
   } catch {
@@ -54,10 +66,42 @@ export function runReference(root: string, ctx: Ctx, suite: string, spec: Record
   }
   if (parsed.error || r.status !== 0) return { ok: false, message: `torch reference: ${parsed.error ?? `exit ${r.status}`}` };
   const skipped = parsed.skipped?.length ? `; skipped: ${parsed.skipped.join(", ")}` : "";
+  const core = parsed.openblas ? ` (OpenBLAS core ${parsed.openblas.core}: ${parsed.openblas.config})` : "";
+  const clearedNote = cleared.length ? `; cleared for the peer: ${cleared.join(", ")}` : "";
   return {
-    ok: true, message: `PyTorch ${parsed.torch} on ${ctx.device}, ${parsed.threads} threads, BLAS ${parsed.blas ?? "?"}${skipped}`,
-    torch: parsed.torch, threads: parsed.threads, blas: parsed.blas, skipped: parsed.skipped, cases: parsed.cases,
+    ok: true, message: `PyTorch ${parsed.torch} on ${ctx.device}, ${parsed.threads} threads, BLAS ${parsed.blas ?? "?"}${core}${clearedNote}${skipped}`,
+    torch: parsed.torch, threads: parsed.threads, blas: parsed.blas, openblas: parsed.openblas, cleared, skipped: parsed.skipped, cases: parsed.cases,
   };
+}
+
+/**
+ * Interleaved rounds (ours, peer, ours, peer, ...) merged into one result: each of our rows
+ * is the round whose time is the median for that case, with the spread of all rounds; the
+ * peer's time per case is the median of its rounds. A slow spell of a shared machine then
+ * hits both sides instead of one.
+ */
+export function mergeRounds(rounds: { rows: Row[]; ref: ReferenceRun | null }[]): { rows: Row[]; ref: ReferenceRun | null } {
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  const rows = rounds[0].rows.map((first) => {
+    const same = rounds.map((r) => r.rows.find((x) => x.case === first.case)).filter((x): x is Row => !!x);
+    const ms = same.map((x) => x.ms);
+    const med = median(ms);
+    const pick = same.reduce((best, x) => (Math.abs(x.ms - med) < Math.abs(best.ms - med) ? x : best), same[0]);
+    return { ...pick, ms: med, minMs: Math.min(...same.map((x) => x.minMs)), rounds: ms.length, spread: [Math.min(...ms), Math.max(...ms)] as [number, number] };
+  });
+  const refs = rounds.map((r) => r.ref).filter((r): r is ReferenceRun => !!r && r.ok && !!r.cases);
+  if (refs.length === 0) return { rows, ref: rounds[rounds.length - 1].ref };
+  const cases: NonNullable<ReferenceRun["cases"]> = {};
+  for (const key of Object.keys(refs[0].cases ?? {})) {
+    const all = refs.map((r) => r.cases?.[key]).filter((c): c is { ms: number; minMs: number; n: number } => !!c);
+    const ms = all.map((c) => c.ms);
+    cases[key] = { ms: median(ms), minMs: Math.min(...all.map((c) => c.minMs)), n: all.reduce((s, c) => s + c.n, 0), rounds: ms.length, spread: [Math.min(...ms), Math.max(...ms)] } as { ms: number; minMs: number; n: number };
+  }
+  const rest = rounds.length > 1 ? `; ${rounds.length} interleaved rounds (median, spread min-max per round)` : "";
+  return { rows, ref: { ...refs[refs.length - 1], message: refs[refs.length - 1].message + rest, cases } };
 }
 
 /** Fills row.reference (torch's value of the primary metric) and row.ratio (ours / torch). */
@@ -70,5 +114,7 @@ export function attachReference(rows: Row[], ref: ReferenceRun): void {
     if (typeof ours !== "number") continue;
     r.ratio = c.ms / r.ms;
     r.reference = ours / r.ratio;
+    const spread = (c as { spread?: [number, number] }).spread;
+    if (spread) r.referenceSpread = spread;
   }
 }

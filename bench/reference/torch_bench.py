@@ -26,6 +26,20 @@ def blas_library(torch):
     return libs[0] if libs else "none mapped (MKL or built-in kernels)"
 
 
+def openblas_core(blas):
+    """OpenBLAS's own name for the kernel set it picked for this CPU (e.g. Cooperlake), or None."""
+    if not blas or "openblas" not in blas.lower() and "blas" not in blas.lower():
+        return None
+    try:
+        import ctypes
+        lib = ctypes.CDLL(blas)
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        lib.openblas_get_config.restype = ctypes.c_char_p
+        return {"core": lib.openblas_get_corename().decode(), "config": lib.openblas_get_config().decode()}
+    except (OSError, AttributeError):
+        return None
+
+
 def main():
     spec = json.load(sys.stdin)
     try:
@@ -46,6 +60,7 @@ def main():
         print(json.dumps({"error": f"torch uses the netlib reference BLAS ({blas}), not a meaningful baseline; "
                                    "point CLLM4REC_BENCH_TORCH_LIBS at an OpenBLAS folder (see bench/README.md)"}))
         sys.exit(3)
+    core = openblas_core(blas) if device == "cpu" else None
     started = time.perf_counter()
     budget = float(spec.get("budgetS") or 1e9)
     skipped = []
@@ -217,7 +232,7 @@ def main():
         sys.exit(2)
 
     print(json.dumps({"torch": torch.__version__, "device": device, "threads": torch.get_num_threads(), "blas": blas,
-                      "cases": out, "skipped": skipped}))
+                      "openblas": core, "cases": out, "skipped": skipped}))
 
 
 if __name__ == "__main__":
