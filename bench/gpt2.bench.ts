@@ -1,7 +1,8 @@
 // GPT-2 small (12 layers, d 768, 12 heads, vocab 50257; random weights std 0.02) over a
 // batch of 20 x 128 tokens: forward, and forward + backward into the input embeddings only
 // (the weights are frozen, as in CLLM4Rec).
-import { Tensor, tidy, noGrad, backward, squaredDistance, zeroGrad, keep } from "../src/engine";
+import { Tensor, tidy, noGrad, backward, squaredDistance, zeroGrad, keep, native } from "../src/engine";
+import { enableProfile, disableProfile, resetProfile, profileReport, formatProfile, profiling } from "../src/engine/profile";
 import { Gpt2, Gpt2Config, WeightMap } from "../src/nn/gpt2";
 import { Ctx, SuiteResult, Row, time, sync, randomTensor, row, fracPeak, tiledNormals } from "./common";
 import { attnFwdFlops } from "./attention.bench";
@@ -53,26 +54,45 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
   const tokens = B * T;
   const opts = { iterations: ctx.quick ? 1 : 3, timeMs: 0, warmupIterations: ctx.quick ? 0 : 1 };
   const rows: Row[] = [];
-  const fwd = time("forward", () => {
-    noGrad(() => tidy(() => {
-      model.forward(x0, mask, B, T);
-    }));
+  const step = (m: Gpt2) => {
+    tidy(() => {
+      backward(squaredDistance(m.forward(x0, mask, B, T).hidden, zeros));
+    });
+    zeroGrad([x0]);
     sync();
-  }, opts);
-  rows.push(row(`forward ${B}x${T}`, fwd, { "tokens/s": tokens / (fwd.ms / 1000), "GFLOP/s": flops.fwd / (fwd.ms / 1000) / 1e9, "of peak": fracPeak(flops.fwd, fwd.ms, ctx) }, "tokens/s"));
-  const bothSkipped = ctx.timeLeft() <= 3 * (fwd.ms / 1000) + 5; // fwd+bwd costs about 2.5 forwards
-  if (!bothSkipped) {
-    const both = time("forward+input-backward", () => {
-      tidy(() => {
-        backward(squaredDistance(model.forward(x0, mask, B, T).hidden, zeros));
-      });
-      zeroGrad([x0]);
+  };
+  let bothSkipped = false;
+  // v1: fp32 weights; v2: the frozen block weights packed to BF16 (--dtype bf16), when the CPU has it
+  const bf16 = ctx.device === "cpu" && native().bf16Supported() ? new Gpt2(cfg, gpt2SmallWeights(cfg), ctx.device, { dtype: "bf16" }) : null;
+  for (const [m, suffix] of [[model, ""], ...(bf16 ? [[bf16, " v2 bf16 weights"]] : [])] as [Gpt2, string][]) {
+    if (suffix && ctx.timeLeft() < 10) break;
+    const fwd = time("forward", () => {
+      noGrad(() => tidy(() => {
+        m.forward(x0, mask, B, T);
+      }));
       sync();
     }, opts);
+    rows.push(row(`forward ${B}x${T}${suffix}`, fwd, { "tokens/s": tokens / (fwd.ms / 1000), "GFLOP/s": flops.fwd / (fwd.ms / 1000) / 1e9, "of peak": fracPeak(flops.fwd, fwd.ms, ctx) }, "tokens/s"));
+    bothSkipped = ctx.timeLeft() <= 3 * (fwd.ms / 1000) + 5; // fwd+bwd costs about 2.5 forwards
+    if (bothSkipped) continue;
+    const both = time("forward+input-backward", () => step(m), opts);
     const f = flops.fwd + flops.inputBwd;
-    rows.push(row(`fwd+input-bwd ${B}x${T}`, both, { "tokens/s": tokens / (both.ms / 1000), "GFLOP/s": f / (both.ms / 1000) / 1e9, "of peak": fracPeak(f, both.ms, ctx) }, "tokens/s"));
+    rows.push(row(`fwd+input-bwd ${B}x${T}${suffix}`, both, { "tokens/s": tokens / (both.ms / 1000), "GFLOP/s": f / (both.ms / 1000) / 1e9, "of peak": fracPeak(f, both.ms, ctx) }, "tokens/s"));
+  }
+  // one profiled fp32 forward + input backward: where the time goes (not part of the timings)
+  const profileNotes: string[] = [];
+  let profile: ReturnType<typeof profileReport> | null = null;
+  if (!bothSkipped && ctx.device === "cpu" && !profiling() && ctx.timeLeft() > 30) {
+    enableProfile();
+    resetProfile();
+    step(model);
+    profile = profileReport();
+    disableProfile();
+    profileNotes.push(`profile of one fp32 fwd+input-bwd (bench/gpt2.bench.ts, as --profile): GEMMs ${(100 * profile.gemmMs / profile.wallMs).toFixed(0)}% of its wall time`);
+    profileNotes.push(...formatProfile(profile, 12).split("\n").map((l) => "  " + l));
   }
   model.dispose();
+  bf16?.dispose();
   for (const t of [x0, mask, zeros]) t.dispose();
   return {
     suite: "gpt2",
@@ -82,6 +102,9 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
       `FLOPs per pass: forward ${(flops.fwd / 1e9).toFixed(0)} GFLOP (GEMMs + causal attention), input backward ${(flops.inputBwd / 1e9).toFixed(0)} GFLOP (dX GEMMs + 2.5x attention)`,
       `weights built and uploaded in ${loadMs} ms (not timed)` + (ctx.quick ? "; quick mode: 1 iteration, no warm-up" : ""),
       ...(bothSkipped ? [`fwd+input-bwd skipped: ${ctx.timeLeft().toFixed(0)} s of the time budget left`] : []),
+      ...(rows.some((r) => r.case.includes("bf16")) ? ["v2 bf16 weights: Gpt2 { dtype: 'bf16' }: block GEMMs on BF16-packed weights with fp32 accumulation (relative RMS ~3e-3 vs fp32)"] : []),
+      ...profileNotes,
     ],
+    extra: profile ? { profile } : undefined,
   };
 }
