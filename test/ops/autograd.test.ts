@@ -99,10 +99,12 @@ test("frozen GPT-2 weights get no gradient and no gradient kernels", () => {
     // bias gradients would need colSum
     assert.equal(l.colSum ?? 0, 0, "a bias gradient kernel was launched");
     // forward GEMMs + one input-gradient GEMM each (these small logits are kept, so the
-    // fused head recomputes nothing); a weight GEMM only for the collaborative head, whose
-    // weight is the trainable item table (the content head is the frozen wte)
-    const expected = 2 * linears + (side === "collab" ? 1 : 0);
+    // chunked head recomputes nothing); a weight GEMM only for the collaborative head, whose
+    // weight is the trainable item table. The content head (frozen wte) is the fused CPU
+    // kernel: one launch that yields loss and dh, no GEMM and no weight gradient.
+    const expected = side === "collab" ? 2 * linears + 1 : 2 * (linears - 1);
     assert.equal(l.gemm, expected, `${side}: gemm launches ${l.gemm}, expected ${expected}`);
+    assert.equal(l.linearXentForward ?? 0, side === "content" ? 1 : 0, `${side}: fused head launches`);
     assert.ok((l.scatterAddRows ?? 0) > 0, "the user/item tables must receive scatter-adds");
   }
 });
