@@ -22,10 +22,7 @@
         "native/cpu/cross_entropy.cc",
         "native/cpu/multinomial_nll.cc",
         "native/cpu/squared_distance.cc",
-        "native/cpu/adam.cc",
-        "native/cpu/linear_cross_entropy.cc",
-        "native/cpu/gemm_bf16.cc",
-        "native/cpu/fma_peak.cc"
+        "native/cpu/adam.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/include"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

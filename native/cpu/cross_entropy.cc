@@ -1,8 +1,19 @@
 // Fused softmax + cross-entropy over C classes with masked rows (target < 0).
 // The backward recomputes the probabilities from logits and the saved lse.
 #include <cmath>
+#include <new>
+#include <cstring>
+#include <cstdlib>
+#include <algorithm>
+#include <omp.h>
 
 #include "kernels.h"
+#include "kernels_cpu.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CLLM4REC_X86 1
+#endif
 #include "parallel.h"
 #include "rowsoftmax.h"
 #include "simd.h"
@@ -84,6 +95,326 @@ void cross_entropy_backward(const float* logits, const int32_t* target, const fl
   const auto row = detail::has_avx512() ? backward_avx512 : backward_generic;
 #pragma omp parallel for schedule(dynamic, 1) if (R * C >= detail::kParallelGrain)
   for (int64_t r = 0; r < R; ++r) row(logits + r * C, target + r, lse + r, dloss + r, dlogits + r * C, 1, C, accumulate);
+}
+
+// ---- the fused vocabulary head (CPU only; see kernels_cpu.h)
+// Fused vocabulary head + softmax cross-entropy (the C-step's loss): logits = h W^T over
+// C classes, loss[r] = logsumexp(logits[r]) - logits[r, target[r]], and optionally the
+// unit input gradient dh[r] = softmax(logits[r]) W - W[target[r]], in one pass over W.
+// An online softmax (running max and sum; the gradient accumulator is rescaled when the
+// max grows, as in flash attention) means the logits are never stored and the backward
+// needs no recompute: two GEMM-sized products instead of the chunked path's three.
+// Each task owns a block of rows and a range of the vocabulary; its logits tile stays in
+// L2 between the two products. Ranges are merged per row in a fixed order, and the
+// blocking depends on the shape only, so results do not depend on the thread count.
+namespace {
+namespace head {  // names of the fused head, apart from the rest of the family
+
+constexpr int MR = 12, NR = 32;  // register tile (12 x 32 = 24 zmm accumulators)
+constexpr int64_t kNC = 256;     // vocabulary columns per logits tile
+constexpr int64_t kKC = 256;     // depth block of the logits product
+constexpr int64_t kMinTasks = 8; // vocabulary splits are added until there are this many tasks
+
+// Grow-only, 64-byte aligned scratch owned by the calling thread, one per Slot.
+template <int Slot>
+float* scratch(int64_t floats) {
+  thread_local float* buf = nullptr;
+  thread_local int64_t cap = 0;
+  if (floats > cap) {
+    std::free(buf);
+    buf = static_cast<float*>(std::aligned_alloc(64, ((size_t(floats) * 4) + 63) / 64 * 64));
+    cap = buf ? floats : 0;  // the caller checks: no exception may leave an OpenMP region
+  }
+  return buf;
+}
+
+// Rows per block: the packed rows and the gradient accumulator together stay near 256 KiB.
+int64_t row_block(int64_t d) { return std::clamp<int64_t>((32768 / d) / MR * MR, MR, 144); }
+
+struct Plan {
+  int64_t rb, rowBlocks, splits, splitCols;
+};
+
+Plan plan(int64_t n, int64_t C, int64_t d) {
+  Plan p;
+  p.rb = row_block(d);
+  p.rowBlocks = (n + p.rb - 1) / p.rb;
+  const int64_t chunks = (C + kNC - 1) / kNC;
+  p.splits = 1;
+  if (p.rowBlocks < kMinTasks)
+    p.splits = std::clamp<int64_t>((kMinTasks + p.rowBlocks - 1) / p.rowBlocks, 1, std::max<int64_t>(1, chunks / 16));
+  p.splitCols = (chunks + p.splits - 1) / p.splits * kNC;
+  p.splits = (C + p.splitCols - 1) / p.splitCols;
+  return p;
+}
+
+// c[MR x NR] (+)= a (MR-row packed panel, depth kc) @ b (kc rows of NR floats, row stride ldb).
+template <bool Avx512>
+void micro(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
+                           int64_t ldc, bool accumulate);
+
+template <>
+void micro<false>(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
+                                  int64_t ldc, bool accumulate) {
+  float acc[MR][NR] = {};
+  for (int64_t p = 0; p < kc; ++p, a += MR, b += ldb)
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j) acc[i][j] += a[i] * b[j];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+
+#ifdef CLLM4REC_X86
+template <>  // a call per tile, not inlined: it carries its own target ISA
+__attribute__((target("avx512f,fma"), noinline)) void micro<true>(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
+                                 int64_t ldc, bool accumulate) {
+  __m512 acc0[MR], acc1[MR];
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) acc0[i] = acc1[i] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < kc; ++p, a += MR, b += ldb) {
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+      acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+      acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+    }
+  }
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) {
+    float* ci = c + i * ldc;
+    if (accumulate) {
+      acc0[i] = _mm512_add_ps(acc0[i], _mm512_loadu_ps(ci));
+      acc1[i] = _mm512_add_ps(acc1[i], _mm512_loadu_ps(ci + 16));
+    }
+    _mm512_storeu_ps(ci, acc0[i]);
+    _mm512_storeu_ps(ci + 16, acc1[i]);
+  }
+}
+#endif
+
+// Wt[q][p][c] = W[q*NR + c, p]: W^T in NR-column panels over the whole depth, zero-padded.
+void pack_wt(const float* W, int64_t C, int64_t d, float* Wt) {
+  const int64_t panels = (C + NR - 1) / NR;
+#pragma omp parallel for schedule(static)
+  for (int64_t q = 0; q < panels; ++q) {
+    float* dst = Wt + q * NR * d;
+    for (int64_t c = 0; c < NR; ++c) {
+      const int64_t j = q * NR + c;
+      if (j < C) {
+        const float* src = W + j * d;
+        for (int64_t p = 0; p < d; ++p) dst[p * NR + c] = src[p];
+      } else {
+        for (int64_t p = 0; p < d; ++p) dst[p * NR + c] = 0.0f;
+      }
+    }
+  }
+}
+
+struct Partial {
+  float* m;     // [splits, n] running max
+  double* s;    // [splits, n] sum of exp(logit - m)
+  float* tl;    // [splits, n] the target's logit when this split holds it, else NaN
+  float* acc;   // [splits, n, d] sum of exp(logit - m) * W row (null without dh)
+};
+
+// One task: rows [r0, r0 + rows) over vocabulary [c0, c1). Scratch: hp (packed rows),
+// S (logits tile, then probabilities), pp (probabilities packed for the second product).
+template <bool Avx512>
+CLLM4REC_INLINE void task(const float* h, const float* W, const float* Wt, const int32_t* target, int64_t n,
+          int64_t C, int64_t d, int64_t r0, int64_t rows, int64_t c0, int64_t c1, int64_t rbPad,
+          float* hp, float* S, float* pp, float* acc, float* m, double* s, float* tl,
+          float* accOut) {
+  const int64_t panels = rbPad / MR;
+  // pack the rows once: depth block pc, panel ir at hp + pc * rbPad + ir * MR * kc
+  for (int64_t pc = 0; pc < d; pc += kKC) {
+    const int64_t kc = std::min(kKC, d - pc);
+    for (int64_t ir = 0; ir < panels; ++ir) {
+      float* dst = hp + pc * rbPad + ir * MR * kc;
+      for (int i = 0; i < MR; ++i) {
+        const int64_t r = ir * MR + i;
+        if (r < rows) {
+          const float* src = h + (r0 + r) * d + pc;
+          for (int64_t p = 0; p < kc; ++p) dst[p * MR + i] = src[p];
+        } else {
+          for (int64_t p = 0; p < kc; ++p) dst[p * MR + i] = 0.0f;
+        }
+      }
+    }
+  }
+  for (int64_t i = 0; i < rows; ++i) {
+    m[i] = -INFINITY;
+    s[i] = 0.0;
+    tl[i] = NAN;
+  }
+  if (acc) std::memset(acc, 0, size_t(rbPad * d) * sizeof(float));
+  alignas(64) float edge[MR * NR];
+  for (int64_t j0 = c0; j0 < c1; j0 += kNC) {
+    const int64_t nv = std::min(kNC, c1 - j0);  // valid columns of this tile
+    const int64_t nPan = (nv + NR - 1) / NR;
+    // 1. logits tile S[rbPad x kNC] = rows @ W[j0 .. j0+nv)^T
+    for (int64_t q = 0; q < nPan; ++q) {
+      const float* bq = Wt + (j0 / NR + q) * NR * d;
+      for (int64_t pc = 0; pc < d; pc += kKC) {
+        const int64_t kc = std::min(kKC, d - pc);
+        for (int64_t ir = 0; ir < panels; ++ir)
+          micro<Avx512>(kc, hp + pc * rbPad + ir * MR * kc, bq + pc * NR, NR, S + ir * MR * kNC + q * NR, kNC, pc > 0);
+      }
+    }
+    // 2. online softmax over the tile's valid columns; S becomes exp(logit - m)
+    for (int64_t i = 0; i < rbPad; ++i) {
+      float* x = S + i * kNC;
+      const int64_t r = r0 + i;
+      if (i >= rows || target[r] < 0) {  // padding and masked rows add nothing
+        if (acc) std::memset(x, 0, size_t(nv) * sizeof(float));
+        continue;
+      }
+      const int32_t t = target[r];
+      if (t >= j0 && t < j0 + nv) tl[i] = x[t - j0];
+      float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+      for (int64_t c = 0; c < nv; ++c) mx = x[c] > mx ? x[c] : mx;
+      if (mx > m[i]) {
+        const float scale = detail::exp_approx(m[i] - mx);  // 0 on the first tile
+        s[i] *= scale;
+        if (acc) {
+          float* ai = acc + i * d;
+#pragma omp simd
+          for (int64_t p = 0; p < d; ++p) ai[p] *= scale;
+        }
+        m[i] = mx;
+      }
+      const float mi = m[i];
+      float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t c = 0; c < nv; ++c) {
+        const float e = detail::exp_approx(x[c] - mi);
+        x[c] = e;
+        sum += e;
+      }
+      s[i] += sum;
+    }
+    if (!acc) continue;
+    // 3. acc[rbPad x d] += P[rbPad x nv] @ W[j0 .. j0+nv, :]
+    for (int64_t ir = 0; ir < panels; ++ir) {
+      float* dst = pp + ir * MR * nv;
+      for (int64_t p = 0; p < nv; ++p)
+        for (int i = 0; i < MR; ++i) dst[p * MR + i] = S[(ir * MR + i) * kNC + p];
+    }
+    for (int64_t cc = 0; cc < d; cc += NR) {
+      const int64_t nr = std::min<int64_t>(NR, d - cc);
+      if (nr == NR) {
+        for (int64_t ir = 0; ir < panels; ++ir)
+          micro<Avx512>(nv, pp + ir * MR * nv, W + j0 * d + cc, d, acc + ir * MR * d + cc, d, true);
+      } else {  // a last strip narrower than NR: zero-padded copy of the W strip (B) into S's tail
+        float* strip = pp + panels * MR * nv;
+        for (int64_t p = 0; p < nv; ++p)
+          for (int64_t c = 0; c < NR; ++c) strip[p * NR + c] = c < nr ? W[(j0 + p) * d + cc + c] : 0.0f;
+        for (int64_t ir = 0; ir < panels; ++ir) {
+          micro<Avx512>(nv, pp + ir * MR * nv, strip, NR, edge, NR, false);
+          for (int i = 0; i < MR; ++i)
+            for (int64_t c = 0; c < nr; ++c) acc[(ir * MR + i) * d + cc + c] += edge[i * NR + c];
+        }
+      }
+    }
+  }
+  if (acc) std::memcpy(accOut, acc, size_t(rows * d) * sizeof(float));
+}
+
+#ifdef CLLM4REC_X86
+__attribute__((target("avx512f,fma"))) void task_avx512(
+    const float* h, const float* W, const float* Wt, const int32_t* target, int64_t n, int64_t C,
+    int64_t d, int64_t r0, int64_t rows, int64_t c0, int64_t c1, int64_t rbPad, float* hp, float* S,
+    float* pp, float* acc, float* m, double* s, float* tl, float* accOut) {
+  task<true>(h, W, Wt, target, n, C, d, r0, rows, c0, c1, rbPad, hp, S, pp, acc, m, s, tl, accOut);
+}
+#endif
+void task_generic(const float* h, const float* W, const float* Wt, const int32_t* target, int64_t n,
+                  int64_t C, int64_t d, int64_t r0, int64_t rows, int64_t c0, int64_t c1,
+                  int64_t rbPad, float* hp, float* S, float* pp, float* acc, float* m, double* s,
+                  float* tl, float* accOut) {
+  task<false>(h, W, Wt, target, n, C, d, r0, rows, c0, c1, rbPad, hp, S, pp, acc, m, s, tl, accOut);
+}
+
+}  // namespace head
+}  // namespace
+
+using namespace head;  // no name of the fused head is used elsewhere in this file
+
+void linear_xent_forward(const float* h, const float* W, const int32_t* target, float* loss,
+                         float* lse, float* dh, int64_t n, int64_t C, int64_t d) {
+  if (n == 0) return;
+  const Plan pl = plan(n, C, d);
+  const int64_t rbPad = (pl.rb + MR - 1) / MR * MR;
+  float* Wt = scratch<0>(((C + NR - 1) / NR) * NR * d);
+  // partial state per (split, row): m, tl, s (double, two floats), acc
+  const int64_t accFloats = dh ? pl.splits * n * d : 0;
+  float* part = scratch<1>(pl.splits * n * 4 + accFloats);
+  if (!Wt || !part) throw std::bad_alloc();
+  Partial P{part, reinterpret_cast<double*>(part + pl.splits * n * 2), part + pl.splits * n,
+            dh ? part + pl.splits * n * 4 : nullptr};
+  pack_wt(W, C, d, Wt);
+#ifdef CLLM4REC_X86
+  const auto run = detail::has_avx512() ? task_avx512 : task_generic;
+#else
+  const auto run = task_generic;
+#endif
+  bool outOfMemory = false;
+  const int64_t tasks = pl.rowBlocks * pl.splits;
+#pragma omp parallel
+  {
+    float* hp = scratch<2>(rbPad * d);
+    float* S = scratch<3>(rbPad * kNC);
+    float* pp = scratch<4>(rbPad * kNC + kNC * NR);
+    float* acc = dh ? scratch<5>(rbPad * d) : nullptr;
+    if (!hp || !S || !pp || (dh && !acc)) {
+      hp = nullptr;
+#pragma omp atomic write
+      outOfMemory = true;
+    }
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tasks; ++t) {
+      if (!hp) continue;
+      const int64_t b = t / pl.splits, sp = t % pl.splits;
+      const int64_t r0 = b * pl.rb, rows = std::min(pl.rb, n - r0);
+      const int64_t c0 = sp * pl.splitCols, c1 = std::min(C, c0 + pl.splitCols);
+      const int64_t o = sp * n + r0;
+      run(h, W, Wt, target, n, C, d, r0, rows, c0, c1, rbPad, hp, S, pp, acc, P.m + o, P.s + o,
+          P.tl + o, P.acc ? P.acc + o * d : nullptr);
+    }
+    // the implicit barrier: every partial is complete; merge the splits row by row
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < n; ++r) {
+      if (outOfMemory) continue;
+      const int32_t t = target[r];
+      if (t < 0) {
+        loss[r] = 0.0f;
+        lse[r] = 0.0f;
+        if (dh) std::memset(dh + r * d, 0, size_t(d) * sizeof(float));
+        continue;
+      }
+      float M = -INFINITY, tlog = NAN;
+      for (int64_t sp = 0; sp < pl.splits; ++sp) {
+        M = std::max(M, P.m[sp * n + r]);
+        if (!std::isnan(P.tl[sp * n + r])) tlog = P.tl[sp * n + r];
+      }
+      double sum = 0.0;
+      for (int64_t sp = 0; sp < pl.splits; ++sp) sum += P.s[sp * n + r] * std::exp(double(P.m[sp * n + r]) - M);
+      const float l = float(double(M) + std::log(sum));
+      lse[r] = l;
+      loss[r] = l - tlog;
+      if (!dh) continue;
+      float* out = dh + r * d;
+      const float* wt = W + int64_t(t) * d;
+      for (int64_t p = 0; p < d; ++p) out[p] = -wt[p];
+      for (int64_t sp = 0; sp < pl.splits; ++sp) {
+        const float w = float(std::exp(double(P.m[sp * n + r]) - M) / sum);
+        const float* a = P.acc + (sp * n + r) * d;
+        for (int64_t p = 0; p < d; ++p) out[p] += w * a[p];
+      }
+    }
+  }
+  if (outOfMemory) throw std::bad_alloc();
 }
 
 }  // namespace cpu
