@@ -17,6 +17,7 @@ import * as crossEntropy from "./cross_entropy.bench";
 import * as attention from "./attention.bench";
 import * as gpt2 from "./gpt2.bench";
 import * as trainStep from "./train-step.bench";
+import * as scale from "./scale.bench";
 import { runDataBench } from "./data.bench";
 import * as serve from "./serve.bench";
 
@@ -81,7 +82,8 @@ const SUITES: Suite[] = [
   { name: "train-step", run: trainStep.run },
   { name: "data", run: dataSuite },
   { name: "serve", run: serve.run },
-  // the heaviest suite last, so a time budget cuts it rather than the cheap ones
+  // the heaviest suites last, so a time budget cuts them rather than the cheap ones
+  { name: "scale", run: scale.run },
   {
     name: "gpt2", run: gpt2.run,
     // quick mode: no torch run (its GPT-2 alone would take about a minute on 2 cores)
