@@ -55,7 +55,7 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
     // v2 for the frozen-weight GEMMs (fwd, dX): B packed to BF16 once, A rounded as packed
     if (bf16 && !c.transA && c.M > 20 && c.K < 10000) {
       const packed = Tensor.zeros([native().bf16PackedWords(c.K, c.N)], { dtype: "i32" });
-      native().bf16PackB(B.buffer, c.transB, c.K, c.N, packed.buffer);
+      native().bf16PackB(c.transB, B.buffer, c.K, c.N, packed.buffer);
       const tb = time(`${c.key} bf16`, () => native().gemmBf16(false, c.M, c.N, c.K, 1, A.buffer, 0, packed.buffer, 0, C.buffer, 0, null),
         { iterations: ctx.quick ? 2 : 10, timeMs: ctx.quick ? 0 : 500, warmupIterations: 1 });
       const g = flops / (tb.ms / 1000) / 1e9;

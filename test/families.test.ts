@@ -1,6 +1,6 @@
 // The family list (src/engine/families.ts) against the tree: every family has all its
 // files, every kernel of native/include/kernels.h belongs to exactly one family and is
-// defined in that family's cpu and cuda files and bound by the addon, every native and
+// defined in that family's cpu and cuda files (CPU-only ones in its cpu file) and bound by the addon, every native and
 // ops file belongs to a family, and every listed op is exported by its wrapper.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -40,7 +40,16 @@ test("every kernel of kernels.h is in one family, defined in its twins and bound
       assert.ok(signatures[camel(k)], `${k} has no row in native/addon/kernels.cc`);
     }
   }
-  assert.equal(Object.keys(signatures).length, declared.length, "every addon row is a kernels.h kernel");
+  // CPU-only kernels (kernels_cpu.h): defined in the family's cpu file and bound, no CUDA twin
+  const cpuHeader = read("native/include/kernels_cpu.h");
+  const cpuOnly = FAMILIES.flatMap((f) => f.cpuOnly ?? []);
+  for (const f of FAMILIES)
+    for (const k of f.cpuOnly ?? []) {
+      assert.match(cpuHeader, new RegExp(`\\b${k}\\(`), `${k} is not declared in native/include/kernels_cpu.h`);
+      assert.match(read(`native/cpu/${f.name}.cc`), new RegExp(`^void ${k}\\(`, "m"), `${k} is not defined in native/cpu/${f.name}.cc`);
+      assert.ok(signatures[camel(k)], `${k} has no row in native/addon/cpu_fast_bind.cc`);
+    }
+  assert.equal(Object.keys(signatures).length, declared.length + cpuOnly.length, "every addon row is a kernels.h or kernels_cpu.h kernel");
 });
 
 test("every native and ops file belongs to a family; every listed op is exported by its wrapper", () => {

@@ -10,6 +10,9 @@ export interface Family {
   readonly what: string;
   /** its kernels, as declared in kernels.h (each is one row of native/addon/kernels.cc) */
   readonly kernels: readonly string[];
+  /** CPU-only kernels with no CUDA twin yet (native/include/kernels_cpu.h, rows in
+   *  native/addon/cpu_fast_bind.cc); the engine uses them for cpu tensors only */
+  readonly cpuOnly?: readonly string[];
   /** the TypeScript ops it provides */
   readonly ops: readonly string[];
   /** the wrapper file when it is not src/engine/ops/<name>.ts */
@@ -20,8 +23,8 @@ export interface Family {
 
 export const FAMILIES: readonly Family[] = [
   {
-    name: "gemm", what: "C = alpha op(A) op(B) + beta C (+ bias), batched, any transposes", bench: true,
-    kernels: ["gemm"], ops: ["matmul", "linear"],
+    name: "gemm", what: "C = alpha op(A) op(B) + beta C (+ bias), batched, any transposes; BF16 on packed frozen weights (CPU)", bench: true,
+    kernels: ["gemm"], cpuOnly: ["bf16_pack_b", "gemm_bf16"], ops: ["matmul", "linear", "packBf16"],
   },
   {
     name: "elementwise", what: "add, scale, mul, tanh, exp, log-sigmoid, fill; outputs may alias inputs",
@@ -45,8 +48,8 @@ export const FAMILIES: readonly Family[] = [
     kernels: ["gather_rows", "scatter_add_rows"], ops: ["embedTokens", "selectRows"],
   },
   {
-    name: "cross_entropy", what: "fused softmax cross-entropy (masked rows); chunked LM head", bench: true,
-    kernels: ["cross_entropy_forward", "cross_entropy_backward"], ops: ["softmaxCrossEntropy", "linearCrossEntropy"],
+    name: "cross_entropy", what: "fused softmax cross-entropy (masked rows); chunked LM head, and on the CPU the fused head (online softmax, loss and dh in one pass)", bench: true,
+    kernels: ["cross_entropy_forward", "cross_entropy_backward"], cpuOnly: ["linear_xent_forward"], ops: ["softmaxCrossEntropy", "linearCrossEntropy"],
   },
   {
     name: "multinomial_nll", what: "fused log-softmax + multinomial NLL, multi-hot targets (RecLLM head)", bench: true,

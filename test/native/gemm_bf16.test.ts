@@ -34,7 +34,7 @@ for (const [M, N, K, tA, tB] of SHAPES) {
     }
     const A = uniform(rng(M + K), M * K), B = uniform(rng(N + 3), K * N), bias = uniform(rng(9), N);
     const packed = nat.alloc(0, 1, nat.bf16PackedWords(K, N));
-    nat.bf16PackB(f32(B), tB, K, N, packed);
+    nat.bf16PackB(tB, f32(B), K, N, packed);
     const C = f32(new Float32Array(M * N).fill(0.5));
     nat.gemmBf16(tA, M, N, K, 1, f32(A), 0, packed, 1, C, 0, f32(bias)); // beta 1: C = 0.5 + A B + bias
     const got = read(C);

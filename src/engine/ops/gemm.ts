@@ -67,9 +67,9 @@ export function packBf16(w: Tensor): Bf16Weight {
   if (!nat.bf16Supported()) throw new Error(`${op}: this CPU has no AVX512_BF16 (or CLLM4REC_CPU_ISA caps it)`);
   const [K, N] = w.shape;
   const fwd = Tensor.zeros([nat.bf16PackedWords(K, N)], { dtype: "i32" });
-  nat.bf16PackB(w.buffer, false, K, N, fwd.buffer);
+  nat.bf16PackB(false, w.buffer, K, N, fwd.buffer);
   const bwd = Tensor.zeros([nat.bf16PackedWords(N, K)], { dtype: "i32" });
-  nat.bf16PackB(w.buffer, true, N, K, bwd.buffer); // op(B) = W^T [out, in], stored as W
+  nat.bf16PackB(true, w.buffer, N, K, bwd.buffer); // op(B) = W^T [out, in], stored as W
   return { fwd, bwd, inFeatures: K, outFeatures: N };
 }
 
