@@ -64,3 +64,8 @@ test("every native and ops file belongs to a family; every listed op is exported
     for (const op of f.ops) assert.equal(typeof wrapper[op], "function", `${f.name}: ${op} is not exported by its wrapper`);
   }
 });
+
+test("README's family table names every family", () => {
+  const readme = read("README.md");
+  for (const f of FAMILIES) assert.ok(readme.includes(`| \`${f.name}\` |`), `README.md has no table row for ${f.name}`);
+});

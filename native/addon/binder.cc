@@ -1,37 +1,17 @@
-// The generic half of the binder (binder.h): row specs, argument reading, extents,
-// signatures and the exception boundary of every entry point.
+// The generic half of the binder (binder.h): reading row specs, reading and checking the
+// arguments of a call, signatures, and the exception boundary of every entry point.
 #include "binder.h"
 
 #include <cctype>
-#include <cstdlib>
-#include <cstring>
 #include <exception>
+#include <regex>
+#include <sstream>
 #include <stdexcept>
 
 namespace addon {
 
 namespace {
-
-std::string camel_case(const char* snake) {
-  std::string out;
-  for (bool upper = false; *snake; ++snake) {
-    if (*snake == '_') {
-      upper = true;
-      continue;
-    }
-    out += upper ? char(std::toupper(static_cast<unsigned char>(*snake))) : *snake;
-    upper = false;
-  }
-  return out;
-}
-
-// The next name in p (letters, digits, '_'), advancing p past it.
-std::string word(const char*& p) {
-  const char* start = p;
-  while (std::isalnum(static_cast<unsigned char>(*p)) || *p == '_') ++p;
-  return std::string(start, p);
-}
-
+bool literal(const Product& p) { return p.size() == 1 && p[0].first < 0; }
 }  // namespace
 
 void export_function(Napi::Env env, Napi::Object exports, const std::string& name,
@@ -50,153 +30,165 @@ void export_function(Napi::Env env, Napi::Object exports, const std::string& nam
   exports.Set(name, Napi::Function::New(env, guarded, name));
 }
 
-Spec make_spec(const char* snake, const char* text, const char* work,
-               const std::vector<char>& kinds) {
+Spec make_spec(const char* kernel, const char* text, const char* work, std::vector<char> kinds) {
   Spec s;
-  s.op = camel_case(snake);
-  auto bad = [&](const std::string& why) { throw std::logic_error(s.op + ": row spec: " + why); };
+  for (const char* p = kernel; *p; ++p)  // layer_norm_forward -> layerNormForward
+    if (*p != '_') s.op += p > kernel && p[-1] == '_' ? char(std::toupper(*p)) : *p;
+  auto bad = [&](const std::string& why) { throw std::logic_error(s.op + " row: " + why); };
   auto arg = [&](const std::string& name, char kind, bool optional) {
     for (size_t j = 0; j < s.args.size(); ++j)
-      if (s.args[j] == name) return int(j);
-    s.args.push_back(name);
-    s.kinds.push_back(kind);
-    s.optional.push_back(optional);
-    s.min.push_back(0);
+      if (s.args[j].name == name) return int(j);
+    s.args.push_back({name, kind, optional, {}, ""});
     return int(s.args.size() - 1);
   };
-  auto product = [&](const char* p) {
+  auto product = [&](const std::string& expr) {
     Product out;
-    do {
-      if (std::isdigit(static_cast<unsigned char>(*p))) {
-        out.push_back({-1, std::strtoll(p, const_cast<char**>(&p), 10)});
-      } else {
-        const std::string name = word(p);
-        size_t j = 0;
-        while (j < s.args.size() && s.args[j] != name) ++j;
-        if (j == s.args.size() || s.kinds[j] != 'n') bad("'" + name + "' is not an integer argument");
-        out.push_back({int(j), 0});
+    std::istringstream factors(expr);
+    for (std::string f; std::getline(factors, f, '*');) {
+      if (f[0] == '-' || std::isdigit(static_cast<unsigned char>(f[0]))) {
+        out.push_back({-1, std::stoll(f)});
+        continue;
       }
-    } while (*p == '*' && ++p);
-    if (*p) bad(std::string("unexpected '") + *p + "' in a product");
+      int j = 0;
+      while (j < int(s.args.size()) && s.args[j].name != f) ++j;
+      if (j == int(s.args.size()) || s.args[j].kind != 'n') bad(f + " is no integer argument");
+      out.push_back({j, 0});
+    }
     return out;
   };
-  std::vector<std::string> extents;  // resolved once every argument is known
-  for (const char* p = text; *p;) {
-    if (*p == ' ') {
-      ++p;
-    } else if (*p == '+') {
-      arg(word(++p), 'b', false);
-    } else {
-      if (s.items.size() == kinds.size()) bad("more items than the kernel has parameters");
-      Item it;
-      const char kind = kinds[s.items.size()];
-      it.name = word(p);
-      std::string js = it.name;
-      if (*p == '=') js = word(++p);
-      it.optional = *p == '?' && ++p;
-      it.js = arg(js, kind, it.optional);
-      if (*p == '@') it.off = arg(word(++p), 'n', false);
-      if (p[0] == '>' && p[1] == '=') s.min[it.js] = std::strtoll(p + 2, const_cast<char**>(&p), 10);
-      std::string extent;
-      if (*p == '[') {
-        const char* close = std::strchr(p, ']');
-        if (!close) bad("extent of " + it.name + " lacks its ']'");
-        extent.assign(p + 1, close);
-        it.hasExtent = true;
-        p = close + 1;
+  auto extent = [&](const std::string& expr) {  // "count:stride,...,width"
+    Extent e;
+    std::istringstream parts(expr);
+    for (std::string part; std::getline(parts, part, ',');) {
+      const size_t colon = part.find(':');
+      if (colon == std::string::npos) {
+        e.width = product(part);
+      } else {
+        e.blocks.push_back({product(part.substr(0, colon)), 0});
+        e.blocks.back().second = product(part.substr(colon + 1)).at(0).first;
       }
-      extents.push_back(extent);
-      while (*p == '!') it.apart.push_back(word(++p));
-      if (*p && *p != ' ') bad(std::string("unexpected '") + *p + "' after " + it.name);
-      s.items.push_back(it);
+    }
+    return e;
+  };
+  static const std::regex param(
+      R"((?:(\w+)=)?(\w+)(\?)?(?:@(\w+))?(?:>=(-?[\w*]+))?(?:\[([\w*:,]+)\])?((?:!\w+)*))");
+  std::vector<std::string> extents, mins;  // read once every argument is known
+  std::istringstream words(text);
+  for (std::string w; words >> w;) {
+    std::smatch m;
+    if (w[0] == '+') {
+      arg(w.substr(1), 'b', false);
+    } else if (!std::regex_match(w, m, param) || s.params.size() == kinds.size()) {
+      bad("cannot place '" + w + "' (" + std::to_string(kinds.size()) + " kernel parameters)");
+    } else {
+      const int at = arg(m[2], kinds[s.params.size()], m[3].matched);
+      s.params.push_back({m[1].matched ? m[1].str() : m[2].str(), at,
+                          m[4].matched ? arg(m[4], 'n', false) : -1, m[6].matched, {}, {}});
+      mins.resize(s.args.size());
+      if (m[5].matched) mins[at] = m[5];
+      std::istringstream others(m[7].str());
+      for (std::string o; std::getline(others, o, '!');)
+        if (!o.empty()) s.params.back().apart.push_back(o);
+      extents.push_back(m[6]);
     }
   }
-  if (s.items.size() != kinds.size()) bad("fewer items than the kernel has parameters");
-  for (size_t k = 0; k < s.items.size(); ++k)
-    if (s.items[k].hasExtent) s.items[k].extent = product(extents[k].c_str());
+  if (s.params.size() != kinds.size()) bad("fewer parameters than the kernel has");
+  mins.resize(s.args.size());
+  for (size_t j = 0; j < s.args.size(); ++j)
+    if (!mins[j].empty()) s.args[j].min = product(s.args[j].bound = mins[j]);
+  for (size_t p = 0; p < s.params.size(); ++p)
+    if (s.params[p].sized) s.params[p].extent = extent(extents[p]);
   if (*work) s.work = product(work);
   return s;
 }
 
-int Call::arg(const char* name) const {
-  for (size_t j = 0; j < s.args.size(); ++j)
-    if (s.args[j] == name) return int(j);
-  throw std::logic_error(std::string("no argument ") + name);
+void add_signature(Napi::Env env, Napi::Object exports, const Spec& s) {
+  if (!exports.Has("signatures")) exports.Set("signatures", Napi::Object::New(env));
+  Napi::Array list = Napi::Array::New(env, s.args.size());
+  for (uint32_t j = 0; j < s.args.size(); ++j) {
+    const char k = s.args[j].kind;
+    std::string kind = k == 'f' ? "f32" : k == 'i' ? "i32" : k == 'n' ? "int" : k == 'x' ? "float" : "bool";
+    Napi::Array entry = Napi::Array::New(env, 2);
+    entry.Set(0u, s.args[j].name);
+    entry.Set(1u, kind + (s.args[j].optional ? "?" : ""));
+    list.Set(j, entry);
+  }
+  exports.Get("signatures").As<Napi::Object>().Set(s.op, list);
 }
 
-size_t Call::item(const char* name) const {
-  for (size_t k = 0; k < s.items.size(); ++k)
-    if (s.items[k].name == name) return k;
-  throw std::logic_error(std::string("no item ") + name);
+size_t Call::find(const char* name, bool param) const {
+  const size_t n = param ? s.params.size() : s.args.size();
+  for (size_t k = 0; k < n; ++k)
+    if ((param ? s.params[k].name : s.args[k].name) == name) return k;
+  throw std::logic_error(std::string("the row has no ") + name);
 }
 
 int64_t Call::product(const Product& p) const {
   int64_t out = 1;
-  for (const auto& [j, literal] : p) out = a.mul(out, j < 0 ? literal : num[j]);
+  for (const auto& [j, literal] : p) out = a.mul(out, j < 0 ? literal : int64_t(val[j]));
   return out;
 }
 
+int64_t Call::span(const Extent& e) const {
+  int64_t last = 0, width = product(e.width);
+  for (const auto& [count, stride] : e.blocks) {
+    const int64_t n = product(count);
+    if (n == 0) return 0;
+    last = a.add(last, a.mul(n - 1, int64_t(val[stride])));
+  }
+  return width == 0 ? 0 : a.add(last, width);
+}
+
 void Call::extent(const char* name, int64_t count) {
-  const size_t k = item(name);
-  ext[k] = count;
-  if (Buffer* b = buf[s.items[k].js]) a.extent(b, name, offset(k), count);
+  const size_t p = find(name, true);
+  ext[p] = count;
+  if (Buffer* b = buf[s.params[p].arg]) a.extent(b, name, offset(p), count);
 }
 
 int64_t prepare(Call& c, Check check) {
   const Spec& s = c.s;
-  const size_t n = s.args.size();
-  c.buf.assign(n, nullptr);
-  c.num.assign(n, 0);
-  c.real.assign(n, 0.0);
-  c.ext.assign(s.items.size(), -1);
-  for (size_t j = 0; j < n; ++j) {
-    const char* name = s.args[j].c_str();
-    switch (s.kinds[j]) {
-      case 'f':
-      case 'i': {
-        const int dtype = s.kinds[j] == 'f' ? kF32 : kI32;
-        c.buf[j] = s.optional[j] ? c.a.optional_buffer(j, name, dtype) : c.a.buffer(j, name, dtype);
-        break;
-      }
-      case 'n':
-        c.num[j] = c.a.integer(j, name, s.min[j]);
-        c.a.shape(name, c.num[j]);
-        break;
-      case 'x':
-        c.real[j] = c.a.number(j, name);
-        break;
-      default:
-        c.num[j] = c.a.flag(j, name);
+  c.buf.assign(s.args.size(), nullptr);
+  c.val.assign(s.args.size(), 0.0);
+  c.ext.assign(s.params.size(), -1);
+  for (size_t j = 0; j < s.args.size(); ++j) {
+    const Spec::Arg& g = s.args[j];
+    const char* name = g.name.c_str();
+    if (g.kind == 'f' || g.kind == 'i') {
+      const int dtype = g.kind == 'f' ? kF32 : kI32;
+      c.buf[j] = g.optional ? c.a.optional_buffer(j, name, dtype) : c.a.buffer(j, name, dtype);
+    } else if (g.kind == 'n') {
+      c.val[j] = double(c.a.integer(j, name, literal(g.min) ? g.min[0].second : 0));
+      c.a.shape(name, int64_t(c.val[j]));
+    } else {
+      c.val[j] = g.kind == 'x' ? double(c.a.number(j, name)) : double(c.a.flag(j, name));
     }
   }
-  for (size_t k = 0; k < s.items.size(); ++k)
-    if (s.items[k].hasExtent) c.extent(s.items[k].name.c_str(), c.product(s.items[k].extent));
+  for (size_t j = 0; j < s.args.size(); ++j)  // bounds by other arguments, after reading all
+    if (!s.args[j].min.empty() && !literal(s.args[j].min) &&
+        c.val[j] < double(c.product(s.args[j].min)))
+      c.a.fail(s.args[j].name + " must be >= " + s.args[j].bound + " (" +
+               std::to_string(c.product(s.args[j].min)) + ")");
+  for (size_t p = 0; p < s.params.size(); ++p)
+    if (s.params[p].sized) c.extent(s.params[p].name.c_str(), c.span(s.params[p].extent));
   const int64_t work = check ? check(c) : 1;
-  for (size_t k = 0; k < s.items.size(); ++k)
-    for (const std::string& other : s.items[k].apart) {
-      const size_t o = c.item(other.c_str());
-      if (c.ext[k] < 0 || c.ext[o] < 0) throw std::logic_error(s.op + ": overlap check without extents");
-      c.a.disjoint(c.buf[s.items[k].js], s.items[k].name.c_str(), c.offset(k), c.ext[k],
-                   c.buf[s.items[o].js], other.c_str(), c.offset(o), c.ext[o]);
+  for (size_t p = 0; p < s.params.size(); ++p)
+    for (const std::string& other : s.params[p].apart) {
+      const size_t o = c.find(other.c_str(), true);
+      if (c.ext[p] < 0 || c.ext[o] < 0) throw std::logic_error("overlap check without extents");
+      c.a.disjoint(c.buf[s.params[p].arg], s.params[p].name.c_str(), c.offset(p), c.ext[p],
+                   c.buf[s.params[o].arg], other.c_str(), c.offset(o), c.ext[o]);
     }
   for (const auto& [j, literal] : s.work)
-    if ((j < 0 ? literal : c.num[j]) == 0) return 0;
+    if ((j < 0 ? literal : int64_t(c.val[j])) == 0) return 0;
   return work;
 }
 
-void add_signature(Napi::Env env, Napi::Object exports, const Spec& s) {
-  static const char* names[] = {"f32", "i32", "int", "float", "bool"};
-  if (!exports.Has("signatures")) exports.Set("signatures", Napi::Object::New(env));
-  Napi::Array list = Napi::Array::New(env, s.args.size());
-  for (size_t j = 0; j < s.args.size(); ++j) {
-    std::string kind = names[std::strchr("finxb", s.kinds[j]) - "finxb"];
-    if (s.optional[j]) kind += "?";
-    Napi::Array entry = Napi::Array::New(env, 2);
-    entry.Set(uint32_t(0), s.args[j]);
-    entry.Set(uint32_t(1), kind);
-    list.Set(uint32_t(j), entry);
-  }
-  exports.Get("signatures").As<Napi::Object>().Set(s.op, list);
+void after_gpu_launch(const char* op) {
+#ifdef CLLM4REC_CUDA
+  ::cuda::check_last(op);
+#else
+  (void)op;
+#endif
 }
 
 }  // namespace addon

@@ -1,6 +1,6 @@
 // The kernel table: one row per kernel of native/include/kernels.h, grouped by family
-// (the spec language is described in binder.h). Extents are the exact span each kernel
-// can touch, derived from the same shape arguments it gets.
+// (binder.h describes the spec). Extents are the exact span each kernel can touch,
+// derived from the same shape arguments it gets.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -38,49 +38,17 @@ int64_t check_targets(Call& c) {
   return R;
 }
 
-// q rows [B*Tq] of ldq floats, k and v rows [B*Tk] of ldk floats (two column ranges of
-// one buffer), out [B*Tq, H*Dh], lse [B, H, Tq]; returns the work, the size of out.
-int64_t attention_extents(Call& c, const char* out, const char* dq, const char* dk,
-                          const char* dv) {
-  Args& a = c.a;
-  const int64_t B = c.i("B"), H = c.i("H"), Tq = c.i("Tq"), Tk = c.i("Tk");
-  const int64_t ldq = c.i("ldq"), ldk = c.i("ldk"), width = a.mul(H, c.i("Dh"));
-  if (Tk < Tq) a.fail("Tk must be >= Tq (keys include every query position)");
-  if (ldq < width) a.fail("ldq must be >= H*Dh");
-  if (ldk < width) a.fail("ldk must be >= H*Dh");
-  const int64_t extQ = a.block_extent(1, 0, a.mul(B, Tq), ldq, width);
-  const int64_t extK = a.block_extent(1, 0, a.mul(B, Tk), ldk, width);
-  const int64_t extOut = a.mul(a.mul(B, Tq), width);
-  if (*out) c.extent(out, extOut);  // the backward's dout, checked first
-  for (const char* name : {"q", "k", "v"}) c.extent(name, name[0] == 'q' ? extQ : extK);
-  c.extent("keyMask", a.mul(B, Tk));
-  c.extent("out", extOut);
-  c.extent("lse", a.mul(a.mul(B, H), Tq));
-  if (*dq) {
-    c.extent(dq, extQ);
-    c.extent(dk, extK);
-    c.extent(dv, extK);
-  }
-  return extOut;
-}
-
 }  // namespace
 
 void register_kernels(Napi::Env env, Napi::Object exports) {
   // ---- gemm
-  ROW(gemm, "transA transB M N K alpha A@offA strideA B@offB strideB beta C@offC!A!B strideC batch bias?", "",
+  ROW(gemm, "transA transB M N K alpha A@offA[batch:strideA,M*K] strideA B@offB[batch:strideB,K*N] "
+      "strideB beta C@offC[batch:strideC,M*N]!A!B strideC batch bias?[N]", "M*N*batch",
       [](Call& c) {
-        Args& a = c.a;
-        const int64_t M = c.i("M"), N = c.i("N"), K = c.i("K"), batch = c.i("batch");
-        const int64_t mn = a.mul(M, N), strideC = c.i("strideC");
-        if (batch > 1 && strideC < mn && mn > 0)
-          a.fail("strideC " + std::to_string(strideC) + " < M*N: batched outputs would overlap");
-        c.extent("A", a.block_extent(batch, c.i("strideA"), 1, 0, a.mul(M, K)));
-        c.extent("B", a.block_extent(batch, c.i("strideB"), 1, 0, a.mul(K, N)));
-        const int64_t extC = a.block_extent(batch, strideC, 1, 0, mn);
-        c.extent("C", extC);
-        c.extent("bias", N);
-        return extC;
+        const int64_t mn = c.a.mul(c.i("M"), c.i("N")), strideC = c.i("strideC");
+        if (c.i("batch") > 1 && strideC < mn)
+          c.a.fail("strideC " + std::to_string(strideC) + " < M*N: batched outputs would overlap");
+        return int64_t(1);
       });
   // ---- elementwise: outputs may alias inputs of the same size
   ROW(add, "a[n] alpha b?[n] beta out[n] n accumulate", "n");
@@ -98,21 +66,17 @@ void register_kernels(Napi::Env env, Napi::Object exports) {
   ROW(row_sum_forward, "X[R*C] R C out[R]!X accumulate", "R");
   ROW(row_sum_backward, "dout[R] R C dX[R*C]!dout accumulate", "R*C");
   // ---- copy
-  ROW(copy_strided, "dst@dstOff dstBatchStride dstRowStride src@srcOff srcBatchStride srcRowStride batch rows cols accumulate", "",
-      [](Call& c) {
-        const int64_t batch = c.i("batch"), rows = c.i("rows"), cols = c.i("cols");
-        const int64_t extDst = c.a.block_extent(batch, c.i("dstBatchStride"), rows, c.i("dstRowStride"), cols);
-        c.extent("dst", extDst);
-        c.extent("src", c.a.block_extent(batch, c.i("srcBatchStride"), rows, c.i("srcRowStride"), cols));
-        return extDst;
-      });
+  ROW(copy_strided, "dst@dstOff[batch:dstBatchStride,rows:dstRowStride,cols] dstBatchStride "
+      "dstRowStride src@srcOff[batch:srcBatchStride,rows:srcRowStride,cols] srcBatchStride "
+      "srcRowStride batch rows cols accumulate", "batch*rows*cols");
   // ---- layernorm
   ROW(layernorm_forward, "x[R*D] gamma[D] beta[D] y[R*D] mean[R] rstd[R] R D>=1 eps", "R",
       [](Call& c) {
         if (!(c.f("eps") >= 0.0f)) c.a.fail("eps must be >= 0");
         return int64_t(1);
       });
-  ROW(layernorm_backward, "dy[R*D] x[R*D] gamma[D] mean[R] rstd[R] dx?[R*D] dgamma?[D] dbeta?[D] R D>=1 accumulateDx", "R",
+  ROW(layernorm_backward,
+      "dy[R*D] x[R*D] gamma[D] mean[R] rstd[R] dx?[R*D] dgamma?[D] dbeta?[D] R D>=1 accumulateDx", "R",
       [](Call& c) {
         return int64_t(c.buffer("dx") || c.buffer("dgamma") || c.buffer("dbeta"));
       });
@@ -120,28 +84,34 @@ void register_kernels(Napi::Env env, Napi::Object exports) {
   ROW(gelu_forward, "x[n] y[n] n", "n");
   ROW(gelu_backward, "x[n] dy[n] dx[n] n accumulate", "n");
   // ---- attention
-  ROW(attention_forward, "q@offQ ldq k=kv@offK v=kv@offV ldk keyMask? out!q!k!v lse B H>=1 Tq Tk Dh>=1", "",
-      [](Call& c) { return attention_extents(c, "", "", "", ""); });
-  ROW(attention_backward, "dout q@offQ ldq k=kv@offK v=kv@offV ldk keyMask? out lse dq@offDq dk=dkv@offDk dv=dkv@offDv B H>=1 Tq Tk Dh>=1", "",
-      [](Call& c) { return attention_extents(c, "dout", "dq", "dk", "dv"); });
+  ROW(attention_forward, "q@offQ[B*Tq:ldq,H*Dh] ldq>=H*Dh k=kv@offK[B*Tk:ldk,H*Dh] "
+      "v=kv@offV[B*Tk:ldk,H*Dh] ldk>=H*Dh keyMask?[B*Tk] out[B*Tq*H*Dh]!q!k!v lse[B*H*Tq] B H>=1 "
+      "Tq Tk>=Tq Dh>=1", "B*Tq*H*Dh");
+  ROW(attention_backward, "dout[B*Tq*H*Dh] q@offQ[B*Tq:ldq,H*Dh] ldq>=H*Dh "
+      "k=kv@offK[B*Tk:ldk,H*Dh] v=kv@offV[B*Tk:ldk,H*Dh] ldk>=H*Dh keyMask?[B*Tk] out[B*Tq*H*Dh] "
+      "lse[B*H*Tq] dq@offDq[B*Tq:ldq,H*Dh] dk=dkv@offDk[B*Tk:ldk,H*Dh] dv=dkv@offDv[B*Tk:ldk,H*Dh] "
+      "B H>=1 Tq Tk>=Tq Dh>=1", "B*Tq*H*Dh");
   // ---- embedding
   ROW(gather_rows, "table[rows*d] rows d>=1 ids[n] n idBase>=-2147483648 out[n*d] +strict", "n",
       [](Call& c) {
         const int64_t n = c.i("n"), base = c.i("idBase"), end = base + c.i("rows");
-        const std::vector<int32_t> ids = c.num[c.arg("strict")] ? host_ints(c, "ids", n) : std::vector<int32_t>();
+        const std::vector<int32_t> ids = c.i("strict") ? host_ints(c, "ids", n) : std::vector<int32_t>();
         for (size_t i = 0; i < ids.size(); ++i)
           if (ids[i] < base || ids[i] >= end)
             c.a.range_error("id " + std::to_string(ids[i]) + " at position " + std::to_string(i) +
                             " is outside [" + std::to_string(base) + ", " + std::to_string(end) + ")");
         return int64_t(1);
       });
-  ROW(scatter_add_rows, "dtable[rows*d]!dout rows d>=1 ids[n] n idBase>=-2147483648 dout[n*d]", "n*rows");
+  ROW(scatter_add_rows, "dtable[rows*d]!dout rows d>=1 ids[n] n idBase>=-2147483648 dout[n*d]",
+      "n*rows");
   // ---- cross_entropy
   ROW(cross_entropy_forward, "logits[R*C] target[R] loss[R] lse[R] R C>=1", "R", check_targets);
-  ROW(cross_entropy_backward, "logits[R*C] target[R] lse[R] dloss[R] dlogits[R*C] R C>=1 accumulate", "R", check_targets);
+  ROW(cross_entropy_backward, "logits[R*C] target[R] lse[R] dloss[R] dlogits[R*C] R C>=1 accumulate",
+      "R", check_targets);
   // ---- multinomial_nll
   ROW(multinomial_nll_forward, "logits[R*C] t[R*C] loss[R] lse[R] R C>=1", "R");
-  ROW(multinomial_nll_backward, "logits[R*C] t[R*C] lse[R] dloss[R] dlogits[R*C] R C>=1 accumulate", "R");
+  ROW(multinomial_nll_backward, "logits[R*C] t[R*C] lse[R] dloss[R] dlogits[R*C] R C>=1 accumulate",
+      "R");
   // ---- squared_distance
   ROW(squared_distance_forward, "a[n] b[n] n out[1]", "1");
   ROW(squared_distance_backward, "a[n] b[n] g[1] da[n] n accumulate", "n");
