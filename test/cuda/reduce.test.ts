@@ -25,9 +25,9 @@ test("cuda colSum: odd shapes, accumulate", { skip: skipCuda }, () => {
     const X = twinF32(uniform(rand, rows * cols));
     const out = twinFill(cols, NaN);
     both((x) => nat().colSum(x(X), rows, cols, x(out), false));
-    expectClose(out, `sum_rows ${rows}x${cols}`, TOL_REDUCTION);
+    expectClose(out, `colSum ${rows}x${cols}`, TOL_REDUCTION);
     both((x) => nat().colSum(x(X), rows, cols, x(out), true));
-    expectClose(out, `sum_rows acc ${rows}x${cols}`, TOL_REDUCTION);
+    expectClose(out, `colSum acc ${rows}x${cols}`, TOL_REDUCTION);
   }
 });
 

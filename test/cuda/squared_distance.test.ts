@@ -11,12 +11,12 @@ test("cuda squaredDistance forward and backward", { skip: skipCuda }, () => {
   for (const n of [...sizes, 1 << 20]) {
     const a = twinF32(uniform(rand, n)), b = twinF32(uniform(rand, n)), out = twinFill(1, NaN);
     both((x) => nat().squaredDistanceForward(x(a), x(b), n, x(out)));
-    expectClose(out, `sq_diff fwd n=${n}`, TOL_REDUCTION);
+    expectClose(out, `squaredDistance fwd n=${n}`, TOL_REDUCTION);
     const g = twinF32([0.75]), da = twinF32(uniform(rand, n));
     both((x) => nat().squaredDistanceBackward(x(a), x(b), x(g), x(da), n, true));
-    expectClose(da, `sq_diff bwd acc n=${n}`, TOL_ELEMENTWISE);
+    expectClose(da, `squaredDistance bwd acc n=${n}`, TOL_ELEMENTWISE);
     const da2 = twinFill(n, NaN);
     both((x) => nat().squaredDistanceBackward(x(a), x(b), x(g), x(da2), n, false));
-    expectClose(da2, `sq_diff bwd n=${n}`, TOL_ELEMENTWISE);
+    expectClose(da2, `squaredDistance bwd n=${n}`, TOL_ELEMENTWISE);
   }
 });
