@@ -50,6 +50,20 @@ export const FLAGS: FlagDef[] = [
   { name: "max-wait-ms", kind: "number", group: "serve", help: "serve: longest wait of a forming batch for more requests, ms (default 5)" },
   { name: "max-queue", kind: "int", group: "serve", help: "serve: users waiting beyond which requests get 503 (default 1024)" },
   { name: "help", kind: "bool", group: "run", help: "print this help" },
+  { name: "text", kind: "string", group: "pretrain", help: "pretrain: UTF-8 text file(s), comma-separated; documents are paragraphs (blank-line separated)" },
+  { name: "layers", kind: "int", group: "pretrain", help: "pretrain: transformer blocks (default 2)" },
+  { name: "d", kind: "int", group: "pretrain", help: "pretrain: model width n_embd (default 128)" },
+  { name: "heads", kind: "int", group: "pretrain", help: "pretrain: attention heads; must divide --d (default 4)" },
+  { name: "context", kind: "int", group: "pretrain", help: "pretrain: tokens per training window (default 128)" },
+  { name: "positions", kind: "int", group: "pretrain", help: "pretrain: rows of the position table, >= --context (default 1024)" },
+  { name: "max-steps", kind: "int", group: "pretrain", help: "pretrain: optimizer steps (default 1000); with --resume a larger value extends the run" },
+  { name: "lr", kind: "number", group: "pretrain", help: "pretrain: AdamW peak learning rate (default 3e-3)" },
+  { name: "min-lr", kind: "number", group: "pretrain", help: "pretrain: cosine floor (default lr / 10)" },
+  { name: "warmup", kind: "int", group: "pretrain", help: "pretrain: linear warmup steps (default 50)" },
+  { name: "weight-decay", kind: "number", group: "pretrain", help: "pretrain: AdamW decoupled weight decay on matrices and embeddings (default 0.1)" },
+  { name: "grad-clip", kind: "number", group: "pretrain", help: "pretrain: global gradient-norm limit, 0 = off (default 1)" },
+  { name: "val-every", kind: "int", group: "pretrain", help: "pretrain: steps between validation perplexities (default 100)" },
+  { name: "checkpoint-every", kind: "int", group: "pretrain", help: "pretrain: steps between checkpoints (default 100)" },
   cfgFlag("seed", "seed", "int", "seed of initialisation, corpora order and masks"),
   cfgFlag("batch-size", "batchSize", "int", "documents per step"),
   cfgFlag("lambda-c", "lambdaC", "number", "mutual-regularisation strength lambda_c"),
@@ -76,7 +90,7 @@ export interface ParsedArgs {
   positional: string[];
 }
 
-export const COMMANDS = ["train", "evaluate", "recommend", "export", "generate", "serve"];
+export const COMMANDS = ["train", "evaluate", "recommend", "export", "generate", "serve", "pretrain"];
 
 export function parseArgs(argv: string[]): ParsedArgs {
   const byName = new Map(FLAGS.map((f) => [f.name, f]));
@@ -138,6 +152,8 @@ export function helpText(): string {
     "  node dist/train.js export --out DIR [--to FILE]   user/item embeddings as safetensors + id maps",
     "  node dist/train.js generate --model DIR --prompt TEXT   greedy continuation: is this GPT-2 sane?",
     "  node dist/train.js serve --out DIR [--port N] [--host H]   HTTP JSON service: /recommend, /healthz, /metrics",
+    "  node dist/train.js pretrain --out DIR [--data ...] [--text FILE] [--layers N --d N --heads N --max-steps N]",
+    "                                               train a GPT-2 from scratch on text; DIR becomes a --model folder",
     "",
     "examples:",
     "  node dist/train.js --data movielens ../shared/data/ml-100k --out runs/ml100k",

@@ -1,4 +1,4 @@
-// The command line: train (default), evaluate, recommend, export, generate.
+// The command line: train (default), evaluate, recommend, export, generate, pretrain.
 import * as path from "node:path";
 import { parseArgs, helpText, FLAGS, ParsedArgs } from "./flags";
 import { PAPER_DEFAULTS, QUICK_PRESET, TrainConfig, validateConfig } from "../cllm4rec/train/config";
@@ -16,6 +16,7 @@ import { defaultDevice, native } from "../engine";
 import { serveCommand } from "../serve/command";
 import { enableProfile, profileReport, formatProfile } from "../engine/profile";
 import * as fs from "node:fs";
+import { pretrainCommand } from "./pretrain";
 
 function dataSpec(f: ParsedArgs["flags"]): DataSpec {
   const raw = String(f.data ?? "synthetic");
@@ -130,6 +131,10 @@ export async function main(argv: string[]): Promise<void> {
     }
     case "serve":
       return serveCommand(f);
+    case "pretrain": {
+      await pretrainCommand(f, dataSpec, open);
+      return;
+    }
     case "export": {
       const out = needOut(f);
       const ctx = await loadRun(out, open);
