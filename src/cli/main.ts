@@ -17,6 +17,7 @@ import { serveCommand } from "../serve/command";
 import { enableProfile, profileReport, formatProfile } from "../engine/profile";
 import * as fs from "node:fs";
 import { pretrainCommand } from "./pretrain";
+import { writeTrainingCurves } from "../cllm4rec/report/curves";
 
 function dataSpec(f: ParsedArgs["flags"]): DataSpec {
   const raw = String(f.data ?? "synthetic");
@@ -92,6 +93,7 @@ export async function main(argv: string[]): Promise<void> {
         console.log(formatProfile(prof));
         fs.writeFileSync(path.join(out, "profile.json"), JSON.stringify(prof, null, 2) + "\n");
       }
+      console.log(`training curves: ${writeTrainingCurves(out, `CLLM4Rec on ${data.kind}${spec.config.ablation !== "none" ? ` (ablation ${spec.config.ablation})` : ""}`)}`);
       if (f.compare) await runComparison(out, report, open);
       return;
     }
