@@ -77,7 +77,7 @@ export const FLAGS: FlagDef[] = [
   cfgFlag("eval-every", "evalEvery", "int", "finetuning epochs between validation evaluations"),
   cfgFlag("max-tokens", "maxTokens", "int", "prompt + main tokens per document (truncates the end of the main text)"),
   cfgFlag("length-aware", "lengthAware", "bool", "bucket documents by length to cut padding (--no-length-aware to turn off)"),
-  cfgFlag("ablation", "ablation", "string", "none | llm-cf (no content LLM, no regularisation) | fixord (fixed item order) | prerec (no finetuning)", ["none", "llm-cf", "fixord", "prerec"]),
+  cfgFlag("ablation", "ablation", "string", "none | llm-cf (no content LLM, no regularisation) | fixord (fixed item order) | prerec (no finetuning) | llm-scratch (backbone from random init, trained) | llm-ftall (the whole backbone finetuned)", ["none", "llm-cf", "fixord", "prerec", "llm-scratch", "llm-ftall"]),
   cfgFlag("content-fraction", "contentFraction", "number", "fraction of the content corpus per C-step pass (speed knob)"),
   cfgFlag("reg-scale", "regScale", "string", "regulariser scale: sum over the batch's token occurrences (authors' MSELoss(sum)) or that sum / batch size", ["sum", "mean"]),
   cfgFlag("test-exclude", "testExclude", "string", "items left out of the test ranking: training items (authors' predict.py) or training + validation items (a labelled variant)", ["train", "train+val"]),

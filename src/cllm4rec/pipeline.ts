@@ -8,7 +8,7 @@ import { scoreUsers } from "./predict/score";
 import type { Device } from "../engine";
 import { Gpt2 } from "../nn/gpt2";
 import { loadGpt2Folder } from "../io/gpt2-folder";
-import { ensureTinyModel } from "../io/tiny-gpt2";
+import { ensureTinyModel, randomGpt2Weights } from "../io/tiny-gpt2";
 import { RecTokenizer } from "../io/tokenizer";
 import { writeSafetensors } from "../io/safetensors";
 import { loadDataset, Rng, Dataset, DataSpec, LoadOptions } from "./data";
@@ -61,7 +61,10 @@ export async function openRun(spec: RunSpec, o: OpenOptions = {}): Promise<RunCo
   const modelDir = spec.modelDir ?? ensureTinyModel(path.join(cacheDir(), "models"));
   const folder = loadGpt2Folder(modelDir);
   const device = defaultDevice(o.device ?? "auto", log);
-  const backbone = new Gpt2(folder.config, folder.weights, device, { dtype: o.dtype });
+  // LLM-Scratch / LLM-FtAll train the backbone too; every other run keeps it frozen
+  const ab = spec.config.ablation;
+  const weights = ab === "llm-scratch" ? randomGpt2Weights(folder.config, spec.config.seed) : folder.weights;
+  const backbone = new Gpt2(folder.config, weights, device, { dtype: o.dtype, trainable: ab === "llm-scratch" || ab === "llm-ftall" });
   if (backbone.dtypeNote) log(`--dtype bf16: ${backbone.dtypeNote}`);
   const c = folder.config;
   log(`backbone ${spec.modelDir ? modelDir : "tiny default (" + modelDir + ")"}: ${c.nLayer} layers, d=${c.nEmbd}, ${c.nHead} heads, ` +
@@ -180,9 +183,12 @@ export async function loadRun(outDir: string, o: OpenOptions = {}): Promise<RunC
   const file = ["best.safetensors", "tables.safetensors"].map((f) => path.join(outDir, f)).find((f) => fs.existsSync(f));
   if (!file) throw new Error(`${outDir} has no checkpoint (best.safetensors or tables.safetensors)`);
   const { I, J, d } = ctx.model;
-  const shapes = { "collab.user": [I, d], "collab.item": [J, d], "content.user": [I, d], "content.item": [J, d] };
-  const { data } = loadTensors(file, shapes);
+  const shapes: Record<string, number[]> = { "collab.user": [I, d], "collab.item": [J, d], "content.user": [I, d], "content.item": [J, d] };
   const targets: Record<string, Tensor> = { "collab.user": ctx.model.collab.user, "collab.item": ctx.model.collab.item, "content.user": ctx.model.content.user, "content.item": ctx.model.content.item };
+  // a trained backbone (llm-scratch, llm-ftall) is saved with the tables
+  if (ctx.backbone.trainable)
+    for (const [n, t] of ctx.backbone.namedParameters()) [shapes[`backbone.${n}`], targets[`backbone.${n}`]] = [[...t.shape], t];
+  const { data } = loadTensors(file, shapes);
   for (const [n, t] of Object.entries(targets)) {
     const src = Tensor.from(data[n], t.shape, { device: t.device });
     t.copyFrom(src);

@@ -30,14 +30,18 @@ function tinyConfig(o: TinyGpt2Options): Gpt2Config {
 
 /** GPT-2 init: normal(0, 0.02); residual projections 0.02/sqrt(2 nLayer); LayerNorm 1/0; biases 0. Each tensor has its own seed. */
 export function tinyGpt2Weights(opts: TinyGpt2Options): Map<string, { shape: number[]; data: Float32Array }> {
-  const config = tinyConfig(opts);
+  return randomGpt2Weights(tinyConfig(opts), opts.seed);
+}
+
+/** The same deterministic GPT-2 init for any config (LLM-Scratch starts a backbone of the given shape from it). */
+export function randomGpt2Weights(config: Gpt2Config, seed: number): Map<string, { shape: number[]; data: Float32Array }> {
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, shape] of gpt2TensorShapes(config)) {
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
     if (/ln_(1|2|f)\.weight$/.test(name)) data.fill(1);
     else if (name.endsWith('.weight')) {
       const std = /c_proj\.weight$/.test(name) ? 0.02 / Math.sqrt(2 * config.nLayer) : 0.02;
-      const rng = new NormalSampler(fnv1a(name, opts.seed));
+      const rng = new NormalSampler(fnv1a(name, seed));
       for (let i = 0; i < data.length; i++) data[i] = std * rng.normal();
     }
     out.set(name, { shape, data });

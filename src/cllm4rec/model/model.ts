@@ -88,7 +88,8 @@ export class Cllm4RecModel {
 
   /** All trainable tensors, in a fixed order (checkpoints rely on it). */
   parameters(): Tensor[] {
-    return [this.collab.user, this.collab.item, this.content.user, this.content.item];
+    // a trainable backbone (llm-scratch, llm-ftall) follows the four tables
+    return [this.collab.user, this.collab.item, this.content.user, this.content.item, ...(this.backbone.trainable ? this.backbone.parameters() : [])];
   }
 
   private parts(side: Side): TablePart[] {

@@ -4,7 +4,9 @@
 import type { TestExclude } from "../metrics";
 export type { TestExclude };
 
-export type Ablation = "none" | "llm-cf" | "fixord" | "prerec";
+// llm-scratch: backbone from random init, trained with the embeddings; llm-ftall: the
+// given backbone finetuned entirely (vocabulary embeddings included)
+export type Ablation = "none" | "llm-cf" | "fixord" | "prerec" | "llm-scratch" | "llm-ftall";
 /** how the mutual regulariser's sum over token occurrences is scaled: as the authors (sum) or /B (mean) */
 export type RegScale = "sum" | "mean";
 /** the content optimizer in finetuning: a fresh Adam at lrFinetune (authors) or the pretraining one kept */
@@ -81,7 +83,7 @@ export function validateConfig(c: TrainConfig): void {
   if (!["sum", "mean"].includes(c.regScale)) throw new RangeError(`config: regScale must be sum or mean, got ${c.regScale}`);
   if (!["train", "train+val"].includes(c.testExclude)) throw new RangeError(`config: testExclude must be train or train+val, got ${c.testExclude}`);
   if (!["fresh", "keep"].includes(c.contentOptFinetune)) throw new RangeError(`config: contentOptFinetune must be fresh or keep, got ${c.contentOptFinetune}`);
-  if (!["none", "llm-cf", "fixord", "prerec"].includes(c.ablation)) throw new RangeError(`config: unknown ablation ${c.ablation}`);
+  if (!["none", "llm-cf", "fixord", "prerec", "llm-scratch", "llm-ftall"].includes(c.ablation)) throw new RangeError(`config: unknown ablation ${c.ablation}`);
 }
 
 /** What runs saved before these fields existed did: filled in when such a run is reopened or resumed. */

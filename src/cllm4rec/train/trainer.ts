@@ -111,8 +111,8 @@ export class Trainer {
     this.m = deps.model;
     this.c = deps.config;
     this.log = deps.log ?? ((s) => console.log(s));
-    this.collabOpt = new Adam([this.m.collab.user, this.m.collab.item], { lr: this.c.lrPretrain });
-    this.contentOpt = new Adam([this.m.content.user, this.m.content.item], { lr: this.c.lrPretrain });
+    this.collabOpt = new Adam(this.optParams([this.m.collab.user, this.m.collab.item]), { lr: this.c.lrPretrain });
+    this.contentOpt = new Adam(this.optParams([this.m.content.user, this.m.content.item]), { lr: this.c.lrPretrain });
     this.state = {
       version: 1, completed: 0, history: [],
       best: { collabLoss: Infinity, collabEpoch: 0, contentLoss: Infinity, contentEpoch: 0, valScore: -Infinity, valEpoch: 0 },
@@ -127,7 +127,19 @@ export class Trainer {
 
   private shapes(): Record<string, number[]> {
     const { I, J, d } = this.m;
-    return { "collab.user": [I, d], "collab.item": [J, d], "content.user": [I, d], "content.item": [J, d] };
+    const out: Record<string, number[]> = { "collab.user": [I, d], "collab.item": [J, d], "content.user": [I, d], "content.item": [J, d] };
+    for (const [n, t] of this.backboneParams()) out[`backbone.${n}`] = [...t.shape];
+    return out;
+  }
+
+  /** The backbone's weights when it trains (llm-scratch, llm-ftall), else none. */
+  private backboneParams(): readonly [string, Tensor][] {
+    return this.m.backbone.trainable ? this.m.backbone.namedParameters() : [];
+  }
+
+  /** A side's tables plus the trainable backbone: what each optimizer updates. */
+  private optParams(tables: Tensor[]): Tensor[] {
+    return [...tables, ...this.backboneParams().map(([, t]) => t)];
   }
 
   private meta(): Record<string, string> {
@@ -135,7 +147,9 @@ export class Trainer {
   }
 
   private tensorsByName(): Record<string, Tensor> {
-    return { "collab.user": this.m.collab.user, "collab.item": this.m.collab.item, "content.user": this.m.content.user, "content.item": this.m.content.item };
+    const out: Record<string, Tensor> = { "collab.user": this.m.collab.user, "collab.item": this.m.collab.item, "content.user": this.m.content.user, "content.item": this.m.content.item };
+    for (const [n, t] of this.backboneParams()) out[`backbone.${n}`] = t;
+    return out;
   }
 
   private snapshot(ts: Tensor[]): Float32Array[] {
@@ -207,11 +221,11 @@ export class Trainer {
 
   private ensureRecOpt(): Adam {
     if (!this.recOpt) {
-      this.recOpt = new Adam([this.m.collab.user, this.m.collab.item], { lr: this.c.lrFinetune });
+      this.recOpt = new Adam(this.optParams([this.m.collab.user, this.m.collab.item]), { lr: this.c.lrFinetune });
       // the authors give finetuning's C-steps their own Adam at the finetuning lr (SPEC.md §6)
       if (this.c.contentOptFinetune === "fresh") {
         this.contentOpt.dispose();
-        this.contentOpt = new Adam([this.m.content.user, this.m.content.item], { lr: this.c.lrFinetune });
+        this.contentOpt = new Adam(this.optParams([this.m.content.user, this.m.content.item]), { lr: this.c.lrFinetune });
       }
     }
     return this.recOpt;
