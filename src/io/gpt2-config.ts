@@ -29,6 +29,8 @@ export function parseGpt2Config(json: unknown, source = 'config.json'): Gpt2Conf
   const nPositions = positiveInt(c.n_positions !== undefined ? 'n_positions' : 'n_ctx', c.n_positions ?? c.n_ctx);
   const nEmbd = positiveInt('n_embd', c.n_embd);
   const nLayer = positiveInt('n_layer', c.n_layer);
+  // far beyond any GPT-2 (48 layers in gpt2-xl); a corrupt value would otherwise exhaust memory building tensor names
+  if (nLayer > 1024) fail(`n_layer must be at most 1024, got ${nLayer}`);
   const nHead = positiveInt('n_head', c.n_head);
   if (nEmbd % nHead !== 0) fail(`n_embd ${nEmbd} is not divisible by n_head ${nHead}`);
   const eps = c.layer_norm_epsilon ?? 1e-5;

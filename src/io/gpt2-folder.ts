@@ -85,6 +85,10 @@ export function loadGpt2Folder(dir: string): Gpt2Folder {
 
   const vocab = path.join(dir, 'vocab.json');
   const merges = path.join(dir, 'merges.txt');
+  if (fs.existsSync(vocab) !== fs.existsSync(merges)) {
+    const [has, lacks] = fs.existsSync(vocab) ? [vocab, merges] : [merges, vocab];
+    throw new Error(`loadGpt2Folder: ${dir} has ${path.basename(has)} but no ${path.basename(lacks)}; a GPT-2 tokenizer needs both (or neither, for the built-in GPT-2 vocabulary)`);
+  }
   if (fs.existsSync(vocab) && fs.existsSync(merges)) {
     const tokenizer = loadBpeTokenizer(vocab, merges);
     if (tokenizer.vocabSize > config.vocabSize) {

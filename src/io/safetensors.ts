@@ -74,7 +74,7 @@ export function readSafetensors(input: Uint8Array | string, sourceName?: string)
     const bad = (msg: string): never => fail(`tensor ${JSON.stringify(name)}: ${msg}`);
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) bad('entry is not an object');
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) bad(`unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
+    if (typeof dtype !== 'string' || !Object.prototype.hasOwnProperty.call(DTYPE_BYTES, dtype)) bad(`unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
     if (!Array.isArray(shape)) bad(`shape ${JSON.stringify(shape)} is not an array`);
     const dims = shape as unknown[];
     if (dims.length > 64) bad(`shape has ${dims.length} dimensions`);
@@ -82,7 +82,11 @@ export function readSafetensors(input: Uint8Array | string, sourceName?: string)
     for (const d of dims) {
       if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) bad(`shape ${JSON.stringify(shape)} has an invalid dimension ${JSON.stringify(d)}`);
       count *= d as number;
-      if (count > dataLen) count = dataLen + 1; // already too big: stop the product from overflowing
+      if (count > dataLen) {
+        // already too big for the file: say how big, instead of a clamped product
+        const total = dims.reduce((a: number, x) => a * (typeof x === 'number' ? x : 1), 1);
+        bad(`shape ${JSON.stringify(shape)} has ${total.toPrecision(4)} elements, more than the ${dataLen}-byte data area can hold`);
+      }
     }
     if (!Array.isArray(offsets) || offsets.length !== 2) bad(`data_offsets ${JSON.stringify(offsets)} is not [start, end]`);
     const [start, end] = offsets as unknown[];

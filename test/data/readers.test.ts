@@ -5,6 +5,7 @@ import { readMovielens } from '../../src/cllm4rec/data/readMovielens';
 import { readGeneric } from '../../src/cllm4rec/data/readGeneric';
 import { readLines } from '../../src/cllm4rec/data/lineReader';
 import { tempDir, writeFile } from './helpers';
+import { reviewKey } from '../../src/cllm4rec/data/rawData';
 
 const amazonLines = [
   '{"reviewerID": "A1", "asin": "B1", "overall": 5.0, "reviewText": "Great &#34;strings&#34; &amp; pegs", "summary": "ok", "unixReviewTime": 100}',
@@ -32,10 +33,10 @@ test('readAmazonReviews: JSON and Python-dict lines, bad lines counted with thei
   assert.match(raw.issues[1].reason, /missing field asin/);
   assert.match(raw.issues[2].reason, /non-numeric rating/);
   assert.equal(raw.issues[0].file, file);
-  assert.equal(raw.reviews.get('A1\tB1'), 'Great "strings" & pegs');
+  assert.equal(raw.reviews.get(reviewKey('A1', 'B1')), 'Great "strings" & pegs');
   // Empty body falls back to the summary; literal item_<n> in text is broken up so it cannot become an atomic token.
-  assert.equal(raw.reviews.get('A1\tB2'), 'Too quiet');
-  assert.equal(raw.reviews.get('A4\tB1'), "it's ok, mentions item 7");
+  assert.equal(raw.reviews.get(reviewKey('A1', 'B2')), 'Too quiet');
+  assert.equal(raw.reviews.get(reviewKey('A4', 'B1')), "it's ok, mentions item 7");
 });
 
 test('readAmazonReviews: gzip by extension and by magic bytes give the same rows', async () => {
@@ -61,8 +62,8 @@ test('readAmazonReviews: 2023 jsonl fields (user_id, parent_asin, rating, text, 
     { user: 'U1', item: 'P1', rating: 5, time: 1588687728 },
     { user: 'U1', item: 'P2', rating: 1, time: 1588687728 },
   ]);
-  assert.equal(raw.reviews.get('U1\tP1'), 'Love it');
-  assert.equal(raw.reviews.get('U1\tP2'), 'Bad');
+  assert.equal(raw.reviews.get(reviewKey('U1', 'P1')), 'Love it');
+  assert.equal(raw.reviews.get(reviewKey('U1', 'P2')), 'Bad');
   assert.equal(raw.badRows, 0);
 });
 
@@ -126,13 +127,13 @@ test('readGeneric CSV: header aliases, quoted fields with commas, quotes and new
   assert.deepEqual(raw.interactions, [
     { user: 'u1', item: 'i1', rating: 5, time: 10 },
     { user: 'u1', item: 'i2', rating: 4, time: null },
-    { user: 'u3', item: 'i5', rating: null, time: null },
   ]);
-  assert.deepEqual(raw.issues.map((i) => [i.file, i.line]), [[interactions, 4], [interactions, 5], [userText, 2]]);
+  // an empty rating cell is a bad row (issue 10), not an unrated positive
+  assert.deepEqual(raw.issues.map((i) => [i.file, i.line]), [[interactions, 4], [interactions, 5], [interactions, 6], [userText, 2]]);
   assert.equal(raw.itemText.get('i1'), 'A "quoted", title');
   assert.equal(raw.itemText.get('i2'), 'two lines');
   assert.equal(raw.itemText.get('i,3'), 'comma id');
-  assert.equal(raw.reviews.get('u1\ti1'), 'Good one');
+  assert.equal(raw.reviews.get(reviewKey('u1', 'i1')), 'Good one');
   assert.equal(raw.userText.get('u1'), 'likes guitars');
 });
 

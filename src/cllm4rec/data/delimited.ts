@@ -115,3 +115,9 @@ export class RecordAssembler {
     return this.pending === null ? null : { text: this.pending, line: this.startLine };
   }
 }
+
+/** A decimal number as written in data files; NaN for anything else (Number() would read "0x10" as 16, "" as 0). */
+export function parseDecimal(s: string): number {
+  const t = s.trim();
+  return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t) ? Number(t) : NaN;
+}

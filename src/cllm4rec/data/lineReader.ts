@@ -4,6 +4,9 @@ import * as zlib from 'node:zlib';
 
 export type TextEncoding = 'utf8' | 'latin1';
 
+/** Longest line accepted (characters): far above any real record, well below V8's string limit. */
+export const MAX_LINE_CHARS = 64 * 2 ** 20;
+
 function startsWithGzipMagic(file: string): boolean {
   const fd = fs.openSync(file, 'r');
   try {
@@ -28,6 +31,7 @@ export async function readLines(
   file: string,
   onLine: (line: string, lineNumber: number) => boolean | void,
   encoding: TextEncoding = 'utf8',
+  maxLineChars = MAX_LINE_CHARS,
 ): Promise<number> {
   if (!fs.existsSync(file)) throw new Error(`readLines (src/cllm4rec/data/lineReader.ts): file not found: ${file}`);
   if (!fs.statSync(file).isFile()) throw new Error(`readLines (src/cllm4rec/data/lineReader.ts): not a regular file: ${file}`);
@@ -39,8 +43,14 @@ export async function readLines(
   let lineNumber = 0;
   let stopped = false;
   let callbackError: unknown = undefined;
+  const tooLong = (n: number) => new Error(`readLines (src/cllm4rec/data/lineReader.ts): ${file}: line ${n} is longer than ` +
+    `${maxLineChars} characters (not a line-based text file, or a missing newline?)`);
   const emit = (line: string): void => {
     lineNumber++;
+    if (line.length > maxLineChars) {
+      callbackError = tooLong(lineNumber);
+      throw callbackError;
+    }
     if (lineNumber === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
     if (line.endsWith('\r')) line = line.slice(0, -1);
     try {
@@ -66,6 +76,10 @@ export async function readLines(
         nl = chunk.indexOf('\n', start);
       }
       if (stopped) break;
+      if (carry.length + chunk.length - start > maxLineChars) {
+        callbackError = tooLong(lineNumber + 1);
+        throw callbackError;
+      }
       carry += chunk.slice(start);
     }
   } catch (e) {

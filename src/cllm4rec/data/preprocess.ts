@@ -52,13 +52,13 @@ export function preprocess(raw: RawData, options: PreprocessOptions = {}, source
   const rawUsers = new Set<string>();
   const rawItems = new Set<string>();
   // Duplicate (user,item) rows collapse to one: the latest time wins; with equal or missing times, the later row.
-  const latest = new Map<string, { rating: number | null; time: number | null }>();
+  const latest = new Map<string, { user: string; item: string; rating: number | null; time: number | null }>();
   for (const r of raw.interactions) {
     rawUsers.add(r.user);
     rawItems.add(r.item);
     const key = reviewKey(r.user, r.item);
     const prev = latest.get(key);
-    if (prev === undefined || prev.time === null || r.time === null || r.time >= prev.time) latest.set(key, { rating: r.rating, time: r.time });
+    if (prev === undefined || prev.time === null || r.time === null || r.time >= prev.time) latest.set(key, { user: r.user, item: r.item, rating: r.rating, time: r.time });
   }
   const duplicatePairs = raw.interactions.length - latest.size;
   if (raw.interactions.length === 0) throw new Error(`${WHERE}: ${source} has no readable interaction rows (${raw.badRows} bad rows)`);
@@ -70,11 +70,10 @@ export function preprocess(raw: RawData, options: PreprocessOptions = {}, source
   const tmpItemIds: string[] = [];
   const pu: number[] = [];
   const pi: number[] = [];
-  for (const [key, v] of latest) {
+  for (const v of latest.values()) {
     if (v.rating !== null && !(v.rating > o.positiveThreshold)) continue;
-    const tab = key.indexOf('\t');
-    const u = key.slice(0, tab);
-    const i = key.slice(tab + 1);
+    const u = v.user;
+    const i = v.item;
     let a = userTmp.get(u);
     if (a === undefined) userTmp.set(u, (a = tmpUserIds.push(u) - 1));
     let b = itemTmp.get(i);

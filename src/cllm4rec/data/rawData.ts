@@ -26,8 +26,9 @@ export interface RawData {
   files: string[];
 }
 
+/** JSON of the pair: unambiguous whatever the ids contain (a tab or comma inside an id included). */
 export function reviewKey(user: string, item: string): string {
-  return `${user}\t${item}`;
+  return JSON.stringify([user, item]);
 }
 
 export function emptyRawData(name: string): RawData {

@@ -2,6 +2,7 @@
 // 2023 <Category>.jsonl; optional product metadata for item titles.
 import * as path from 'node:path';
 import { readLines } from './lineReader';
+import { parseDecimal } from './delimited';
 import { IssueLog } from './issues';
 import { parsePythonLiteral } from './pythonLiteral';
 import { emptyRawData, reviewKey, type RawData } from './rawData';
@@ -81,10 +82,12 @@ export async function readAmazonReviews(file: string, options: AmazonReadOptions
       log.add(READER, file, n, `missing field ${user === null ? 'reviewerID/user_id' : 'asin/parent_asin'}`);
       return;
     }
+    const hasRating = 'overall' in row || 'rating' in row;
     const r = row.overall ?? row.rating;
     let rating: number | null = null;
-    if (r !== undefined && r !== null) {
-      rating = typeof r === 'number' ? r : typeof r === 'string' && r.trim() !== '' ? Number(r) : NaN;
+    if (hasRating) {
+      // a rating field that is null or empty is a broken row, not an unrated positive
+      rating = typeof r === 'number' ? r : typeof r === 'string' ? parseDecimal(r) : NaN;
       if (!Number.isFinite(rating)) {
         log.add(READER, file, n, `non-numeric rating ${JSON.stringify(r)}`);
         return;

@@ -1,5 +1,6 @@
 // Generic interactions (CSV/TSV/JSONL with user, item, rating?, timestamp?) plus optional text files.
 import * as path from 'node:path';
+import { parseDecimal } from './delimited';
 import { IssueLog } from './issues';
 import { emptyRawData, reviewKey, type RawData } from './rawData';
 import { readTable, type ColumnAliases } from './readTable';
@@ -25,14 +26,16 @@ export interface GenericReadOptions {
   strict?: boolean;
 }
 
+/** undefined (no such column) is null; an empty cell or a non-decimal text is 'bad'. */
 function parseNumber(s: string | undefined): number | null | 'bad' {
-  if (s === undefined || s.trim() === '') return null;
-  const v = Number(s.trim());
+  if (s === undefined) return null;
+  const v = parseDecimal(s);
   return Number.isFinite(v) ? v : 'bad';
 }
 
 /** Reads time as a number of seconds, or an ISO-like date string; milliseconds are scaled down. */
 function parseTime(s: string | undefined): number | null | 'bad' {
+  if (s !== undefined && s.trim() === '') return null;
   const v = parseNumber(s);
   if (v === 'bad') {
     const ms = Date.parse(s!.trim());
@@ -56,7 +59,7 @@ export async function readGeneric(files: GenericFiles, options: GenericReadOptio
     }
     const rating = parseNumber(v.rating);
     if (rating === 'bad') {
-      log.add(reader, files.interactions, line, `non-numeric rating ${JSON.stringify(v.rating)}`);
+      log.add(reader, files.interactions, line, v.rating!.trim() === '' ? 'empty rating' : `non-numeric rating ${JSON.stringify(v.rating)}`);
       return;
     }
     const time = parseTime(v.timestamp);

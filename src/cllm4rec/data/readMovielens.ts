@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readLines } from './lineReader';
+import { parseDecimal } from './delimited';
 import { IssueLog } from './issues';
 import { emptyRawData, type RawData } from './rawData';
 import { readTable } from './readTable';
@@ -52,8 +53,8 @@ async function readSeparated(
 function ratingRow(raw: RawData, log: IssueLog, file: string, f: string[], n: number): void {
   const user = f[0].trim();
   const item = f[1].trim();
-  const rating = Number(f[2]);
-  const time = f[3] === undefined || f[3].trim() === '' ? null : Number(f[3]);
+  const rating = parseDecimal(f[2]);
+  const time = f[3] === undefined || f[3].trim() === '' ? null : parseDecimal(f[3]);
   if (user === '' || item === '') return log.add(READER, file, n, 'empty user or item field');
   if (f[2].trim() === '' || !Number.isFinite(rating)) return log.add(READER, file, n, `non-numeric rating ${JSON.stringify(f[2])}`);
   if (time !== null && !Number.isFinite(time)) return log.add(READER, file, n, `non-numeric timestamp ${JSON.stringify(f[3])}`);
