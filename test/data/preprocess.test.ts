@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { kCore } from '../../src/cllm4rec/data/kcore';
 import { preprocess, sortIds } from '../../src/cllm4rec/data/preprocess';
 import { splitCounts } from '../../src/cllm4rec/data/split';
-import { emptyRawData, type RawData } from '../../src/cllm4rec/data/rawData';
+import { emptyRawData, reviewKey, type RawData } from '../../src/cllm4rec/data/rawData';
 import { loadDataset } from '../../src/cllm4rec/data/loadDataset';
 import { formatDatasetCard } from '../../src/cllm4rec/data/datasetCard';
 import { Rng } from '../../src/cllm4rec/data/rng';
@@ -44,7 +44,7 @@ function randomRaw(seed: number, users = 60, items = 80): RawData {
     for (let k = 0; k < n; k++) {
       const item = `i${rng.int(items)}`;
       raw.interactions.push({ user: `u${u}`, item, rating: rng.float() < 0.1 ? null : 1 + rng.int(5), time: k });
-      raw.reviews.set(`u${u}\t${item}`, `review of ${item} by u${u}`);
+      raw.reviews.set(reviewKey(`u${u}`, item), `review of ${item} by u${u}`);
     }
   }
   return raw;

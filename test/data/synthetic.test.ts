@@ -54,7 +54,7 @@ test('synthetic texts use their category words; reviews depend on item category 
   }
   let checked = 0;
   for (const [key, text] of raw.reviews) {
-    const [u, j] = key.split('\t').map(Number);
+    const [u, j] = (JSON.parse(key) as string[]).map(Number); // reviewKey: JSON of [user, item]
     const item = SYNTHETIC_CATEGORIES[truth.itemCategory[j]];
     assert.ok(item.features.some((f) => text.includes(`The ${f} is`)), text);
     const taste = truth.userTaste[u];
