@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { Dataset } from './dataset';
 
 /** Bump when the Dataset layout or preprocessing semantics change, so stale caches are rebuilt. */
-export const DATASET_CACHE_VERSION = 1;
+export const DATASET_CACHE_VERSION = 2; // 2: empty or non-decimal ratings are bad rows (issue 10)
 
 export interface FileFingerprint {
   path: string;
