@@ -32,6 +32,8 @@ export interface TrainConfig {
   regScale: RegScale;
   testExclude: TestExclude;
   contentOptFinetune: ContentOptFinetune;
+  /** steps between host reads of the loss; 0 (or absent, in runs saved before it) = 1 on CPU, 16 on CUDA */
+  syncEvery?: number;
 }
 
 export const PAPER_DEFAULTS: TrainConfig = {
@@ -53,6 +55,7 @@ export const PAPER_DEFAULTS: TrainConfig = {
   regScale: "mean",
   testExclude: "train+val",
   contentOptFinetune: "keep",
+  syncEvery: 0,
 };
 
 /** Short schedule for the default synthetic run on a 2-core CPU (minutes, not days). */
@@ -76,6 +79,7 @@ export function validateConfig(c: TrainConfig): void {
   };
   pos("batchSize"); pos("lrPretrain"); pos("lrFinetune"); pos("maxTokens"); pos("evalEvery");
   nonneg("contentEpochs"); nonneg("alternatingEpochs"); nonneg("finetuneEpochs"); nonneg("patience");
+  if (c.syncEvery !== undefined && !(Number.isInteger(c.syncEvery) && c.syncEvery >= 0)) throw new RangeError(`config: syncEvery must be a non-negative integer (0 = auto), got ${c.syncEvery}`);
   if (!(c.lambdaC >= 0)) throw new RangeError(`config: lambdaC must be >= 0, got ${c.lambdaC}`);
   if (!(c.contentFraction > 0 && c.contentFraction <= 1)) throw new RangeError(`config: contentFraction must be in (0, 1], got ${c.contentFraction}`);
   if (!Number.isInteger(c.batchSize)) throw new RangeError(`config: batchSize must be an integer, got ${c.batchSize}`);

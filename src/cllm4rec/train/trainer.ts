@@ -13,6 +13,7 @@ import { Cllm4RecModel, PromptBatch, Side } from "../model/model";
 import type { PromptMainBatch } from "../model/batch-layout";
 import { TrainConfig, validateConfig } from "./config";
 import { Progress, fmtSecs } from "./progress";
+import { LossWatch, defaultSyncEvery } from "./loss-watch";
 import { appendJsonl, ensureDir, loadTensors, runFile, saveTensors, writeJsonAtomic } from "./checkpoint";
 
 /** Batches for one pass over each corpus, built from the given generator. */
@@ -172,39 +173,52 @@ export class Trainer {
   private documentPass(side: Side, batches: PromptMainBatch[], opt: Adam, label: string, epoch: number): number {
     const prog = new Progress(`[${label} ${epoch}/${this.stageTotal(label)}] ${side === "collab" ? "L" : "C"}-steps`, batches.length, this.log);
     const lambda = label === "content" ? 0 : this.lambda(); // the content-only stage has no partner yet
-    batches.forEach((b, i) => {
-      const v = tidy(() => {
+    this.withLossWatch(label, epoch, prog, (watch) => batches.forEach((b, i) => {
+      tidy(() => {
         const { loss } = this.m.documentLoss(side, b, lambda, this.c.regScale);
-        const value = loss.item();
-        if (!Number.isFinite(value)) throw new NonFiniteLossError(label, epoch, i + 1, value);
+        watch.push(loss, i + 1);
         backward(loss);
-        return value;
       });
       opt.step();
       opt.zeroGrad();
       this.state.steps[side === "collab" ? "collab" : "content"]++;
-      prog.step(i + 1, v);
-    });
+    }));
     return prog.meanLoss();
   }
 
   private recPass(batches: { batch: PromptBatch; targets: number[][] }[], epoch: number): number {
     const opt = this.recOpt!;
     const prog = new Progress(`[finetune ${epoch}/${this.stageTotal("finetune")}] RecLLM steps`, batches.length, this.log);
-    batches.forEach(({ batch, targets }, i) => {
-      const v = tidy(() => {
+    this.withLossWatch("finetune", epoch, prog, (watch) => batches.forEach(({ batch, targets }, i) => {
+      tidy(() => {
         const { loss } = this.m.recLoss(batch, targets, this.lambda(), this.c.regScale);
-        const value = loss.item();
-        if (!Number.isFinite(value)) throw new NonFiniteLossError("finetune", epoch, i + 1, value);
+        watch.push(loss, i + 1);
         backward(loss);
-        return value;
       });
       opt.step();
       opt.zeroGrad();
       this.state.steps.rec++;
-      prog.step(i + 1, v);
-    });
+    }));
     return prog.meanLoss();
+  }
+
+  /**
+   * Runs one pass with the loss read on the host every `syncEvery` steps (no sync in
+   * between); each step's loss reaches `prog` at that read, and a non-finite one stops the
+   * pass naming its step (the optimizer may have taken up to syncEvery-1 more steps).
+   */
+  private withLossWatch(stage: string, epoch: number, prog: Progress, pass: (watch: LossWatch) => void): void {
+    const every = this.c.syncEvery || defaultSyncEvery(this.m.device);
+    const watch = new LossWatch(every, this.m.device, (step, value) => {
+      if (!Number.isFinite(value)) throw new NonFiniteLossError(stage, epoch, step, value);
+      prog.step(step, value);
+    });
+    try {
+      pass(watch);
+      watch.flush();
+    } finally {
+      watch.dispose();
+    }
   }
 
   /** Validation/test metrics with the current tables. */
