@@ -2,7 +2,15 @@
 // reads, a NaN/Inf names its exact step whatever k is, and a training step's memory is flat.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { Tensor, tidy } from "../../src/engine";
+import { createTinyGpt2Folder } from "../../src/io/tiny-gpt2";
+import { openRun } from "../../src/cllm4rec/pipeline";
+import { datasetCorpora } from "../../src/cllm4rec/train/corpora";
+import { PAPER_DEFAULTS } from "../../src/cllm4rec/train/config";
+import { Trainer, NonFiniteLossError } from "../../src/cllm4rec/train/trainer";
 import { LossWatch, defaultSyncEvery } from "../../src/cllm4rec/train/loss-watch";
 import { runLSteps } from "./step-loop";
 
@@ -79,4 +87,27 @@ test("L-steps: the same losses whatever the read interval, and flat memory after
     assert.equal(s[i].liveBuffers, s[1].liveBuffers, `live buffers grew at step ${i + 1}`);
     assert.equal(s[i].cpuBytes, s[1].cpuBytes, `CPU bytes grew at step ${i + 1}`);
   }
+});
+
+test("trainer: a diverging run names the same stage, epoch and step whatever --sync-every is", async () => {
+  const errs: NonFiniteLossError[] = [];
+  for (const syncEvery of [1, 4]) {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cllm4rec-nan-"));
+    process.env.CLLM4REC_CACHE = path.join(tmp, "cache");
+    const modelDir = path.join(tmp, "backbone");
+    createTinyGpt2Folder(modelDir, { nLayer: 1, nEmbd: 32, nHead: 1, nPositions: 64, seed: 3 });
+    const config = { ...PAPER_DEFAULTS, batchSize: 4, seed: 7, contentEpochs: 0, alternatingEpochs: 1, finetuneEpochs: 1, lrPretrain: 1e30, syncEvery };
+    const ctx = await openRun({ data: { kind: "synthetic", numUsers: 40, numItems: 16, seed: 5 }, dataOptions: {}, modelDir, config });
+    const corpora = datasetCorpora(ctx.dataset, ctx.tokenizer, { batchSize: 4, maxTokens: 48, lengthAware: true });
+    const t = new Trainer({ model: ctx.model, corpora, split: ctx.dataset, config, log: () => {}, backboneRef: modelDir });
+    await assert.rejects(() => t.run(), (e: Error) => {
+      assert.ok(e instanceof NonFiniteLossError, `not a NonFiniteLossError: ${e.message}`);
+      errs.push(e);
+      return true;
+    });
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  assert.equal(errs[1].message, errs[0].message);
+  assert.ok(errs[0].step > 1, `diverged at step ${errs[0].step} (${errs[0].message}): too early to tell intervals apart`);
+  assert.ok(errs[0].step % 4 !== 0, `step ${errs[0].step} is a read boundary of K = 4: pick other data`);
 });
