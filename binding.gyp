@@ -10,6 +10,7 @@
         "native/addon/binder.cc",
         "native/addon/kernels.cc",
         "native/addon/cpu_fast_bind.cc",
+        "native/addon/kernel_versions.cc",
         "native/cpu/threads.cc",
         "native/cpu/gemm.cc",
         "native/cpu/elementwise.cc",

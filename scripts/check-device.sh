@@ -88,6 +88,13 @@ else
   echo "dist-test/bench/run.js not found: no benchmarks run" >> "$OUT/bench.log"
 fi
 
+# 6. Every GEMM version timed with CUDA events (bench/cuda/gemm; table + one JSON line in bench.log).
+if [ -f dist-test/bench/cuda/gemm/time.js ]; then
+  t0=$(date +%s)
+  timeout "$(cap 60)" node dist-test/bench/cuda/gemm/time.js >> "$OUT/bench.log" 2>&1
+  record gemm-versions $? $(($(date +%s) - t0))
+fi
+
 # Counts from the TAP footer: skipped tests mean no GPU answered (or CUDA was not built).
 count() { sed -n "s/^# $1 \([0-9]*\)$/\1/p" "$OUT/cuda-tests.tap" 2>/dev/null | tail -1; }
 PASS=$(count pass); FAIL=$(count fail); SKIP=$(count skipped)

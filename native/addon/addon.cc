@@ -1,4 +1,5 @@
-// N-API module entry: the memory functions (memory.cc) and the kernel table (kernels.cc).
+// N-API module entry: the memory functions (memory.cc), the kernel table (kernels.cc) and
+// the kernel-version benchmark hooks (kernel_versions.cc).
 #include <napi.h>
 
 #include "binder.h"
@@ -12,6 +13,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   addon::register_memory(env, exports);
   addon::register_kernels(env, exports);
   addon::register_cpu_fast(env, exports);
+  addon::register_kernel_versions(env, exports);
   return exports;
 }
 

@@ -137,6 +137,7 @@ void bind(Napi::Env env, Napi::Object exports, const char* kernel, void (*cpu)(P
   ::addon::bind(env, exports, #name, &::cpu::name, CLLM4REC_GPU(name), __VA_ARGS__)
 
 void register_memory(Napi::Env env, Napi::Object exports);
+void register_kernel_versions(Napi::Env env, Napi::Object exports);  // kernel_versions.cc
 void register_kernels(Napi::Env env, Napi::Object exports);
 
 }  // namespace addon

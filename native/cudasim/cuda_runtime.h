@@ -74,6 +74,16 @@ cudaError_t cudaFuncSetAttribute(void (*kernel)(P...), cudaFuncAttribute attr, i
   return cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel), attr, value);
 }
 
+// Events: launches run synchronously, so an event records the host clock when it is
+// reached on the stream (elapsed times are the simulator's, never a GPU's).
+struct CUevent_st;
+typedef CUevent_st* cudaEvent_t;
+cudaError_t cudaEventCreate(cudaEvent_t* e);
+cudaError_t cudaEventDestroy(cudaEvent_t e);
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s = nullptr);
+cudaError_t cudaEventSynchronize(cudaEvent_t e);
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end);
+
 namespace cudasim {
 // Test hooks (sim builds only): how device memory and launches behave.
 struct Stats {

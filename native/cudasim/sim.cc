@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -997,5 +998,41 @@ cudaError_t cudaFuncSetAttribute(const void* kernel, cudaFuncAttribute attr, int
     return fail_call(cudaErrorInvalidValue, "cudasim: cudaFuncSetAttribute value out of range");
   std::lock_guard<std::mutex> lock(g_attr_mu);
   g_dyn_optin[kernel] = value;
+  return cudaSuccess;
+}
+
+// An event is the host time at which the (synchronous) stream reached it; -1 = never recorded.
+struct CUevent_st {
+  double ms = -1.0;
+};
+
+cudaError_t cudaEventCreate(cudaEvent_t* e) {
+  if (!e) return fail_call(cudaErrorInvalidValue, "cudasim: cudaEventCreate(nullptr)");
+  *e = new CUevent_st();
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t e) {
+  if (!e) return fail_call(cudaErrorInvalidValue, "cudasim: cudaEventDestroy(nullptr)");
+  delete e;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) {
+  if (!e) return fail_call(cudaErrorInvalidValue, "cudasim: cudaEventRecord(nullptr)");
+  using clock = std::chrono::steady_clock;
+  e->ms = std::chrono::duration<double, std::milli>(clock::now().time_since_epoch()).count();
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+  if (!e || e->ms < 0) return fail_call(cudaErrorInvalidValue, "cudasim: cudaEventSynchronize of an event never recorded");
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
+  if (!ms || !start || !end || start->ms < 0 || end->ms < 0)
+    return fail_call(cudaErrorInvalidValue, "cudasim: cudaEventElapsedTime needs two recorded events");
+  *ms = float(end->ms - start->ms);
   return cudaSuccess;
 }

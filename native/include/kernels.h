@@ -164,5 +164,13 @@ void copy_d2h(void* dst, const void* src, size_t bytes);  // syncs the stream
 void copy_d2d(void* dst, const void* src, size_t bytes);
 void synchronize();            // waits for the stream; throws on a sticky error
 void check_last(const char* op);  // after a launch; syncs when CLLM4REC_SYNC=1
+// GEMM versions (bench/cuda/gemm): which one cuda::gemm runs (default: the graduated one).
+// planSms: the SM count split-K plans for (0 = the device's; tests plan for a big GPU).
+void set_gemm_version(int v, int planSms);  // throws for a version that does not exist
+int gemm_version();
+int gemm_splits(int64_t M, int64_t N, int64_t K, int64_t batch);  // split-K factor of v2
+// CUDA-event timing of the work queued between start and stop on the stream.
+void timer_start();
+double timer_stop_ms();  // records the end event, waits for it, returns milliseconds
 }
 #endif

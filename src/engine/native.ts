@@ -59,6 +59,14 @@ export interface NativeAddon {
   emptyCache(): void;
   stats(): NativeStats;
   resetStats(): void;
+  /** CUDA builds (else they throw): which GEMM version cuda::gemm runs (bench/cuda/gemm) and
+   *  the SM count its split-K plans for (0 = the device's) */
+  setGemmVersion(version: number, planSms: number): void;
+  gemmVersion(): number;
+  gemmSplits(M: number, N: number, K: number, batch: number): number;
+  /** CUDA-event timing of the work queued on the stream between the two calls, ms */
+  cudaTimerStart(): void;
+  cudaTimerStopMs(): number;
 
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
     A: NativeBuffer, offA: number, strideA: number,

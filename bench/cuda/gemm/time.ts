@@ -1,0 +1,89 @@
+// Times every GEMM version with CUDA events at the GPT-2 small layer shapes and the skinny
+// head shapes, after flushing L2, and prints TFLOP/s, GB/s and the fraction of the device's
+// spec peak. Run by check:device on a GPU:  node dist-test/bench/cuda/gemm/time.js [--smoke]
+// (--smoke: tiny shapes, to check the harness itself, e.g. on the simulator).
+import { native } from "../../../src/engine/native";
+import type { NativeBuffer } from "../../../src/engine/native";
+import { GEMM_VERSIONS } from "./versions";
+import { peakFor } from "../peaks";
+
+export interface GemmShape { label: string; tA: boolean; tB: boolean; M: number; N: number; K: number }
+
+// B*T = 20*128 = 2560 rows for the layer GEMMs; the heads' dh GEMMs as the issue names them.
+export const GPT2_SHAPES: GemmShape[] = [
+  { label: "qkv 2560x2304x768", tA: false, tB: false, M: 2560, N: 2304, K: 768 },
+  { label: "attn-proj 2560x768x768", tA: false, tB: false, M: 2560, N: 768, K: 768 },
+  { label: "mlp-fc 2560x3072x768", tA: false, tB: false, M: 2560, N: 3072, K: 768 },
+  { label: "mlp-proj 2560x768x3072", tA: false, tB: false, M: 2560, N: 768, K: 3072 },
+  { label: "dW mlp-fc 768x3072x2560 (tA)", tA: true, tB: false, M: 768, N: 3072, K: 2560 },
+  { label: "multinomial dh 20x768x100000", tA: false, tB: false, M: 20, N: 768, K: 100000 },
+  { label: "vocab dh 333x768x50257", tA: false, tB: false, M: 333, N: 768, K: 50257 },
+];
+export const SMOKE_SHAPES: GemmShape[] = [
+  { label: "smoke 70x70x40", tA: false, tB: false, M: 70, N: 70, K: 40 },
+  { label: "smoke skinny 4x40x600", tA: false, tB: false, M: 4, N: 40, K: 600 },
+];
+
+export interface GemmTiming {
+  version: number; shape: string; splits: number; ms: number; tflops: number; gbs: number;
+  fracFp32?: number; fracBf16?: number; fracHbm?: number;
+}
+
+export function timeGemms(shapes: GemmShape[], reps: number): { device: string; peak: string | null; rows: GemmTiming[] } {
+  const n = native();
+  if (!n.hasCuda || n.cudaDeviceCount() === 0) throw new Error("gemm timing: no CUDA device (build with npm run build:native on a GPU machine)");
+  const device = n.cudaDeviceName();
+  const peak = peakFor(device);
+  const before = n.gemmVersion();
+  const flush = n.alloc(1, 0, 64 << 20); // 256 MiB written between reps: more than any L2
+  const rows: GemmTiming[] = [];
+  try {
+    for (const s of shapes) {
+      const bufs: NativeBuffer[] = [n.alloc(1, 0, s.M * s.K), n.alloc(1, 0, s.K * s.N), n.alloc(1, 0, s.M * s.N)];
+      bufs.forEach((b, i) => n.fill(b, 0.01 * (i + 1), n.numel(b)));
+      try {
+        for (const v of GEMM_VERSIONS) {
+          n.setGemmVersion(v.id, 0);
+          const run = () => n.gemm(s.tA, s.tB, s.M, s.N, s.K, 1, bufs[0], 0, 0, bufs[1], 0, 0, 0, bufs[2], 0, 0, 1, null);
+          run(); // warm-up: workspace allocation, module load
+          const times: number[] = [];
+          for (let r = 0; r < reps; r++) {
+            n.fill(flush, r, n.numel(flush));
+            n.cudaTimerStart();
+            run();
+            times.push(n.cudaTimerStopMs());
+          }
+          times.sort((a, b) => a - b);
+          const ms = times[Math.floor(times.length / 2)];
+          const flops = 2 * s.M * s.N * s.K, bytes = 4 * (s.M * s.K + s.K * s.N + s.M * s.N);
+          const tflops = flops / (ms * 1e-3) / 1e12, gbs = bytes / (ms * 1e-3) / 1e9;
+          rows.push({
+            version: v.id, shape: s.label, splits: v.id >= 2 ? n.gemmSplits(s.M, s.N, s.K, 1) : 1, ms, tflops, gbs,
+            ...(peak ? { fracFp32: tflops / peak.fp32Tflops, fracBf16: tflops / peak.bf16Tflops, fracHbm: gbs / (peak.hbmTBs * 1e3) } : {}),
+          });
+        }
+      } finally {
+        bufs.forEach((b) => n.free(b));
+      }
+    }
+  } finally {
+    n.free(flush);
+    n.setGemmVersion(before, 0);
+  }
+  return { device, peak: peak?.name ?? null, rows };
+}
+
+function pct(x: number | undefined): string {
+  return x === undefined ? "-" : `${(100 * x).toFixed(1)}%`;
+}
+
+if (require.main === module) {
+  const smoke = process.argv.includes("--smoke");
+  const r = timeGemms(smoke ? SMOKE_SHAPES : GPT2_SHAPES, smoke ? 3 : 10);
+  console.log(`gemm versions on ${r.device} (peak table row: ${r.peak ?? "none: fractions omitted"}); median of CUDA-event times after an L2 flush`);
+  console.log("version  shape                               splits      ms   TFLOP/s  %FP32  %BF16     GB/s  %HBM");
+  for (const x of r.rows)
+    console.log(`v${x.version}       ${x.shape.padEnd(36)}${String(x.splits).padStart(6)}${x.ms.toFixed(3).padStart(8)}${x.tflops.toFixed(2).padStart(10)}` +
+      `${pct(x.fracFp32).padStart(7)}${pct(x.fracBf16).padStart(7)}${x.gbs.toFixed(0).padStart(9)}${pct(x.fracHbm).padStart(6)}`);
+  console.log(JSON.stringify({ bench: "gemm-versions", simulator: native().cudaSimulator === true, ...r }));
+}
