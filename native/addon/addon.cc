@@ -1,5 +1,5 @@
-// N-API module entry: the memory functions (memory.cc), the kernel table (kernels.cc) and
-// the kernel-version benchmark hooks (kernel_versions.cc).
+// N-API module entry: the memory functions (memory.cc), the kernel table (kernels.cc),
+// the CPU-only rows (cpu_fast_bind.cc) and the kernel-version benchmark hooks (kernel_versions.cc).
 #include <napi.h>
 
 #include "binder.h"
