@@ -48,6 +48,12 @@ class HttpError extends Error {
 }
 
 const EXCLUDES: readonly Exclude[] = ["known", "train", "none"];
+const ROUTES = new Set(["/recommend", "/healthz", "/metrics"]);
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
+
+/** The metrics label of a request; unknown paths and methods share one label so clients cannot grow the table. */
+const routeLabel = (method: string | undefined, pathname: string): string =>
+  `${METHODS.has(method ?? "") ? method : "OTHER"} ${ROUTES.has(pathname) ? pathname : "(other)"}`;
 
 export function createService(run: Run, o: ServiceOptions = {}): Service {
   const maxQueue = o.maxQueue ?? 1024;
@@ -122,7 +128,7 @@ export function createService(run: Run, o: ServiceOptions = {}): Service {
 
   async function handle(req: http.IncomingMessage, url: URL): Promise<{ status: number; body: unknown; route: string }> {
     const method = req.method ?? "GET";
-    const route = `${method} ${url.pathname}`;
+    const route = routeLabel(method, url.pathname);
     const allow = (methods: string[]) => {
       if (!methods.includes(method)) throw new HttpError(405, `${url.pathname} accepts ${methods.join(", ")}, not ${method}`, { allow: methods });
     };
@@ -189,7 +195,7 @@ export function createService(run: Run, o: ServiceOptions = {}): Service {
     handle(req, url).then(
       (r) => send(res, r.status, r.body, r.route, t0),
       (e: unknown) => {
-        const route = `${req.method} ${url.pathname}`;
+        const route = routeLabel(req.method, url.pathname);
         if (e instanceof HttpError) {
           const headers: Record<string, string> = {};
           if (e.status === 503) headers["Retry-After"] = "1";

@@ -121,6 +121,11 @@ test("errors: 404 unknown users, 400 bad parameters, 405, 413, 415, unknown rout
   const nr = await get(`${url}/nope`);
   assert.equal(nr.status, 404);
   assert.match(nr.body.error, /no route GET \/nope/);
+  await get(`${url}/nope2`);
+  const m = (await get(`${url}/metrics`)).body;
+  assert.equal(m.requests.byRoute["GET (other)"], 2, "unknown paths share one label");
+  assert.equal(m.requests.byStatus["404"], 4);
+  assert.equal(m.requests.byStatus["400"], 14);
 });
 
 test("a full queue answers 503 with Retry-After; the queued requests still succeed", async () => {
