@@ -51,6 +51,8 @@ export class ServiceMetrics {
   private readonly started = Date.now();
   readonly byRoute = new Map<string, number>();
   readonly byStatus = new Map<number, number>();
+  /** "route\tstatus" -> count, for the Prometheus exposition */
+  readonly byRouteStatus = new Map<string, number>();
   readonly latencyMs = new Histogram(LATENCY_BUCKETS_MS);
   readonly batchSize = new Histogram(BATCH_BUCKETS);
   readonly forwardMs = new Histogram(LATENCY_BUCKETS_MS);
@@ -61,6 +63,8 @@ export class ServiceMetrics {
     this.requests++;
     this.byRoute.set(route, (this.byRoute.get(route) ?? 0) + 1);
     this.byStatus.set(status, (this.byStatus.get(status) ?? 0) + 1);
+    const key = `${route}\t${status}`;
+    this.byRouteStatus.set(key, (this.byRouteStatus.get(key) ?? 0) + 1);
     this.latencyMs.add(ms);
   }
 
@@ -81,5 +85,35 @@ export class ServiceMetrics {
       batches: { count: this.batchSize.count, users: this.batchSize.sum, size: this.batchSize.toJSON(), forwardMs: this.forwardMs.toJSON() },
       queue: { ...queue, rejected: this.rejectedQueueFull },
     };
+  }
+
+  /** Prometheus text exposition (version 0.0.4); durations in seconds as its convention asks. */
+  toPrometheus(queue: { depth: number; limit: number }): string {
+    const out: string[] = [];
+    const head = (name: string, type: string, help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    head("cllm4rec_requests_total", "counter", "HTTP requests by route and status.");
+    for (const [key, n] of [...this.byRouteStatus].sort()) {
+      const [route, status] = key.split("\t");
+      out.push(`cllm4rec_requests_total{route="${route}",status="${status}"} ${n}`);
+    }
+    const hist = (name: string, help: string, h: Histogram, divisor: number) => {
+      head(name, "histogram", help);
+      let cumulative = 0;
+      h.bounds.forEach((b, i) => {
+        cumulative += h.counts[i];
+        out.push(`${name}_bucket{le="${b / divisor}"} ${cumulative}`);
+      });
+      out.push(`${name}_bucket{le="+Inf"} ${h.count}`, `${name}_sum ${h.sum / divisor}`, `${name}_count ${h.count}`);
+    };
+    hist("cllm4rec_request_duration_seconds", "Time from request to answer.", this.latencyMs, 1000);
+    hist("cllm4rec_batch_users", "Users per forward pass.", this.batchSize, 1);
+    hist("cllm4rec_forward_seconds", "Time of one batched forward pass and ranking.", this.forwardMs, 1000);
+    head("cllm4rec_queue_users", "gauge", "Users waiting for a forward pass.");
+    out.push(`cllm4rec_queue_users ${queue.depth}`);
+    head("cllm4rec_queue_limit_users", "gauge", "Users waiting beyond which requests get 503.");
+    out.push(`cllm4rec_queue_limit_users ${queue.limit}`);
+    head("cllm4rec_queue_rejected_total", "counter", "Requests refused with 503 because the queue was full.");
+    out.push(`cllm4rec_queue_rejected_total ${this.rejectedQueueFull}`);
+    return out.join("\n") + "\n";
   }
 }

@@ -47,6 +47,11 @@ class HttpError extends Error {
   }
 }
 
+/** A non-JSON answer (the Prometheus exposition). */
+class TextBody {
+  constructor(readonly text: string, readonly type: string) {}
+}
+
 const EXCLUDES: readonly Exclude[] = ["known", "train", "none"];
 const ROUTES = new Set(["/recommend", "/healthz", "/metrics"]);
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
@@ -139,6 +144,8 @@ export function createService(run: Run, o: ServiceOptions = {}): Service {
         return { status: 200, route, body: { status: "ok", users: run.users.length, items: run.items.length, device: run.device, queued: batcher.queued } };
       case "/metrics":
         allow(["GET"]);
+        if (url.searchParams.get("format") === "prometheus")
+          return { status: 200, route, body: new TextBody(metrics.toPrometheus({ depth: batcher.queued, limit: maxQueue }), "text/plain; version=0.0.4; charset=utf-8") };
         return { status: 200, route, body: metrics.toJSON({ depth: batcher.queued, limit: maxQueue }) };
       case "/recommend": {
         allow(["GET", "POST"]);
@@ -212,9 +219,10 @@ export function createService(run: Run, o: ServiceOptions = {}): Service {
   server.keepAliveTimeout = 5000;
 
   function send(res: http.ServerResponse, status: number, body: unknown, route: string, t0: number, headers: Record<string, string> = {}): void {
-    const text = JSON.stringify(body) + "\n";
+    const text = body instanceof TextBody ? body.text : JSON.stringify(body) + "\n";
+    const type = body instanceof TextBody ? body.type : "application/json; charset=utf-8";
     if (closing) headers.Connection = "close";
-    if (!res.headersSent) res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text), ...headers });
+    if (!res.headersSent) res.writeHead(status, { "Content-Type": type, "Content-Length": Buffer.byteLength(text), ...headers });
     res.end(text);
     const ms = performance.now() - t0;
     metrics.request(route, status, ms);

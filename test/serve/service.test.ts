@@ -73,6 +73,18 @@ test("concurrent requests are micro-batched into shared forward passes", async (
   assert.equal(m.latencyMs.buckets.reduce((s: number, b: { count: number }) => s + b.count, 0), 16);
   assert.ok(m.latencyMs.p50 > 0 && m.latencyMs.p99 >= m.latencyMs.p50);
   assert.equal(service.metrics.requests, 17);
+  // the same counters in the Prometheus text format; buckets cumulative, +Inf = count
+  const r = await fetch(`${url}/metrics?format=prometheus`);
+  assert.match(r.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/);
+  const text = await r.text();
+  assert.match(text, /^cllm4rec_requests_total\{route="GET \/recommend",status="200"\} 16$/m);
+  assert.match(text, /^cllm4rec_requests_total\{route="GET \/metrics",status="200"\} 1$/m);
+  const buckets = [...text.matchAll(/^cllm4rec_request_duration_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)].map((x) => Number(x[2]));
+  assert.ok(buckets.length > 5 && buckets.every((n, i) => i === 0 || n >= buckets[i - 1]), `buckets ${buckets}`);
+  assert.equal(buckets[buckets.length - 1], 17);
+  assert.match(text, /^cllm4rec_request_duration_seconds_count 17$/m);
+  assert.match(text, /^cllm4rec_batch_users_sum 16$/m);
+  assert.match(text, /^# TYPE cllm4rec_queue_rejected_total counter$/m);
 });
 
 test("errors: 404 unknown users, 400 bad parameters, 405, 413, 415, unknown routes", async () => {
