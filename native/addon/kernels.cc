@@ -66,7 +66,7 @@ void register_kernels(Napi::Env env, Napi::Object exports) {
   ROW(row_sum_forward, "X[R*C] R C out[R]!X accumulate", "R");
   ROW(row_sum_backward, "dout[R] R C dX[R*C]!dout accumulate", "R*C");
   // ---- copy
-  ROW(copy_strided, "dst@dstOff[batch:dstBatchStride,rows:dstRowStride,cols] dstBatchStride "
+  ROW(copy_strided, "dst@dstOff[batch:dstBatchStride,rows:dstRowStride,cols]!src dstBatchStride "
       "dstRowStride src@srcOff[batch:srcBatchStride,rows:srcRowStride,cols] srcBatchStride "
       "srcRowStride batch rows cols accumulate", "batch*rows*cols");
   // ---- layernorm

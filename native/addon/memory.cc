@@ -28,6 +28,14 @@ Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), cuda_devices());
 }
 
+Napi::Value CudaDeviceError(const Napi::CallbackInfo& info) {
+#ifdef CLLM4REC_CUDA
+  return Napi::String::New(info.Env(), cuda::device_error());
+#else
+  return Napi::String::New(info.Env(), "built without CUDA");
+#endif
+}
+
 Napi::Value CudaDeviceName(const Napi::CallbackInfo& info) {
 #ifdef CLLM4REC_CUDA
   return Napi::String::New(info.Env(), cuda::device_name());
@@ -227,6 +235,7 @@ void register_memory(Napi::Env env, Napi::Object exports) {
 #endif
   export_function(env, exports, "cudaDeviceCount", CudaDeviceCount);
   export_function(env, exports, "cudaDeviceName", CudaDeviceName);
+  export_function(env, exports, "cudaDeviceError", CudaDeviceError);
   export_function(env, exports, "setNumThreads", SetNumThreads);
   export_function(env, exports, "numThreads", NumThreads);
   export_function(env, exports, "alloc", Alloc);

@@ -64,8 +64,7 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
     for (int t = 0; t < kPerLane; ++t) acc[t] *= corr;
     for (int64_t jj = 0; jj < n; ++jj) {
-      const float w = ps[warp][jj];
-      if (w == 0.0f) continue;
+      const float w = ps[warp][jj];  // 0 for masked keys; 0 * NaN/Inf stays NaN, as on the CPU
       const float* vr = vb + (j0 + jj) * ldk;
 #pragma unroll
       for (int t = 0; t < kPerLane; ++t) {
@@ -125,16 +124,16 @@ __global__ void __launch_bounds__(kWarps * 32)
   for (int64_t j0 = 0; j0 <= last; j0 += 32) {
     const int64_t j = j0 + lane;
     float ds = 0.0f;
-    if (j <= last && key_valid(mask, j)) {
-      const float pr = expf(scale * dot_row(qs[warp], kb + j * ldk, Dh) - l);
+    if (j <= last) {  // a masked key has P = 0 but still multiplies dout . v_j (CPU twin)
+      const float pr =
+          key_valid(mask, j) ? expf(scale * dot_row(qs[warp], kb + j * ldk, Dh) - l) : 0.0f;
       ds = pr * (dot_row(dos[warp], vb + j * ldk, Dh) - rowDot) * scale;
     }
     ds_[warp][lane] = ds;
     __syncwarp();
     const int64_t n = imin(32, last - j0 + 1);
     for (int64_t jj = 0; jj < n; ++jj) {
-      const float w = ds_[warp][jj];
-      if (w == 0.0f) continue;
+      const float w = ds_[warp][jj];  // no zero skip: NaN/Inf propagate as on the CPU
       const float* kr = kb + (j0 + jj) * ldk;
 #pragma unroll
       for (int t = 0; t < kPerLane; ++t) {

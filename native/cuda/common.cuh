@@ -59,27 +59,59 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
-// Block-wide sum in a fixed order (deterministic for a fixed blockDim); every thread
-// gets the result. `shared` needs blockDim.x/32 slots; blockDim.x a multiple of 32.
-template <class T>
-__device__ __forceinline__ T block_sum(T v, T* shared) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
-  v = warp_sum(v);
-  __syncthreads();  // the slots may still be read by a previous call
+struct SumOp {
+  template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return a + b; }
+};
+struct MaxOp {
+  __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+// Reduction over the `width` lanes present in this warp (a block's last warp may be
+// partial); the result is in lane 0. Lanes past `width` do not exist, so the mask
+// names only present lanes and their shuffled values are never used.
+template <class T, class Op>
+__device__ __forceinline__ T warp_reduce_present(T v, int width, Op op) {
+  const unsigned mask = width >= 32 ? 0xffffffffu : (1u << width) - 1u;
+  const int lane = threadIdx.x & 31;
+  for (int o = 16; o > 0; o >>= 1) {
+    const T other = __shfl_down_sync(mask, v, o);
+    if (lane + o < width) v = op(v, other);
+  }
+  return v;
+}
+
+// Block-wide reduction in a fixed order (deterministic for a fixed blockDim); every
+// thread gets the same result. `shared` needs one slot per warp (32 covers 1,024
+// threads). 1-D blocks of any size: a multiple of 32 takes the butterfly path, others
+// fold each warp's value from lane 0 and every thread sums the slots in order.
+template <class T, class Op>
+__device__ __forceinline__ T block_reduce(T v, T* shared, T identity, Op op) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int nthreads = blockDim.x, nwarps = (nthreads + 31) >> 5;
+  if (nthreads % 32 == 0) {  // block-uniform
+    for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
+    __syncthreads();  // the slots may still be read by a previous call
+    if (lane == 0) shared[warp] = v;
+    __syncthreads();
+    T r = lane < nwarps ? shared[lane] : identity;
+    for (int o = 16; o > 0; o >>= 1) r = op(r, __shfl_xor_sync(0xffffffffu, r, o));
+    return r;
+  }
+  v = warp_reduce_present(v, min(32, nthreads - warp * 32), op);
+  __syncthreads();
   if (lane == 0) shared[warp] = v;
   __syncthreads();
-  T r = lane < nwarps ? shared[lane] : T(0);
-  return warp_sum(r);
+  T r = shared[0];
+  for (int k = 1; k < nwarps; ++k) r = op(r, shared[k]);
+  return r;
+}
+
+template <class T> __device__ __forceinline__ T block_sum(T v, T* shared) {
+  return block_reduce(v, shared, T(0), SumOp());
 }
 
 __device__ __forceinline__ float block_max(float v, float* shared) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
-  v = warp_max(v);
-  __syncthreads();
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  float r = lane < nwarps ? shared[lane] : -INFINITY;
-  return warp_max(r);
+  return block_reduce(v, shared, -INFINITY, MaxOp());
 }
 
 }  // namespace detail

@@ -13,6 +13,9 @@ namespace detail {
 
 void check(cudaError_t e, const char* what) {
   if (e == cudaSuccess) return;
+  // The failed call is also the runtime's "last error": clear it, or the next launch
+  // check would report it against an unrelated op.
+  cudaGetLastError();
   throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e) + " (" +
                            cudaGetErrorName(e) + ")");
 }
@@ -57,10 +60,17 @@ struct Allocator {
     if (cached == 0) return;
     // Pending kernels may still use a block that was released to the cache.
     check(cudaStreamSynchronize(detail::stream()), "cudaStreamSynchronize (empty_cache)");
-    for (auto& kv : free_lists)
-      for (void* p : kv.second) check(cudaFree(p), "cudaFree (empty_cache)");
+    // Each block leaves its list once freed, so a failing cudaFree (which throws)
+    // leaves exactly the blocks not yet freed in the cache, and `cached` right.
+    for (auto& kv : free_lists) {
+      std::vector<void*>& list = kv.second;
+      while (!list.empty()) {
+        check(cudaFree(list.back()), "cudaFree (empty_cache)");
+        list.pop_back();
+        cached -= kv.first;
+      }
+    }
     free_lists.clear();
-    cached = 0;
   }
 };
 
@@ -79,17 +89,32 @@ bool sync_every_launch() {
 
 }  // namespace
 
+// Why no device answers ("" when one does): e.g. an older driver than the static
+// cudart needs reads cudaErrorInsufficientDriver, not "no GPU".
+std::string& device_error_text() {
+  static std::string text;
+  return text;
+}
+
 int device_count() {
   static int count = [] {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
-      cudaGetLastError();  // no driver or no device: not an error for the caller
+      cudaGetLastError();  // not an error for the caller, but its cause is kept
+      device_error_text() = std::string("cudaGetDeviceCount failed: ") + cudaGetErrorName(e) +
+                            " (" + cudaGetErrorString(e) + ")";
       return 0;
     }
+    if (n == 0) device_error_text() = "cudaGetDeviceCount = 0";
     return n;
   }();
   return count;
+}
+
+const char* device_error() {
+  device_count();
+  return device_error_text().c_str();
 }
 
 const char* device_name() {
@@ -107,7 +132,8 @@ const char* device_name() {
 
 void* alloc(size_t bytes) {
   if (device_count() == 0)
-    throw std::runtime_error("cuda::alloc: no CUDA device answers (cudaGetDeviceCount = 0)");
+    throw std::runtime_error(std::string("cuda::alloc: no CUDA device answers (") + device_error() +
+                             ")");
   Allocator& a = allocator();
   const size_t size = bucket_size(bytes);
   std::lock_guard<std::mutex> lock(a.mu);
@@ -188,7 +214,17 @@ void copy_d2h(void* dst, const void* src, size_t bytes) {
 }
 
 void copy_d2d(void* dst, const void* src, size_t bytes) {
-  if (bytes == 0) return;
+  if (bytes == 0 || dst == src) return;
+  const uintptr_t d = reinterpret_cast<uintptr_t>(dst), s = reinterpret_cast<uintptr_t>(src);
+  if (d < s + bytes && s < d + bytes) {
+    // Overlapping ranges (cudaMemcpy is undefined there): memmove through a scratch copy.
+    detail::Scratch tmp(bytes);
+    check(cudaMemcpyAsync(tmp.as<void>(), src, bytes, cudaMemcpyDeviceToDevice, detail::stream()),
+          "cuda::copy_d2d (overlap): cudaMemcpyAsync");
+    check(cudaMemcpyAsync(dst, tmp.as<void>(), bytes, cudaMemcpyDeviceToDevice, detail::stream()),
+          "cuda::copy_d2d (overlap): cudaMemcpyAsync");
+    return;
+  }
   check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, detail::stream()),
         "cuda::copy_d2d: cudaMemcpyAsync");
 }

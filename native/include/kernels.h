@@ -154,6 +154,7 @@ namespace cuda {
 // Device management. Every function throws std::runtime_error with a message that
 // names the CUDA call on failure (the addon turns it into a JS Error).
 int device_count();            // 0 when no GPU answers (never throws)
+const char* device_error();    // why device_count() is 0 (cudaGetErrorName of the cause), else ""
 const char* device_name();     // name of device 0, "" when none
 void* alloc(size_t bytes);     // caching allocator over cudaMalloc; throws on OOM
 void release(void* p, size_t bytes);  // back to the cache

@@ -41,6 +41,8 @@ export interface NativeAddon {
   readonly signatures: Record<string, [string, string][]>;
   cudaDeviceCount(): number; // 0 when no GPU answers
   cudaDeviceName(): string;
+  /** Why cudaDeviceCount() is 0 (the CUDA error name of the cause), "" when a device answers. */
+  cudaDeviceError(): string;
   setNumThreads(n: number): void;
   numThreads(): number;
 

@@ -22,7 +22,8 @@ export const skipCuda: string | false = (() => {
   }
   if (plumbing) return false;
   if (!n.hasCuda) return "the loaded addon was built without CUDA (run `npm run build:native`)";
-  if (n.cudaDeviceCount() === 0) return "CUDA addon built, but no GPU answers (cudaGetDeviceCount = 0)";
+  if (n.cudaDeviceCount() === 0)
+    return `CUDA addon built, but no GPU answers (${typeof n.cudaDeviceError === "function" ? n.cudaDeviceError() : "cudaGetDeviceCount = 0"})`;
   return false;
 })();
 
