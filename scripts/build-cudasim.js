@@ -204,7 +204,8 @@ async function build(opts) {
   const cudaFiles = listDir(opts.cudaDir, /\.(cu|cuh)$/);
   if (!cudaFiles.some((f) => f.endsWith(".cu"))) throw new Error(`build-cudasim: no .cu files in ${opts.cudaDir}`);
   for (const f of cudaFiles) {
-    const rel = path.relative(root, f);
+    // #line names the tracked source, also for a mutated copy (same objects, same messages)
+    const rel = path.join("native", "cuda", path.basename(f));
     fs.writeFileSync(path.join(genDir, path.basename(f)), preprocess(fs.readFileSync(f, "utf8"), rel));
   }
 

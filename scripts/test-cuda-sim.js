@@ -28,7 +28,7 @@ function parse(argv) {
 }
 
 // Runs test/cuda against `addon`; returns { status, pass, fail, skipped, badSkips, seconds }.
-function runSuite(addon, { schedule = "forward", filter = "", asan = false, quiet = false, files = null } = {}) {
+function runSuite(addon, { schedule = "forward", filter = "", asan = false, quiet = false, files = null, timeoutMs = 0 } = {}) {
   const dir = path.join(root, "dist-test", "test", "cuda");
   if (!fs.existsSync(dir)) throw new Error("test-cuda-sim: dist-test/test/cuda missing: run `npx tsc -p tsconfig.test.json`");
   const tests = files || fs.readdirSync(dir).filter((f) => f.endsWith(".test.js") && f.includes(filter)).sort().map((f) => path.join(dir, f));
@@ -44,12 +44,12 @@ function runSuite(addon, { schedule = "forward", filter = "", asan = false, quie
   const r = spawnSync(process.execPath, ["--test", "--test-concurrency=1",
     "--test-reporter=spec", "--test-reporter-destination=stdout",
     "--test-reporter=tap", `--test-reporter-destination=${tap}`, ...tests],
-  { stdio: quiet ? ["ignore", "pipe", "pipe"] : "inherit", env, encoding: "utf8", maxBuffer: 1 << 28 });
+  { stdio: quiet ? ["ignore", "pipe", "pipe"] : "inherit", env, encoding: "utf8", maxBuffer: 1 << 28, timeout: timeoutMs });
   const text = fs.existsSync(tap) ? fs.readFileSync(tap, "utf8") : "";
   fs.rmSync(tap, { force: true });
   const count = (k) => Number((new RegExp(`^# ${k} (\\d+)$`, "m").exec(text) || [0, 0])[1]);
   const badSkips = [...text.matchAll(/^\s*ok \d+ - (.*) # SKIP ?(.*)$/gm)].filter((m) => !ALLOWED_SKIP.test(m[2])).map((m) => `${m[1]} (${m[2]})`);
-  return { status: r.status, pass: count("pass"), fail: count("fail"), skipped: count("skipped"), badSkips,
+  return { status: r.status, signal: r.signal, pass: count("pass"), fail: count("fail"), skipped: count("skipped"), badSkips,
     seconds: (Date.now() - t0) / 1000, output: quiet ? (r.stdout || "") + (r.stderr || "") : "" };
 }
 
@@ -58,11 +58,19 @@ module.exports = { runSuite };
 if (require.main === module) {
   (async () => {
     const o = parse(process.argv.slice(2));
-    const addon = o.addon || (await build({ asan: o.asan, cudaDir: path.join(root, "native", "cuda") }));
+    const addon = o.addon || (await build({ asan: o.asan, selftest: true, cudaDir: path.join(root, "native", "cuda") }));
+    let selftestOk = true;
+    if (!o.addon) {  // the simulator's own checks and the device code the addon cannot reach
+      const exe = path.join(path.dirname(addon), "cudasim-selftest");
+      for (const mode of ["all", "device-error"]) {
+        const st = spawnSync(exe, [mode], { stdio: "inherit", env: { ...process.env, CUDASIM_SCHEDULE: o.schedule } });
+        selftestOk = selftestOk && st.status === 0;
+      }
+    }
     const r = runSuite(addon, o);
     console.log(`test:cuda-sim: schedule ${o.schedule}${o.asan ? ", ASan + UBSan" : ""}: ${r.pass} passed, ${r.fail} failed, ` +
       `${r.skipped} skipped in ${r.seconds.toFixed(1)} s`);
     if (r.badSkips.length) console.error(`test:cuda-sim: skipped without needing a real GPU:\n  ${r.badSkips.join("\n  ")}`);
-    process.exit(r.status === 0 && r.fail === 0 && r.pass > 0 && r.badSkips.length === 0 ? 0 : 1);
+    process.exit(selftestOk && r.status === 0 && r.fail === 0 && r.pass > 0 && r.badSkips.length === 0 ? 0 : 1);
   })().catch((e) => { console.error(e.message); process.exit(1); });
 }

@@ -92,6 +92,6 @@ struct Stats {
 Stats stats();
 // Fails the next cudaGetDeviceCount with this error (to test how the runtime reports it).
 void inject_device_count_error(cudaError_t e);
-// Makes the next n cudaFree calls fail with cudaErrorInvalidValue (nothing is freed).
-void inject_free_failures(int n);
+// Makes the nth next cudaFree call fail with cudaErrorInvalidValue (nothing is freed).
+void inject_free_failure(int nth);
 }  // namespace cudasim

@@ -23,6 +23,7 @@
 #define __launch_bounds__(...)
 #define __restrict__ __restrict
 #define __constant__ static
+#define __align__(n) alignas(n)
 
 struct uint3 {
   unsigned x, y, z;
@@ -62,7 +63,10 @@ int lane_id();
 // call of each thread returns the same address (poisoned at block start).
 void* shared_alloc(size_t bytes, size_t align);
 void* dynamic_shared();
-template <class A> A& shared() { return *static_cast<A*>(shared_alloc(sizeof(A), alignof(A))); }
+// 16-byte alignment at least, as for the GPU's 128-bit shared accesses and cp.async.
+template <class A> A& shared() {
+  return *static_cast<A*>(shared_alloc(sizeof(A), alignof(A) < 16 ? 16 : alignof(A)));
+}
 
 // cp.async: a copy queued by this thread, done when its group is waited for.
 void async_copy(void* dst_shared, const void* src, int bytes);

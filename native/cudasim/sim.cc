@@ -414,8 +414,8 @@ void reclaim_stacks(Worker& w) {
 void run_block(Worker& w, uint3 bid, std::vector<int>& order) {
   const int n = w.nthreads;
   // Shared memory is undefined at block start: poison what the last block touched.
-  std::memset(w.shared.data(), 0xff, std::max(w.sharedDirty, w.dynBytes));
-  w.sharedDirty = 0;
+  std::memset(w.shared.data(), 0xff, w.sharedDirty);
+  w.sharedDirty = w.dynBytes;  // this block may write all of its dynamic shared memory
   for (int t = 0; t < n; ++t) {
     Fiber& f = w.fibers[size_t(t)];
     f.state = kReady;
@@ -574,7 +574,7 @@ void* shared_alloc(size_t bytes, size_t align) {
          w.staticLimit);
   f.sharedCursor = off + bytes;
   w.staticUsed = std::max(w.staticUsed, f.sharedCursor);
-  w.sharedDirty = std::max(w.sharedDirty, f.sharedCursor);
+  w.sharedDirty = std::max(w.sharedDirty, w.dynBytes + f.sharedCursor);
   return w.shared.data() + w.dynBytes + off;
 }
 
@@ -651,7 +651,7 @@ void run_kernel(const char* name, const void* kernel, const LaunchCfg& c, void (
   if (w.kernel)
     return bad("launched from inside a kernel (dynamic parallelism is not simulated)");
   ensure_stacks(w, size_t(threads));
-  w.shared.resize(kMaxSmemOptin + kStaticSmem);
+  if (w.shared.empty()) w.shared.assign(kMaxSmemOptin + kStaticSmem, 0xff);
   w.kernel = name;
   w.body = body;
   w.ctx = ctx;
@@ -716,7 +716,7 @@ struct Memory {
   std::mutex mu;
   std::map<uintptr_t, size_t> live;  // base -> bytes
   size_t used = 0;
-  int failFrees = 0;
+  int freeFailIn = 0;  // the freeFailIn-th next cudaFree fails (0: none)
   cudaError_t deviceCountError = cudaSuccess;
 };
 
@@ -817,7 +817,7 @@ cudaError_t fail_call(cudaError_t e, const std::string& detail) {
 Stats stats() { return Stats{g_launches, g_blocks, g_threads, g_switches}; }
 
 void inject_device_count_error(cudaError_t e) { memory().deviceCountError = e; }
-void inject_free_failures(int n) { memory().failFrees = n; }
+void inject_free_failure(int nth) { memory().freeFailIn = nth; }
 
 }  // namespace cudasim
 
@@ -888,8 +888,7 @@ cudaError_t cudaFree(void* p) {
   size_t bytes;
   {
     std::lock_guard<std::mutex> lock(m.mu);
-    if (m.failFrees > 0) {
-      --m.failFrees;
+    if (m.freeFailIn > 0 && --m.freeFailIn == 0) {
       return fail_call(cudaErrorInvalidValue, "cudasim: injected cudaFree failure");
     }
     auto it = m.live.find(reinterpret_cast<uintptr_t>(p));
