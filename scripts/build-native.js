@@ -69,3 +69,11 @@ if (!fs.existsSync(output)) fail(`the build finished but ${output} is missing`);
 const cache = fs.readFileSync(path.join(buildDir, "CMakeCache.txt"), "utf8");
 const withCuda = /^CLLM4REC_WITH_CUDA:INTERNAL=ON$/m.test(cache);
 console.log(`build:native: built ${path.relative(root, output)} (${withCuda ? "with CUDA: sm_80, sm_90" : "CPU-only, no CUDA"})`);
+
+// The kernel resource report (registers, shared memory, spills, tensor-core/async
+// instructions per kernel and target) next to the build.
+if (withCuda) {
+  require("./kernel-resources")
+    .report({ nvcc, outFile: path.join(buildDir, "kernel-resources.json") })
+    .catch((e) => fail(e.message));
+}
