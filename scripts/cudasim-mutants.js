@@ -18,9 +18,9 @@ const MUTANTS = [
     why: "dropped __syncthreads after the GEMM tile load (reads tiles before they are written)", tests: ["gemm"] },
   { name: "gemm-no-sync-after-compute", file: "gemm.cu", find: "    __syncthreads();\n", nth: 1, replace: "",
     why: "dropped __syncthreads after the GEMM compute (the next tile overwrites one still in use)", tests: ["gemm"] },
-  { name: "attention-no-syncwarp", file: "attention.cu", find: "    __syncwarp();  // ps is rewritten by the next chunk\n", replace: "",
-    why: "dropped __syncwarp in the attention forward (a lane rewrites ps while others read it)", tests: ["attention"] },
-  { name: "scatter-add-no-barrier", file: "embedding.cu", find: "      __syncthreads();\n", nth: 1, replace: "",
+  { name: "attention-no-syncwarp", file: "attention.cu", find: "    ps[warp][lane] = e;\n    __syncwarp();\n", replace: "    ps[warp][lane] = e;\n",
+    why: "dropped __syncwarp after the attention forward writes ps (lanes read weights not yet written)", tests: ["attention"] },
+  { name: "scatter-add-no-barrier", file: "embedding.cu", find: "      __syncthreads();\n", nth: 0, replace: "",
     why: "dropped barrier in scatter-add (ballot masks read before they are written)", tests: ["embedding"] },
   { name: "layernorm-missing-lanes", file: "layernorm.cu", find: "<<<blocks, 32 * kRowsPerBlock, 0, detail::stream()>>>", nth: 0,
     replace: "<<<blocks, 32 * kRowsPerBlock - 12, 0, detail::stream()>>>",
@@ -67,6 +67,7 @@ async function main() {
     const problem = apply(m, path.join(dir, "cuda"));
     if (problem) {
       results.push({ ...m, caught: false, how: `mutant does not apply: ${problem}` });
+      console.log(`NOT APPLIED ${m.name}: ${problem}`);
       continue;
     }
     const files = all.filter((f) => m.tests.some((t) => f.startsWith(t))).map((f) => path.join(testDir, f));
