@@ -104,7 +104,7 @@ export async function main(argv: string[]): Promise<void> {
       const corpora = scoringCorpora(ctx);
       const seed = ctx.spec.config.seed;
       const c = ctx.spec.config;
-      const eo = { testExclude: c.testExclude };
+      const eo = { testExclude: c.testExclude, fixedOrder: c.ablation === "fixord" };
       const cllm4rec = {
         val: await evaluateModel(ctx.model, corpora, ctx.dataset, "val", seed, kind, eo),
         test: await evaluateModel(ctx.model, corpora, ctx.dataset, "test", seed, kind, eo),

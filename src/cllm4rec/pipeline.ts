@@ -215,7 +215,7 @@ export function recommend(ctx: RunContext, userIds: string[], topM: number): { u
   const rng = new Rng(`${ctx.spec.config.seed}:recommend`);
   const kind = ctx.spec.config.ablation === "prerec" ? "prerec" : "rec";
   const J = ctx.dataset.numItems;
-  const scores = scoreUsers(ctx.model, corpora, users, rng, kind);
+  const scores = scoreUsers(ctx.model, corpora, users, rng, kind, 64, ctx.spec.config.ablation === "fixord");
   return users.map((u, r) => {
     const row = scores.subarray(r * J, (r + 1) * J);
     // items the user already has are never recommended again

@@ -65,6 +65,27 @@ test("flags: --reg-scale, --test-exclude, --content-opt-finetune parse, reject b
   assert.deepEqual([filled.regScale, filled.testExclude, filled.contentOptFinetune], ["mean", "train+val", "keep"]);
 });
 
+test("LLM-FixOrd is scored with its items in the fixed order it trained on; other runs are shuffled", async () => {
+  const ctx = await openRun(spec({ ablation: "fixord", finetuneEpochs: 1 }), { log: quiet });
+  const base = datasetCorpora(ctx.dataset, ctx.tokenizer, { batchSize: 20, maxTokens: 256, lengthAware: true });
+  // the fixed-order prompt lists the user's training items ascending, and draws nothing from the generator
+  const user = ctx.dataset.train.findIndex((t) => t.length >= 4);
+  const rng = new Rng("probe");
+  const fixed = base.evalBatch([user], rng, "rec", true);
+  assert.equal(rng.float(), new Rng("probe").float(), "the fixed order must not consume randomness");
+  const itemIds = Array.from(fixed.promptIds).filter((id) => id >= ctx.model.N + ctx.model.I).map((id) => id - ctx.model.N - ctx.model.I);
+  assert.deepEqual(itemIds, [...ctx.dataset.train[user]].sort((x, y) => x - y));
+  const seen: (boolean | undefined)[] = [];
+  const spy: Corpora = { ...base, evalBatch: (u, r, k, f) => (seen.push(f), base.evalBatch(u, r, k, f)) };
+  await trainerFor(ctx, path.join(tmp, "run-fixord"), spy).run();
+  assert.ok(seen.length > 0 && seen.every((f) => f === true), `fixord evaluation orders: ${seen}`);
+  const plain = await openRun(spec({ finetuneEpochs: 1 }), { log: quiet });
+  const seenPlain: (boolean | undefined)[] = [];
+  const basePlain = datasetCorpora(plain.dataset, plain.tokenizer, { batchSize: 20, maxTokens: 256, lengthAware: true });
+  await trainerFor(plain, path.join(tmp, "run-plain"), { ...basePlain, evalBatch: (u, r, k, f) => (seenPlain.push(f), basePlain.evalBatch(u, r, k, f)) }).run();
+  assert.ok(seenPlain.length > 0 && seenPlain.every((f) => !f));
+});
+
 test("--content-opt-finetune fresh starts a new content Adam for finetuning; keep continues the pretraining one", async () => {
   const steps = async (mode: "fresh" | "keep") => {
     const dir = path.join(tmp, `run-opt-${mode}`);

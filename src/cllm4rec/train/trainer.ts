@@ -224,7 +224,7 @@ export class Trainer {
   /** Validation/test metrics with the current tables. */
   evaluate(which: "val" | "test", kind: ScoreKind = this.c.ablation === "prerec" ? "prerec" : "rec"): Promise<EvalResult> {
     return evaluateModel(this.m, this.deps.corpora, this.deps.split, which, this.c.seed, kind,
-      { testExclude: this.c.testExclude });
+      { testExclude: this.c.testExclude, fixedOrder: this.c.ablation === "fixord" });
   }
 
   private enterFinetune(): void {
