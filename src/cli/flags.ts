@@ -18,7 +18,7 @@ const cfgFlag = (name: string, config: keyof TrainConfig, kind: FlagKind, help: 
   ({ name, kind, help: `${help} (paper default ${String(PAPER_DEFAULTS[config])}${config in QUICK_PRESET ? `, quick ${String(QUICK_PRESET[config])}` : ""})`, config, choices, group: "training" });
 
 export const FLAGS: FlagDef[] = [
-  { name: "data", kind: "string", group: "data", help: "synthetic | movielens DIR | amazon FILE | generic FILE (interactions CSV/TSV/JSONL); also KIND=PATH" },
+  { name: "data", kind: "string", group: "data", help: "synthetic | movielens DIR | amazon FILE | generic FILE (interactions CSV/TSV/JSONL) | npz DIR (the authors' train/val/test_matrix.npz, split used as is); also KIND=PATH" },
   { name: "item-text", kind: "string", group: "data", help: "generic data: item text file (item,text)" },
   { name: "user-text", kind: "string", group: "data", help: "generic data: user text file (user,text)" },
   { name: "review-text", kind: "string", group: "data", help: "generic data: review file (user,item,text)" },

@@ -34,6 +34,12 @@ function dataSpec(f: ParsedArgs["flags"]): DataSpec {
       return s;
     }
     case "movielens": return { kind: "movielens", dir: need() };
+    case "npz": {
+      // the authors' split is used as is: preprocessing flags would silently do nothing
+      const pre = ["rating-threshold", "user-core", "item-core", "split-seed"].filter((k) => f[k] !== undefined);
+      if (pre.length) throw new Error(`--data npz: ${pre.map((k) => "--" + k).join(", ")} do(es) not apply (the folder's train/val/test matrices are used as is)`);
+      return { kind: "npz", dir: need() };
+    }
     case "amazon": return { kind: "amazon", file: need(), ...(f["amazon-meta"] ? { meta: path.resolve(String(f["amazon-meta"])) } : {}) };
     case "generic": {
       const g: DataSpec = { kind: "generic", interactions: need() };
@@ -42,7 +48,7 @@ function dataSpec(f: ParsedArgs["flags"]): DataSpec {
       if (f["review-text"]) g.reviews = path.resolve(String(f["review-text"]));
       return g;
     }
-    default: throw new Error(`--data: unknown kind '${kind}' (synthetic, movielens, amazon or generic)`);
+    default: throw new Error(`--data: unknown kind '${kind}' (synthetic, movielens, amazon, generic or npz)`);
   }
 }
 

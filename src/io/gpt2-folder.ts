@@ -1,9 +1,10 @@
-// Reads a Hugging Face GPT-2 model folder: config.json, model.safetensors, optional vocab.json + merges.txt.
+// Reads a Hugging Face GPT-2 model folder: config.json, model.safetensors (or pytorch_model.bin), optional vocab.json + merges.txt.
 import * as fs from 'fs';
 import * as path from 'path';
 import { Gpt2Config, gpt2TensorShapes, parseGpt2Config } from './gpt2-config';
 import { floatData, readSafetensors, SafeTensor } from './safetensors';
 import { defaultTokenizer, loadBpeTokenizer, TextTokenizer } from './tokenizer';
+import { readTorchStateDict } from './torch-bin';
 
 export type { Gpt2Config } from './gpt2-config';
 
@@ -44,13 +45,10 @@ function readTensors(dir: string): Array<[string, SafeTensor, string]> {
     }
     return out;
   }
-  if (fs.existsSync(path.join(dir, 'pytorch_model.bin'))) {
-    throw new Error(
-      `loadGpt2Folder: ${dir} has only pytorch_model.bin; convert it to model.safetensors first, e.g. ` +
-        `python -c "from transformers import GPT2LMHeadModel as M; M.from_pretrained('${dir}').save_pretrained('${dir}', safe_serialization=True)"`,
-    );
-  }
-  throw new Error(`loadGpt2Folder: ${dir} has no model.safetensors`);
+  const bin = path.join(dir, 'pytorch_model.bin');
+  // the authors' folders hold the PyTorch file; read through the restricted unpickler
+  if (fs.existsSync(bin)) return [...readTorchStateDict(bin)].map(([n, t]) => [n, t, bin]);
+  throw new Error(`loadGpt2Folder: ${dir} has no model.safetensors (nor pytorch_model.bin)`);
 }
 
 /** Loads and checks every GPT-2 weight; a missing, duplicated, unexpected or mis-shaped tensor is an Error naming it. */

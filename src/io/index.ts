@@ -4,3 +4,7 @@ export * from './gpt2-config';
 export { loadGpt2Folder, Gpt2Folder, Gpt2Weight } from './gpt2-folder';
 export * from './tiny-gpt2';
 export { TextTokenizer, defaultTokenizer, loadBpeTokenizer, BpeTokenizer, RecTokenizer } from './tokenizer';
+export { readTorchStateDict } from './torch-bin';
+export { unpickle, PyGlobal } from './pickle';
+export { openZip } from './zip';
+export { readNpy } from './npy';

@@ -7,6 +7,7 @@ export { parsePythonLiteral, type PyValue } from './pythonLiteral';
 export { readAmazonReviews, type AmazonReadOptions } from './readAmazon';
 export { readMovielens, type MovielensReadOptions } from './readMovielens';
 export { readGeneric, type GenericFiles, type GenericReadOptions } from './readGeneric';
+export { readNpzDataset, readSparseNpz, readDataPickle, type SparseRows } from './readNpz';
 export { kCore } from './kcore';
 export { splitCounts, splitPositives } from './split';
 export { preprocess, resolvePreprocessOptions, sortIds, type PreprocessOptions } from './preprocess';

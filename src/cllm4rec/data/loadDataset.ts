@@ -9,6 +9,7 @@ import type { RawData } from './rawData';
 import { readAmazonReviews } from './readAmazon';
 import { readGeneric } from './readGeneric';
 import { readMovielens } from './readMovielens';
+import { npzInputFiles, readNpzDataset } from './readNpz';
 import { generateSynthetic, resolveSyntheticOptions, type SyntheticOptions } from './synthetic';
 
 const WHERE = 'loadDataset (src/cllm4rec/data/loadDataset.ts)';
@@ -17,7 +18,8 @@ export type DataSpec =
   | ({ kind: 'synthetic' } & SyntheticOptions)
   | { kind: 'movielens'; dir: string }
   | { kind: 'amazon'; file: string; meta?: string }
-  | { kind: 'generic'; interactions: string; itemText?: string; userText?: string; reviews?: string };
+  | { kind: 'generic'; interactions: string; itemText?: string; userText?: string; reviews?: string }
+  | { kind: 'npz'; dir: string };
 
 export interface LoadOptions extends PreprocessOptions {
   /** Folder for cached datasets (e.g. ".cache/datasets"); no caching when absent. */
@@ -46,13 +48,15 @@ export function specInputFiles(spec: DataSpec): string[] {
       return MOVIELENS_FILES.map((f) => path.join(spec.dir, f)).filter((f) => fs.existsSync(f));
     case 'amazon':
       return [need(spec.file, 'Amazon review file'), ...(spec.meta ? [need(spec.meta, 'Amazon metadata file')] : [])];
+    case 'npz':
+      return npzInputFiles(spec.dir);
     case 'generic':
       return [
         need(spec.interactions, 'interactions file'),
         ...(['itemText', 'userText', 'reviews'] as const).filter((k) => spec[k] !== undefined).map((k) => need(spec[k]!, `${k} file`)),
       ];
     default:
-      throw new Error(`${WHERE}: unknown data kind ${JSON.stringify((spec as { kind?: unknown }).kind)} (expected synthetic, movielens, amazon or generic)`);
+      throw new Error(`${WHERE}: unknown data kind ${JSON.stringify((spec as { kind?: unknown }).kind)} (expected synthetic, movielens, amazon, generic or npz)`);
   }
 }
 
@@ -66,6 +70,8 @@ export async function readRawData(spec: DataSpec, strict = false): Promise<RawDa
       return readAmazonReviews(spec.file, { strict, meta: spec.meta });
     case 'generic':
       return readGeneric(spec, { strict });
+    case 'npz':
+      throw new Error(`${WHERE}: npz data is already split; it has no raw interactions to preprocess`);
     default:
       throw new Error(`${WHERE}: unknown data kind ${JSON.stringify((spec as { kind?: unknown }).kind)}`);
   }
@@ -77,6 +83,7 @@ function sourceLabel(spec: DataSpec): string {
     case 'movielens': return `movielens ${spec.dir}`;
     case 'amazon': return `amazon ${spec.file}`;
     case 'generic': return `generic ${spec.interactions}`;
+    case 'npz': return `npz ${spec.dir}`;
   }
 }
 
@@ -89,8 +96,11 @@ export async function loadDataset(spec: DataSpec, options: LoadOptions = {}): Pr
 
   let dataset = paths === null ? null : readCachedDataset(paths.dataset);
   if (dataset === null) {
-    const raw = await readRawData(spec, options.strict ?? false);
-    dataset = preprocess(raw, pre, sourceLabel(spec));
+    if (spec.kind === 'npz') dataset = readNpzDataset(spec.dir); // the authors' split, no preprocessing
+    else {
+      const raw = await readRawData(spec, options.strict ?? false);
+      dataset = preprocess(raw, pre, sourceLabel(spec));
+    }
     if (paths !== null) {
       writeCachedDataset(paths.dataset, dataset);
       fs.writeFileSync(paths.card, JSON.stringify(dataset.card, null, 2));
