@@ -148,7 +148,7 @@ export function helpText(): string {
     "",
     "usage:",
     "  node dist/train.js [train] [flags]           train (default: synthetic data, tiny backbone, quick preset)",
-    "  node dist/train.js evaluate --out DIR        evaluate a saved run on the test split",
+    "  node dist/train.js evaluate --out DIR [--test-exclude train|train+val]   re-score a saved run (default: its own protocol)",
     "  node dist/train.js recommend --out DIR --users ID[,ID...] [--top M]   top-M items (original ids) as JSON",
     "  node dist/train.js export --out DIR [--to FILE]   user/item embeddings as safetensors + id maps",
     "  node dist/train.js generate --model DIR --prompt TEXT   greedy continuation: is this GPT-2 sane?",

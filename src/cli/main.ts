@@ -110,12 +110,14 @@ export async function main(argv: string[]): Promise<void> {
       const corpora = scoringCorpora(ctx);
       const seed = ctx.spec.config.seed;
       const c = ctx.spec.config;
-      const eo = { testExclude: c.testExclude, fixedOrder: c.ablation === "fixord" };
+      // --test-exclude re-scores a saved run under the other protocol; default: the run's own
+      const testExclude = (f["test-exclude"] as TrainConfig["testExclude"] | undefined) ?? c.testExclude;
+      const eo = { testExclude, fixedOrder: c.ablation === "fixord" };
       const cllm4rec = {
         val: await evaluateModel(ctx.model, corpora, ctx.dataset, "val", seed, kind, eo),
         test: await evaluateModel(ctx.model, corpora, ctx.dataset, "test", seed, kind, eo),
       };
-      console.log(reportTable({ cllm4rec, popularity: await popularityMetrics(ctx.dataset, c.testExclude) }, c.testExclude));
+      console.log(reportTable({ cllm4rec, popularity: await popularityMetrics(ctx.dataset, testExclude) }, testExclude));
       return;
     }
     case "recommend": {

@@ -39,9 +39,10 @@ test('runCompare: writes compare.md/json/svg with every row and hand-computed nu
     datasetName: 'toy',
     outDir,
     extraRows: [cllm],
-    eval: { recallKs: [1, 2], ndcgKs: [2], batchSize: 3 },
+    eval: { recallKs: [1, 2], ndcgKs: [2], batchSize: 3, testExclude: 'train+val' },
   });
   const md = fs.readFileSync(path.join(outDir, 'compare.md'), 'utf8');
+  assert.match(md, /train \+ val items for test \(a variant, not the authors' protocol\); test excludes: train\+val/);
   const lines = md.split('\n');
   assert.ok(lines.includes('| Model | Val R@1 | Val R@2 | Val N@2 | Test R@1 | Test R@2 | Test N@2 | Train (s) | Score (s / 1k users) |'), md);
   // Popularity, by hand. Val (exclude train): u1 ranks [0,1] -> hit@1; u3 ranks [2,3,1] -> miss.

@@ -12,7 +12,7 @@ export async function syntheticSplit(): Promise<Split> {
 export async function popularityTestRecall20(split: Split): Promise<number> {
   const pop = new PopularityRecommender();
   await pop.fit(split);
-  return (await evaluateRanking((u) => pop.score(u), split, 'test')).recall[20];
+  return (await evaluateRanking((u) => pop.score(u), split, 'test', { testExclude: 'train+val' })).recall[20];
 }
 
 /**
@@ -28,7 +28,7 @@ export async function checkExclusionByEvaluator(rec: Recommender, split: Split):
   const J = split.numItems;
   const rows = users.map((u) => Array.from(flat.subarray(u * J, (u + 1) * J)));
   const known = split.train.map((t, u) => t.concat(split.val[u]));
-  const res = await evaluateRanking((u) => rec.score(u), split, 'test', { recallKs: [20], ndcgKs: [100], batchSize: 64 });
+  const res = await evaluateRanking((u) => rec.score(u), split, 'test', { recallKs: [20], ndcgKs: [100], batchSize: 64, testExclude: 'train+val' });
   assert.ok(Math.abs(res.recall[20] - naiveRecall(rows, known, split.test, 20)) < 1e-9);
   const unmasked = naiveRecall(rows, split.test.map(() => []), split.test, 20);
   assert.ok(unmasked < res.recall[20], `known items rank high in raw scores: ${unmasked} < ${res.recall[20]}`);

@@ -24,7 +24,7 @@ test('Popularity: scores are training counts, identical for every user', async (
 test('Popularity: ranks by count and never ranks known items (through the evaluator)', async () => {
   const pop = new PopularityRecommender();
   await pop.fit(split);
-  const res = await evaluateRanking((u) => pop.score(u), split, 'test', { recallKs: [1, 2], ndcgKs: [2] });
+  const res = await evaluateRanking((u) => pop.score(u), split, 'test', { recallKs: [1, 2], ndcgKs: [2], testExclude: 'train+val' });
   // Global order 2, 0, 3, 1. After excluding train + val:
   // u0 -> [3, 1]: hit@1; u1 -> [1]: hit@1; u2 -> [0, 3, 1]: hit@1; u3 -> [2, 3]: hit@2.
   assert.equal(res.users, 4);

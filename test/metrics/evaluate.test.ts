@@ -26,9 +26,9 @@ function makeScore(calls: number[][]) {
   };
 }
 
-test('evaluateRanking(test): excludes train + val, skips users without test items', async () => {
+test("evaluateRanking(test, testExclude 'train+val'): excludes train + val, skips users without test items", async () => {
   const calls: number[][] = [];
-  const res = await evaluateRanking(makeScore(calls), split, 'test', { recallKs: [1, 2, 20], ndcgKs: [3], batchSize: 2 });
+  const res = await evaluateRanking(makeScore(calls), split, 'test', { recallKs: [1, 2, 20], ndcgKs: [3], batchSize: 2, testExclude: 'train+val' });
   // Rankings by hand: u0 [2,3,4], u1 [2,3,1,0], u3 [0,1,3,4] (ties -> lower index).
   assert.deepEqual(calls, [[0, 1], [3]]);
   assert.equal(res.users, 3);
@@ -48,14 +48,18 @@ test('evaluateRanking(val): excludes train only; a synchronous score function wo
   close(res.ndcg[3], (1 + g(3) + 1) / 3);
 });
 
-test('evaluateRanking: defaults are Recall@20, Recall@40, NDCG@100', async () => {
+test("evaluateRanking: defaults are Recall@20, Recall@40, NDCG@100 and the authors' test exclusion (train only)", async () => {
   const score = (users: number[]) => Float32Array.from(users.flatMap((u) => rows[u]));
   const res = await evaluateRanking(score, split, 'test');
   assert.deepEqual(Object.keys(res.recall), ['20', '40']);
   assert.deepEqual(Object.keys(res.ndcg), ['100']);
   close(res.recall[20], 1);
-  // u3 ranks [0,1,3,4]: both test items within 100, at ranks 1 and 4.
-  close(res.ndcg[100], (1 + g(2) + (g(1) + g(4)) / (g(1) + g(2))) / 3);
+  // Only train excluded: u0 [1,2,3,4] test item at rank 2; u1 [2,3,1,0] rank 2;
+  // u3 [2,0,1,3,4] test items at ranks 2 and 5.
+  close(res.ndcg[100], (g(2) + g(2) + (g(2) + g(5)) / (g(1) + g(2))) / 3);
+  // the variant: u3 ranks [0,1,3,4], both test items at ranks 1 and 4
+  const variant = await evaluateRanking(score, split, 'test', { testExclude: 'train+val' });
+  close(variant.ndcg[100], (1 + g(2) + (g(1) + g(4)) / (g(1) + g(2))) / 3);
 });
 
 test('evaluateRanking: bad score output and bad options are clear errors', async () => {

@@ -30,7 +30,7 @@ export interface EvalOptions {
 }
 
 export type TestExclude = 'train' | 'train+val';
-export const DEFAULT_TEST_EXCLUDE: TestExclude = 'train+val';
+export const DEFAULT_TEST_EXCLUDE: TestExclude = 'train';
 
 /**
  * Means over evaluated users. `recall[K]`, `ndcg[K]` are keyed by cut-off;

@@ -52,9 +52,9 @@ export const PAPER_DEFAULTS: TrainConfig = {
   lengthAware: true,
   ablation: "none",
   contentFraction: 1,
-  regScale: "mean",
-  testExclude: "train+val",
-  contentOptFinetune: "keep",
+  regScale: "sum",
+  testExclude: "train",
+  contentOptFinetune: "fresh",
   syncEvery: 0,
 };
 
