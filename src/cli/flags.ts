@@ -82,6 +82,7 @@ export const FLAGS: FlagDef[] = [
   cfgFlag("reg-scale", "regScale", "string", "regulariser scale: sum over the batch's token occurrences (authors' MSELoss(sum)) or that sum / batch size", ["sum", "mean"]),
   cfgFlag("test-exclude", "testExclude", "string", "items left out of the test ranking: training items (authors' predict.py) or training + validation items (a labelled variant)", ["train", "train+val"]),
   cfgFlag("sync-every", "syncEvery", "int", "steps between host reads of the loss (a full device sync); NaN/Inf is still reported with its step; 0 = auto: 1 on CPU, 16 on CUDA"),
+  cfgFlag("dropout", "dropout", "number", "backbone dropout in training: embedding sum and residual branches, as HF GPT-2 (not the attention probabilities); never at evaluation"),
   cfgFlag("content-opt-finetune", "contentOptFinetune", "string", "content-side Adam for finetuning's C-steps: fresh at --lr-finetune (authors) or keep the pretraining one", ["fresh", "keep"]),
 ];
 

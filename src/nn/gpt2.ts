@@ -6,6 +6,7 @@
 // trainable user/item tables (SPEC.md §2).
 import { Tensor, keep, linear, layerNorm, gelu, attention, add, concatTime, selectRows, packBf16, native } from "../engine";
 import type { Bf16Weight } from "../engine";
+import { dropout } from "./dropout";
 import type { Device } from "../engine";
 
 import type { Gpt2Config as FolderConfig } from "../io/gpt2-config";
@@ -36,6 +37,19 @@ export interface Gpt2Options {
 }
 
 interface PackedBlock { attn: Bf16Weight; proj: Bf16Weight; fc: Bf16Weight; fcProj: Bf16Weight }
+
+/**
+ * Training-mode dropout, where Hugging Face's GPT-2 applies it to the embedding sum and to
+ * each residual branch (attention output, MLP output). `site` names the forward call and
+ * `step` the optimizer step: together with the seed they fix every mask (counter-based).
+ * Not applied to the attention probabilities (they live inside the fused attention kernel).
+ */
+export interface Gpt2Dropout {
+  p: number;
+  seed: number;
+  site: number;
+  step: number;
+}
 
 /** Keys/values of a prompt, one packed qkv tensor [B*Tp, 3d] per layer. */
 export interface PromptCache {
@@ -131,21 +145,24 @@ export class Gpt2 {
    * a prompt cache is given, else [B*T]. Returns the final hidden states [B*T, d] and
    * this segment's per-layer packed qkv (its cache, for a later segment to attend to).
    */
-  forward(x0: Tensor, keyMask: Tensor, batch: number, t: number, prompt?: PromptCache): { hidden: Tensor; cache: PromptCache } {
+  forward(x0: Tensor, keyMask: Tensor, batch: number, t: number, prompt?: PromptCache, drop?: Gpt2Dropout): { hidden: Tensor; cache: PromptCache } {
     const { nHead: H, layerNormEpsilon: eps } = this.config;
     if (prompt && prompt.batch !== batch) throw new RangeError(`GPT-2: prompt cache batch ${prompt.batch} != ${batch}`);
     const tp = prompt ? prompt.tp : 0;
     const qkvs: Tensor[] = [];
-    let x = x0;
+    // mask k of this call: sites (site, k) are disjoint counter ranges of one stream
+    const dr = (y: Tensor, k: number) => (drop && drop.p > 0 ? dropout(y, drop.p, { seed: drop.seed, site: drop.site * 256 + k, step: drop.step }) : y);
+    if (drop && drop.p > 0 && 2 * this.blocks.length + 1 > 255) throw new RangeError(`GPT-2: dropout supports at most 127 layers, this model has ${this.blocks.length}`);
+    let x = dr(x0, 0);
     this.blocks.forEach((b, l) => {
       const p = this.packed[l] ?? null; // BF16 panels of the frozen weights, or fp32
       const qkv = linear(layerNorm(x, b.ln1g, b.ln1b, eps), b.attnW, b.attnB, p?.attn); // [B*T, 3d]
       qkvs.push(qkv);
       const kv = prompt ? concatTime(prompt.qkv[l], qkv, batch) : qkv; // [B*(Tp+T), 3d]
       const a = attention(qkv, kv, keyMask, { batch, heads: H, tq: t, tk: tp + t });
-      x = add(x, linear(a, b.projW, b.projB, p?.proj));
+      x = add(x, dr(linear(a, b.projW, b.projB, p?.proj), 1 + 2 * l));
       const f = gelu(linear(layerNorm(x, b.ln2g, b.ln2b, eps), b.fcW, b.fcB, p?.fc));
-      x = add(x, linear(f, b.fcProjW, b.fcProjB, p?.fcProj));
+      x = add(x, dr(linear(f, b.fcProjW, b.fcProjB, p?.fcProj), 2 + 2 * l));
     });
     const hidden = layerNorm(x, this.lnfG, this.lnfB, eps);
     return { hidden, cache: { batch, tp: t, qkv: qkvs } };

@@ -103,7 +103,7 @@ test("--content-opt-finetune fresh starts a new content Adam for finetuning; kee
 });
 
 test("end to end with the authors' protocol: report says which test exclusion, resume is exact with the fresh Adam", async () => {
-  const s = spec({ regScale: "sum", testExclude: "train", contentOptFinetune: "fresh", lambdaC: 0.05 });
+  const s = spec({ regScale: "sum", testExclude: "train", contentOptFinetune: "fresh", lambdaC: 0.05, dropout: 0.1 });
   const out = path.join(tmp, "run-authors");
   const report = await trainRun(s, out, { log: quiet });
   assert.equal(report.config.testExclude, "train");
@@ -124,4 +124,12 @@ test("end to end with the authors' protocol: report says which test exclusion, r
   const ra = await trainerFor(a, path.join(tmp, "run-authors-a")).run();
   assert.deepEqual(rb.history.map((h) => [h.collabLoss, h.contentLoss, h.recLoss, h.valScore]),
     ra.history.map((h) => [h.collabLoss, h.contentLoss, h.recLoss, h.valScore]));
+  // dropout is on in training (the losses differ from a run without it) and off at evaluation
+  const plain = await openRun({ ...s, config: { ...s.config, dropout: 0 } }, { log: quiet });
+  const rp = await trainerFor(plain, path.join(tmp, "run-authors-nodrop")).run({ untilEpoch: 1 });
+  assert.notEqual(rp.history[0].contentLoss, ra.history[0].contentLoss);
+  // same initial tables, dropout 0.1 vs 0: evaluation gives the same numbers
+  const withDrop = trainerFor(await openRun(s, { log: quiet }), path.join(tmp, "run-authors-eval"));
+  const noDrop = trainerFor(await openRun({ ...s, config: { ...s.config, dropout: 0 } }, { log: quiet }), path.join(tmp, "run-authors-eval0"));
+  assert.deepEqual(await withDrop.evaluate("val"), await noDrop.evaluate("val"), "evaluation draws no masks");
 });

@@ -10,7 +10,7 @@ import {
   squaredDistance, combineLosses, noGrad,
 } from "../../engine";
 import type { Device, TablePart } from "../../engine";
-import { Gpt2 } from "../../nn/gpt2";
+import { Gpt2, Gpt2Dropout } from "../../nn/gpt2";
 import { layoutPromptMain, layoutPromptOnly, PromptMainBatch } from "./batch-layout";
 import type { RegScale } from "../train/config";
 
@@ -131,10 +131,10 @@ export class Cllm4RecModel {
    * mean cross-entropy of the main tokens given the prompt, plus lambda times the
    * regulariser over prompt+main (L-step) or prompt (C-step) user/item tokens.
    */
-  documentLoss(side: Side, b: PromptMainBatch, lambda: number, scale: RegScale = "mean"): { loss: Tensor; ce: Tensor; tokens: number } {
+  documentLoss(side: Side, b: PromptMainBatch, lambda: number, scale: RegScale = "mean", drop?: Gpt2Dropout): { loss: Tensor; ce: Tensor; tokens: number } {
     const lay = layoutPromptMain(b);
     const x0 = this.embed(side, lay.ids, lay.positions);
-    const { hidden } = this.backbone.forward(x0, this.maskTensor(lay.mask), lay.batch, lay.t);
+    const { hidden } = this.backbone.forward(x0, this.maskTensor(lay.mask), lay.batch, lay.t, undefined, drop);
     const rows = Tensor.from(lay.predictRows, [lay.predictRows.length], { device: this.device });
     const h = selectRows(hidden, rows, lay.predictRows); // [n, d]
     const itemBase = this.N + this.I;
@@ -159,10 +159,10 @@ export class Cllm4RecModel {
   }
 
   /** Hidden state at each entry's last real prompt position, with the given side's tables: [B, d]. */
-  lastHidden(side: Side, b: PromptBatch): Tensor {
+  lastHidden(side: Side, b: PromptBatch, drop?: Gpt2Dropout): Tensor {
     const lay = layoutPromptOnly(b.promptIds, b.promptMask, b.promptLengths, b.size, b.promptLen);
     const x0 = this.embed(side, lay.ids, lay.positions);
-    const { hidden } = this.backbone.forward(x0, this.maskTensor(lay.mask), b.size, b.promptLen);
+    const { hidden } = this.backbone.forward(x0, this.maskTensor(lay.mask), b.size, b.promptLen, undefined, drop);
     return selectRows(hidden, Tensor.from(lay.lastRows, [b.size], { device: this.device }), lay.lastRows);
   }
 
@@ -171,8 +171,8 @@ export class Cllm4RecModel {
    * RecLLM scores; with a collaborative prompt, the collaborative LM's next-item logits
    * (LLM-PreRec) — both heads are the same item table.
    */
-  recScores(b: PromptBatch): Tensor {
-    return matmul(this.lastHidden("collab", b), this.collab.item, { transB: true });
+  recScores(b: PromptBatch, drop?: Gpt2Dropout): Tensor {
+    return matmul(this.lastHidden("collab", b, drop), this.collab.item, { transB: true });
   }
 
   /**
@@ -180,7 +180,7 @@ export class Cllm4RecModel {
    * [B, J] under softmax(h W^T), plus lambda times the regulariser of the rec (collab)
    * embeddings of prompt and target tokens toward the content embeddings.
    */
-  recLoss(b: PromptBatch, targets: number[][], lambda: number, scale: RegScale = "mean"): { loss: Tensor; nll: Tensor } {
+  recLoss(b: PromptBatch, targets: number[][], lambda: number, scale: RegScale = "mean", drop?: Gpt2Dropout): { loss: Tensor; nll: Tensor } {
     const B = b.size;
     const t = new Float32Array(B * this.J);
     const regIds: number[] = [];
@@ -192,7 +192,7 @@ export class Cllm4RecModel {
       }
     }
     for (let i = 0; i < b.promptIds.length; i++) if (b.promptMask[i]) regIds.push(b.promptIds[i]);
-    const nll = multinomialNll(this.recScores(b), Tensor.from(t, [B, this.J], { device: this.device }));
+    const nll = multinomialNll(this.recScores(b, drop), Tensor.from(t, [B, this.J], { device: this.device }));
     const reg = lambda > 0 ? this.regularizer("collab", Int32Array.from(regIds), B, scale) : null;
     return { loss: reg ? combineLosses([[nll, 1], [reg, lambda]]) : nll, nll };
   }

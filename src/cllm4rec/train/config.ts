@@ -34,6 +34,8 @@ export interface TrainConfig {
   contentOptFinetune: ContentOptFinetune;
   /** steps between host reads of the loss; 0 (or absent, in runs saved before it) = 1 on CPU, 16 on CUDA */
   syncEvery?: number;
+  /** backbone dropout in training (embedding sum, residual branches); 0.1 = HF GPT-2 / the authors */
+  dropout: number;
 }
 
 export const PAPER_DEFAULTS: TrainConfig = {
@@ -56,6 +58,7 @@ export const PAPER_DEFAULTS: TrainConfig = {
   testExclude: "train",
   contentOptFinetune: "fresh",
   syncEvery: 0,
+  dropout: 0.1,
 };
 
 /** Short schedule for the default synthetic run on a 2-core CPU (minutes, not days). */
@@ -84,6 +87,7 @@ export function validateConfig(c: TrainConfig): void {
   if (!(c.contentFraction > 0 && c.contentFraction <= 1)) throw new RangeError(`config: contentFraction must be in (0, 1], got ${c.contentFraction}`);
   if (!Number.isInteger(c.batchSize)) throw new RangeError(`config: batchSize must be an integer, got ${c.batchSize}`);
   if (!["all", "heldout"].includes(c.recTarget)) throw new RangeError(`config: recTarget must be all or heldout, got ${c.recTarget}`);
+  if (!(c.dropout >= 0 && c.dropout < 1)) throw new RangeError(`config: dropout must be in [0, 1), got ${c.dropout}`);
   if (!["sum", "mean"].includes(c.regScale)) throw new RangeError(`config: regScale must be sum or mean, got ${c.regScale}`);
   if (!["train", "train+val"].includes(c.testExclude)) throw new RangeError(`config: testExclude must be train or train+val, got ${c.testExclude}`);
   if (!["fresh", "keep"].includes(c.contentOptFinetune)) throw new RangeError(`config: contentOptFinetune must be fresh or keep, got ${c.contentOptFinetune}`);
@@ -91,10 +95,11 @@ export function validateConfig(c: TrainConfig): void {
 }
 
 /** What runs saved before these fields existed did: filled in when such a run is reopened or resumed. */
-export const LEGACY_PROTOCOL: Pick<TrainConfig, "regScale" | "testExclude" | "contentOptFinetune"> = {
+export const LEGACY_PROTOCOL: Pick<TrainConfig, "regScale" | "testExclude" | "contentOptFinetune" | "dropout"> = {
   regScale: "mean",
   testExclude: "train+val",
   contentOptFinetune: "keep",
+  dropout: 0,
 };
 
 export function withLegacyProtocol(c: TrainConfig): TrainConfig {

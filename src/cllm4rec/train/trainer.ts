@@ -10,6 +10,7 @@ import { Rng } from "../data/rng";
 import type { EvalSplit, EvalResult } from "../metrics";
 import { evaluateModel, ScoreKind } from "../predict/score";
 import { Cllm4RecModel, PromptBatch, Side } from "../model/model";
+import type { Gpt2Dropout } from "../../nn/gpt2";
 import type { PromptMainBatch } from "../model/batch-layout";
 import { TrainConfig, validateConfig } from "./config";
 import { Progress, fmtSecs } from "./progress";
@@ -122,6 +123,11 @@ export class Trainer {
     if (deps.outDir) ensureDir(deps.outDir);
   }
 
+  /** Training-mode dropout of the backbone for one step of a stream (1 L, 2 C, 3 RecLLM); counters are saved, so --resume repeats the masks. */
+  private drop(stream: number, step: number): Gpt2Dropout | undefined {
+    return this.c.dropout > 0 ? { p: this.c.dropout, seed: this.c.seed, site: stream, step } : undefined;
+  }
+
   private lambda(): number {
     return this.c.ablation === "llm-cf" ? 0 : this.c.lambdaC;
   }
@@ -175,7 +181,7 @@ export class Trainer {
     const lambda = label === "content" ? 0 : this.lambda(); // the content-only stage has no partner yet
     this.withLossWatch(label, epoch, prog, (watch) => batches.forEach((b, i) => {
       tidy(() => {
-        const { loss } = this.m.documentLoss(side, b, lambda, this.c.regScale);
+        const { loss } = this.m.documentLoss(side, b, lambda, this.c.regScale, this.drop(side === "collab" ? 1 : 2, this.state.steps[side === "collab" ? "collab" : "content"]));
         watch.push(loss, i + 1);
         backward(loss);
       });
@@ -191,7 +197,7 @@ export class Trainer {
     const prog = new Progress(`[finetune ${epoch}/${this.stageTotal("finetune")}] RecLLM steps`, batches.length, this.log);
     this.withLossWatch("finetune", epoch, prog, (watch) => batches.forEach(({ batch, targets }, i) => {
       tidy(() => {
-        const { loss } = this.m.recLoss(batch, targets, this.lambda(), this.c.regScale);
+        const { loss } = this.m.recLoss(batch, targets, this.lambda(), this.c.regScale, this.drop(3, this.state.steps.rec));
         watch.push(loss, i + 1);
         backward(loss);
       });
