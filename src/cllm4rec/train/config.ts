@@ -61,7 +61,14 @@ export const PAPER_DEFAULTS: TrainConfig = {
   dropout: 0.1,
 };
 
-/** Short schedule for the default synthetic run on a 2-core CPU (minutes, not days). */
+/**
+ * Short schedule for the default synthetic run on a 2-core CPU (minutes, not days). Its
+ * lambda_c and dropout were chosen on MovieLens-100k validation (README, "λ_c sweep"): with
+ * the random tiny backbone the content side learns nothing, so the authors' strength
+ * (lambda_c 1 under reg-scale sum) pulls the collaborative embeddings to popularity level,
+ * and dropout slows the 8 finetuning epochs. 0.05 keeps the regulariser on and scores within
+ * 2% of lambda_c = 0 on validation (0.1 and above score lower).
+ */
 export const QUICK_PRESET: Partial<TrainConfig> = {
   contentEpochs: 1,
   alternatingEpochs: 3,
@@ -69,6 +76,8 @@ export const QUICK_PRESET: Partial<TrainConfig> = {
   lrFinetune: 1e-3,
   patience: 3,
   contentFraction: 0.2,
+  lambdaC: 0.05,
+  dropout: 0,
 };
 
 export function validateConfig(c: TrainConfig): void {
