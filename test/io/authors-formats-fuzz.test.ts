@@ -9,18 +9,14 @@ import * as path from 'node:path';
 import { readTorchStateDict } from '../../src/io/torch-bin';
 import { readSparseNpz } from '../../src/cllm4rec/data/readNpz';
 import { unpickle } from '../../src/io/pickle';
+import { mulberry32 } from '../../src/io/prng';
 
 const FIX = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures');
 
+/** Uniform [0, 1) draws from the project's mulberry32 stream. */
 function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
 
 function mutate(base: Uint8Array, rnd: () => number): Uint8Array {

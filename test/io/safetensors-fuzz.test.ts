@@ -3,16 +3,12 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { readSafetensors, serializeSafetensors } from '../../src/io/safetensors';
 import { buildFile, u16le } from './safetensors-build';
+import { mulberry32 } from '../../src/io/prng';
 
+/** Uniform [0, 1) draws from the project's mulberry32 stream. */
 function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
 
 function seeds(): Uint8Array[] {
