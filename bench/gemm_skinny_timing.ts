@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { NativeAddon, NativeBuffer } from "../src/engine/native";
 import { nat as defaultAddon, rng, uniform } from "../test/native/helpers";
+import { bestOf } from "./best_of";
 
 const flags = new Map<string, string>();
 const files: string[] = [];
@@ -49,20 +50,7 @@ const shapes: Shape[] = [
   { name: "gpt2 2560x3072x768 dW    TN", transA: true, transB: false, M: 3072, N: 768, K: 2560, beta: 0 },
 ];
 
-// Best wall-clock seconds over `reps` runs, with the process CPU seconds of that run.
-function time(fn: () => void): [number, number] {
-  fn(); // warm up: page faults and packing buffers
-  let best: [number, number] = [Infinity, Infinity];
-  for (let r = 0; r < reps; r++) {
-    const c0 = process.cpuUsage();
-    const t0 = process.hrtime.bigint();
-    fn();
-    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-    const c = process.cpuUsage(c0);
-    if (wall < best[0]) best = [wall, (c.user + c.system) / 1e6];
-  }
-  return best;
-}
+const time = (fn: () => void): [number, number] => bestOf(fn, reps);
 
 console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}, ${threads} threads, best of ${reps}`);
 const rand = rng(7);

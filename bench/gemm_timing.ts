@@ -2,26 +2,13 @@
 // for the transpose combinations a Linear layer uses. Run:
 //   npx tsc -p tsconfig.test.json && node dist-test/bench/gemm_timing.js [tokens] [threads]
 import { nat, rng, uniform } from "../test/native/helpers";
+import { bestOf } from "./best_of";
 
 const M = Number(process.argv[2] ?? 2560);
 if (process.argv[3]) nat.setNumThreads(Number(process.argv[3]));
 const shapes: Array<[number, number]> = [[768, 2304], [768, 3072], [3072, 768]]; // [in, out]
 
-// Best of 3 wall-clock seconds, and the process CPU seconds of that run: on a shared
-// machine CPU time / threads estimates the uncontended wall time.
-function time(fn: () => void): [number, number] {
-  fn(); // warm up: page faults and packing buffers
-  let best: [number, number] = [Infinity, Infinity];
-  for (let r = 0; r < 3; r++) {
-    const c0 = process.cpuUsage();
-    const t0 = process.hrtime.bigint();
-    fn();
-    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-    const c = process.cpuUsage(c0);
-    if (wall < best[0]) best = [wall, (c.user + c.system) / 1e6];
-  }
-  return best;
-}
+const time = (fn: () => void): [number, number] => bestOf(fn, 3);
 
 const rand = rng(1);
 for (const [K, N] of shapes) {

@@ -2,15 +2,7 @@
 // differences (small C) and the float64 closed form (C = 50,257).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { assertClose, dotF64, f32, freeAll, i32, nat, numericGrad, read, rng, uniform, zeros } from "./helpers";
-
-function lse64(x: ArrayLike<number>, off: number, C: number): number {
-  let mx = -Infinity;
-  for (let c = 0; c < C; c++) mx = Math.max(mx, x[off + c]);
-  let s = 0;
-  for (let c = 0; c < C; c++) s += Math.exp(x[off + c] - mx);
-  return mx + Math.log(s);
-}
+import { assertClose, dotF64, f32, freeAll, lse64, i32, nat, numericGrad, read, rng, uniform, zeros } from "./helpers";
 
 function xent64(x: ArrayLike<number>, target: ArrayLike<number>, R: number, C: number): Float64Array {
   return Float64Array.from({ length: R }, (_, r) => (target[r] < 0 ? 0 : lse64(x, r * C, C) - x[r * C + target[r]]));

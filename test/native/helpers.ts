@@ -104,3 +104,12 @@ export function dotF64(w: ArrayLike<number>, y: ArrayLike<number>): number {
   for (let i = 0; i < y.length; i++) s += w[i] * y[i];
   return s;
 }
+
+/** log Σ exp(x[off .. off+C)) in float64, max-shifted: the reference for both softmax losses. */
+export function lse64(x: ArrayLike<number>, off: number, C: number): number {
+  let mx = -Infinity;
+  for (let c = 0; c < C; c++) mx = Math.max(mx, x[off + c]);
+  let s = 0;
+  for (let c = 0; c < C; c++) s += Math.exp(x[off + c] - mx);
+  return mx + Math.log(s);
+}
