@@ -23,6 +23,7 @@
         "native/cpu/cross_entropy.cc",
         "native/cpu/multinomial_nll.cc",
         "native/cpu/squared_distance.cc",
+        "native/cpu/dropout.cc",
         "native/cpu/adam.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/include"],

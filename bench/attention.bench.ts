@@ -25,9 +25,9 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
     const lse = Tensor.zeros([B * H * T], { device: ctx.device });
     const dout = randomTensor([B * T, d], ctx.device, 1, 7);
     const dqkv = Tensor.zeros([B * T, ld], { device: ctx.device });
-    const fwd = () => n.attentionForward(qkv.buffer, 0, ld, qkv.buffer, d, 2 * d, ld, mask.buffer, out.buffer, lse.buffer, B, H, T, T, Dh);
+    const fwd = () => n.attentionForward(qkv.buffer, 0, ld, qkv.buffer, d, 2 * d, ld, mask.buffer, out.buffer, lse.buffer, B, H, T, T, Dh, 0, 0, 0, 0, 1);
     const bwd = () => n.attentionBackward(dout.buffer, qkv.buffer, 0, ld, qkv.buffer, d, 2 * d, ld, mask.buffer, out.buffer, lse.buffer,
-      dqkv.buffer, 0, dqkv.buffer, d, 2 * d, B, H, T, T, Dh);
+      dqkv.buffer, 0, dqkv.buffer, d, 2 * d, B, H, T, T, Dh, 0, 0, 0, 0, 1);
     const opts = { iterations: ctx.quick ? 2 : 10, timeMs: ctx.quick ? 0 : 500, warmupIterations: 1 };
     const f = time(attnKey(c, "fwd"), () => {
       fwd();

@@ -2,6 +2,7 @@
 // (binder.h describes the spec). Extents are the exact span each kernel can touch,
 // derived from the same shape arguments it gets.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -36,6 +37,18 @@ int64_t check_targets(Call& c) {
       c.a.range_error("target " + std::to_string(host[r]) + " of row " + std::to_string(r) +
                       " is outside [0, " + std::to_string(C) + ")");
   return R;
+}
+
+// Dropout stream arguments: 32-bit counter and key words, threshold = round(p * 2^24).
+int64_t check_dropout(Call& c) {
+  for (const char* name : {"seed", "site", "step"})
+    if (c.i(name) > 0xffffffffLL)
+      c.a.range_error(std::string(name) + " " + std::to_string(c.i(name)) + " does not fit 32 bits");
+  if (c.i("threshold") > (int64_t(1) << 24))
+    c.a.range_error("threshold " + std::to_string(c.i("threshold")) + " is above 2^24");
+  if (!(c.f("scale") >= 1.0f) || !std::isfinite(c.f("scale")))
+    c.a.range_error("scale must be finite and >= 1 (1/(1-p)), got " + std::to_string(c.f("scale")));
+  return int64_t(1);
 }
 
 }  // namespace
@@ -86,11 +99,11 @@ void register_kernels(Napi::Env env, Napi::Object exports) {
   // ---- attention
   ROW(attention_forward, "q@offQ[B*Tq:ldq,H*Dh] ldq>=H*Dh k=kv@offK[B*Tk:ldk,H*Dh] "
       "v=kv@offV[B*Tk:ldk,H*Dh] ldk>=H*Dh keyMask?[B*Tk] out[B*Tq*H*Dh]!q!k!v lse[B*H*Tq] B H>=1 "
-      "Tq Tk>=Tq Dh>=1", "B*Tq*H*Dh");
+      "Tq Tk>=Tq Dh>=1 seed site step threshold scale", "B*Tq*H*Dh", check_dropout);
   ROW(attention_backward, "dout[B*Tq*H*Dh] q@offQ[B*Tq:ldq,H*Dh] ldq>=H*Dh "
       "k=kv@offK[B*Tk:ldk,H*Dh] v=kv@offV[B*Tk:ldk,H*Dh] ldk>=H*Dh keyMask?[B*Tk] out[B*Tq*H*Dh] "
       "lse[B*H*Tq] dq@offDq[B*Tq:ldq,H*Dh] dk=dkv@offDk[B*Tk:ldk,H*Dh] dv=dkv@offDv[B*Tk:ldk,H*Dh] "
-      "B H>=1 Tq Tk>=Tq Dh>=1", "B*Tq*H*Dh");
+      "B H>=1 Tq Tk>=Tq Dh>=1 seed site step threshold scale", "B*Tq*H*Dh", check_dropout);
   // ---- embedding
   ROW(gather_rows, "table[rows*d] rows d>=1 ids[n] n idBase>=-2147483648 out[n*d] +strict", "n",
       [](Call& c) {
@@ -115,6 +128,16 @@ void register_kernels(Napi::Env env, Napi::Object exports) {
   // ---- squared_distance
   ROW(squared_distance_forward, "a[n] b[n] n out[1]", "1");
   ROW(squared_distance_backward, "a[n] b[n] g[1] da[n] n accumulate", "n");
+  // ---- dropout (y may alias x, dx may alias dy)
+  ROW(philox_blocks, "out[nBlocks*4] nBlocks c0 c1 c2 c3 k0 k1", "nBlocks", [](Call& c) {
+    for (const char* name : {"c0", "c1", "c2", "c3", "k0", "k1"})
+      if (c.i(name) > 0xffffffffLL)
+        c.a.range_error(std::string(name) + " " + std::to_string(c.i(name)) + " does not fit 32 bits");
+    return int64_t(1);
+  });
+  ROW(dropout_forward, "x[n] y[n] n seed site step threshold scale", "n", check_dropout);
+  ROW(dropout_backward, "dy[n] dx[n] n seed site step threshold scale accumulate", "n",
+      check_dropout);
   // ---- adam
   ROW(adam, "p[n] g[n] m[n] v[n] n lr beta1 beta2 eps step>=1", "n", [](Call& c) {
     const float beta1 = c.f("beta1"), beta2 = c.f("beta2");

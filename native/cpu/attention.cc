@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "philox.h"
 #include "simd.h"
 
 // The 64-byte vector helpers are always inlined, so no vector crosses a call boundary.
@@ -174,6 +175,18 @@ CLLM4REC_INLINE void project_rows(const float* w, int64_t ldw, float wscale, con
   }
 }
 
+// s[j] *= mask of element e0 + j of the dropout stream, for j < n (whole Philox blocks of 4).
+CLLM4REC_INLINE void apply_dropout(const philox::Dropout& d, uint64_t e0, int64_t n, float* s) {
+  const uint64_t end = e0 + uint64_t(n);
+  for (uint64_t b = e0 >> 2; 4 * b < end; ++b) {
+    const philox::Words w = d.block(b);
+    for (int k = 0; k < 4; ++k) {
+      const uint64_t e = 4 * b + k;
+      if (e >= e0 && e < end) s[e - e0] *= (w.w[k] >> 8) >= d.threshold ? d.scale : 0.0f;
+    }
+  }
+}
+
 // Masked keys get score -inf (their probability is exactly 0).
 CLLM4REC_INLINE void apply_mask(const int32_t* mask, int64_t n, float* s) {
   if (mask)
@@ -185,7 +198,7 @@ CLLM4REC_INLINE void apply_mask(const int32_t* mask, int64_t n, float* s) {
 CLLM4REC_INLINE void forward_head(const float* q, int64_t ldq, const float* k, const float* v,
                                   int64_t ldk, const int32_t* keyMask, float* out, float* lse,
                                   int64_t bh, int64_t H, int64_t Tq, int64_t Tk, int64_t Dh,
-                                  float* kt, float* S) {
+                                  const philox::Dropout& drop, float* kt, float* S) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
   const int64_t D = H * Dh;
   const int64_t b = bh / H, h = bh % H;
@@ -219,6 +232,8 @@ CLLM4REC_INLINE void forward_head(const float* q, int64_t ldq, const float* k, c
         s[j] = detail::exp_approx(s[j] - mx);  // masked keys: exp(-inf) = 0
         sum += s[j];
       }
+      // dropout acts on the probabilities after normalisation: the sum stays undropped
+      if (drop.active()) apply_dropout(drop, uint64_t((bh * Tq + i) * Tk), n, s);
       weighted_rows(s, 1, vb, ldk, n, Dh, oi, false);
       const float inv = static_cast<float>(1.0 / sum);
       for (int64_t c = 0; c < Dh; ++c) oi[c] *= inv;
@@ -237,8 +252,9 @@ CLLM4REC_INLINE void backward_head(const float* dout, const float* q, int64_t ld
                                    const float* k, const float* v, int64_t ldk,
                                    const int32_t* keyMask, const float* out, const float* lse,
                                    float* dq, float* dk, float* dv, int64_t bh, int64_t H,
-                                   int64_t Tq, int64_t Tk, int64_t Dh, float* kt, float* vt,
-                                   float* P, float* dS) {
+                                   int64_t Tq, int64_t Tk, int64_t Dh,
+                                   const philox::Dropout& drop, float* kt, float* vt, float* P,
+                                   float* dS) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
   const int64_t D = H * Dh;
   const int64_t b = bh / H, h = bh % H;
@@ -277,8 +293,13 @@ CLLM4REC_INLINE void backward_head(const float* dout, const float* q, int64_t ld
       for (int64_t j = 0; j < n; ++j) p[j] = detail::exp_approx(p[j] - l);
       float rowDot = 0.0f;  // sum_j P_j dP_j = dout . out
       for (int64_t c = 0; c < Dh; ++c) rowDot += doi[c] * oi[c];
+      // With dropout mask m: out = sum_j P_j m_j v_j, so dP_j = m_j (dout . v_j), and dv
+      // takes P_j m_j; rowDot = dout . out is still sum_j P_j dP_j.
+      const uint64_t e0 = uint64_t((bh * Tq + i) * Tk);
+      if (drop.active()) apply_dropout(drop, e0, n, ds);
       // dS_j = P_j (dP_j - rowDot); scores were scaled, so the chain rule adds scale.
       for (int64_t j = 0; j < n; ++j) ds[j] = p[j] * (ds[j] - rowDot) * scale;
+      if (drop.active()) apply_dropout(drop, e0, n, p);
       for (int64_t j = n; j < nmax; ++j) p[j] = ds[j] = 0.0f;
       weighted_rows(ds, 1, kb, ldk, n, Dh, dqi, true);  // dq_i += sum_j dS_j k_j
     }
@@ -296,34 +317,36 @@ CLLM4REC_INLINE void backward_head(const float* dout, const float* q, int64_t ld
 #define FORWARD_HEAD_ARGS                                                                   \
   const float *q, int64_t ldq, const float *k, const float *v, int64_t ldk,                \
       const int32_t *keyMask, float *out, float *lse, int64_t bh, int64_t H, int64_t Tq,   \
-      int64_t Tk, int64_t Dh, float *kt, float *S
+      int64_t Tk, int64_t Dh, const philox::Dropout &drop, float *kt, float *S
 #define BACKWARD_HEAD_ARGS                                                                  \
   const float *dout, const float *q, int64_t ldq, const float *k, const float *v,          \
       int64_t ldk, const int32_t *keyMask, const float *out, const float *lse, float *dq,  \
       float *dk, float *dv, int64_t bh, int64_t H, int64_t Tq, int64_t Tk, int64_t Dh,     \
-      float *kt, float *vt, float *P, float *dS
+      const philox::Dropout &drop, float *kt, float *vt, float *P, float *dS
 
 // The same per-head code compiled for AVX-512 and for the baseline ISA.
 CLLM4REC_AVX512 void forward_head_avx512(FORWARD_HEAD_ARGS) {
-  forward_head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, kt, S);
+  forward_head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, drop, kt, S);
 }
 void forward_head_generic(FORWARD_HEAD_ARGS) {
-  forward_head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, kt, S);
+  forward_head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, drop, kt, S);
 }
 CLLM4REC_AVX512 void backward_head_avx512(BACKWARD_HEAD_ARGS) {
-  backward_head(dout, q, ldq, k, v, ldk, keyMask, out, lse, dq, dk, dv, bh, H, Tq, Tk, Dh, kt,
-                vt, P, dS);
+  backward_head(dout, q, ldq, k, v, ldk, keyMask, out, lse, dq, dk, dv, bh, H, Tq, Tk, Dh, drop,
+                kt, vt, P, dS);
 }
 void backward_head_generic(BACKWARD_HEAD_ARGS) {
-  backward_head(dout, q, ldq, k, v, ldk, keyMask, out, lse, dq, dk, dv, bh, H, Tq, Tk, Dh, kt,
-                vt, P, dS);
+  backward_head(dout, q, ldq, k, v, ldk, keyMask, out, lse, dq, dk, dv, bh, H, Tq, Tk, Dh, drop,
+                kt, vt, P, dS);
 }
 
 }  // namespace
 
 void attention_forward(const float* q, int64_t ldq, const float* k, const float* v, int64_t ldk,
                        const int32_t* keyMask, float* out, float* lse, int64_t B, int64_t H,
-                       int64_t Tq, int64_t Tk, int64_t Dh) {
+                       int64_t Tq, int64_t Tk, int64_t Dh, int64_t seed, int64_t site,
+                       int64_t step, int64_t threshold, float scale) {
+  const philox::Dropout drop = philox::make_dropout(seed, site, step, threshold, scale);
   const auto head = detail::has_avx512() ? forward_head_avx512 : forward_head_generic;
   // OpenMP stays out of the ISA clones: outlined parallel bodies lose the target attribute.
   // Per-thread scratch kt [Dh, ldt] + S [kQueryGroup, ldt], allocated before the parallel
@@ -336,14 +359,16 @@ void attention_forward(const float* q, int64_t ldq, const float* k, const float*
     float* kt = scratch.data() + omp_get_thread_num() * per;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < B * H; ++bh)
-      head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, kt, kt + Dh * ldt);
+      head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, drop, kt, kt + Dh * ldt);
   }
 }
 
 void attention_backward(const float* dout, const float* q, int64_t ldq, const float* k,
                         const float* v, int64_t ldk, const int32_t* keyMask, const float* out,
                         const float* lse, float* dq, float* dk, float* dv, int64_t B, int64_t H,
-                        int64_t Tq, int64_t Tk, int64_t Dh) {
+                        int64_t Tq, int64_t Tk, int64_t Dh, int64_t seed, int64_t site,
+                        int64_t step, int64_t threshold, float scale) {
+  const philox::Dropout drop = philox::make_dropout(seed, site, step, threshold, scale);
   const auto head = detail::has_avx512() ? backward_head_avx512 : backward_head_generic;
   // Per-thread scratch kt, vt [Dh, ldt] + P, dS [kQueryBlock, ldt], as in the forward.
   const int threads = omp_get_max_threads();
@@ -357,8 +382,8 @@ void attention_backward(const float* dout, const float* q, int64_t ldq, const fl
     float* dS = P + kQueryBlock * ldt;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < B * H; ++bh)
-      head(dout, q, ldq, k, v, ldk, keyMask, out, lse, dq, dk, dv, bh, H, Tq, Tk, Dh, kt, vt, P,
-           dS);
+      head(dout, q, ldq, k, v, ldk, keyMask, out, lse, dq, dk, dv, bh, H, Tq, Tk, Dh, drop, kt, vt,
+           P, dS);
   }
 }
 

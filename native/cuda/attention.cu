@@ -5,6 +5,7 @@
 // log-sum-exp; the backward recomputes probabilities from it. dk/dv are accumulated
 // per key by a second kernel, so the backward is deterministic and needs no atomics.
 #include "common.cuh"
+#include "philox.h"
 
 namespace cuda {
 namespace {
@@ -26,10 +27,17 @@ __device__ __forceinline__ bool key_valid(const int32_t* mask, int64_t j) {
   return mask == nullptr || mask[j] != 0;
 }
 
+// Dropout mask of probability (row, j), row = (b*H + h)*Tq + i: 1 without dropout.
+__device__ __forceinline__ float drop_mask(const philox::Dropout& d, int64_t row, int64_t Tk,
+                                           int64_t j) {
+  return d.active() ? d.mask(uint64_t(row * Tk + j)) : 1.0f;
+}
+
 __global__ void __launch_bounds__(kWarps * 32)
     attention_forward_kernel(const float* q, int64_t ldq, const float* k, const float* v,
                              int64_t ldk, const int32_t* keyMask, float* out, float* lse,
-                             int64_t H, int64_t Tq, int64_t Tk, int64_t Dh, float scale) {
+                             int64_t H, int64_t Tq, int64_t Tk, int64_t Dh, float scale,
+                             philox::Dropout drop) {
   __shared__ float qs[kWarps][kMaxDh];
   __shared__ float ps[kWarps][32];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -58,7 +66,8 @@ __global__ void __launch_bounds__(kWarps * 32)
     const float corr = expf(m - mNew);  // 0 while m is -inf
     const float e = s == -INFINITY ? 0.0f : expf(s - mNew);
     l = l * corr + detail::warp_sum(e);
-    ps[warp][lane] = e;
+    // dropout weights v by the dropped probability; l (the softmax sum) stays undropped
+    ps[warp][lane] = j <= last ? e * drop_mask(drop, (b * H + h) * Tq + i, Tk, j) : e;
     __syncwarp();
     const int64_t n = imin(32, last - j0 + 1);
 #pragma unroll
@@ -90,7 +99,8 @@ __global__ void __launch_bounds__(kWarps * 32)
     attention_backward_dq_kernel(const float* dout, const float* q, int64_t ldq, const float* k,
                                  const float* v, int64_t ldk, const int32_t* keyMask,
                                  const float* out, const float* lse, float* dq, float* rowDots,
-                                 int64_t H, int64_t Tq, int64_t Tk, int64_t Dh, float scale) {
+                                 int64_t H, int64_t Tq, int64_t Tk, int64_t Dh, float scale,
+                                 philox::Dropout drop) {
   __shared__ float qs[kWarps][kMaxDh];
   __shared__ float dos[kWarps][kMaxDh];
   __shared__ float ds_[kWarps][32];
@@ -127,7 +137,9 @@ __global__ void __launch_bounds__(kWarps * 32)
     if (j <= last) {  // a masked key has P = 0 but still multiplies dout . v_j (CPU twin)
       const float pr =
           key_valid(mask, j) ? expf(scale * dot_row(qs[warp], kb + j * ldk, Dh) - l) : 0.0f;
-      ds = pr * (dot_row(dos[warp], vb + j * ldk, Dh) - rowDot) * scale;
+      // dP_j = m_j (dout . v_j) under the dropout mask m; rowDot = dout . out still
+      const float dp = drop_mask(drop, row, Tk, j) * dot_row(dos[warp], vb + j * ldk, Dh);
+      ds = pr * (dp - rowDot) * scale;
     }
     ds_[warp][lane] = ds;
     __syncwarp();
@@ -157,7 +169,8 @@ __global__ void __launch_bounds__(kWarps * 32)
                                   const float* k, const float* v, int64_t ldk,
                                   const int32_t* keyMask, const float* lse,
                                   const float* rowDots, float* dk, float* dv, int64_t H,
-                                  int64_t Tq, int64_t Tk, int64_t Dh, float scale) {
+                                  int64_t Tq, int64_t Tk, int64_t Dh, float scale,
+                                  philox::Dropout drop) {
   __shared__ float ks[kWarps][kMaxDh];
   __shared__ float vs[kWarps][kMaxDh];
   __shared__ float ps[kWarps][32];
@@ -187,8 +200,10 @@ __global__ void __launch_bounds__(kWarps * 32)
       if (l != -INFINITY) {  // -inf: own position masked, the query saw nothing
         const float* qi = q + (b * Tq + i) * ldq + h * Dh;
         const float* doi = dout + (b * Tq + i) * D + h * Dh;
-        pr = expf(scale * dot_row(ks[warp], qi, Dh) - l);
-        ds = pr * (dot_row(vs[warp], doi, Dh) - rowDots[row]) * scale;
+        const float m = drop_mask(drop, row, Tk, j);
+        const float p0 = expf(scale * dot_row(ks[warp], qi, Dh) - l);
+        ds = p0 * (m * dot_row(vs[warp], doi, Dh) - rowDots[row]) * scale;
+        pr = p0 * m;  // dv takes the dropped probability
       }
     }
     ps[warp][lane] = pr;
@@ -238,21 +253,25 @@ void check_shape(const char* op, int64_t B, int64_t H, int64_t Tq, int64_t Tk, i
 
 void attention_forward(const float* q, int64_t ldq, const float* k, const float* v, int64_t ldk,
                        const int32_t* keyMask, float* out, float* lse, int64_t B, int64_t H,
-                       int64_t Tq, int64_t Tk, int64_t Dh) {
+                       int64_t Tq, int64_t Tk, int64_t Dh, int64_t seed, int64_t site,
+                       int64_t step, int64_t threshold, float dropScale) {
   if (B <= 0 || H <= 0 || Tq <= 0 || Dh <= 0) return;
   check_shape("attention_forward", B, H, Tq, Tk, Dh);
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
   const dim3 grid(static_cast<unsigned>((Tq + kWarps - 1) / kWarps), static_cast<unsigned>(H),
                   static_cast<unsigned>(B));
   attention_forward_kernel<<<grid, kWarps * 32, 0, detail::stream()>>>(
-      q, ldq, k, v, ldk, keyMask, out, lse, H, Tq, Tk, Dh, scale);
+      q, ldq, k, v, ldk, keyMask, out, lse, H, Tq, Tk, Dh, scale,
+      philox::make_dropout(seed, site, step, threshold, dropScale));
   check_last("attention_forward");
 }
 
 void attention_backward(const float* dout, const float* q, int64_t ldq, const float* k,
                         const float* v, int64_t ldk, const int32_t* keyMask, const float* out,
                         const float* lse, float* dq, float* dk, float* dv, int64_t B, int64_t H,
-                        int64_t Tq, int64_t Tk, int64_t Dh) {
+                        int64_t Tq, int64_t Tk, int64_t Dh, int64_t seed, int64_t site,
+                        int64_t step, int64_t threshold, float dropScale) {
+  const philox::Dropout drop = philox::make_dropout(seed, site, step, threshold, dropScale);
   if (B <= 0 || H <= 0 || Tq <= 0 || Dh <= 0) return;
   check_shape("attention_backward", B, H, Tq, Tk, Dh);
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
@@ -261,12 +280,13 @@ void attention_backward(const float* dout, const float* q, int64_t ldq, const fl
                    static_cast<unsigned>(B));
   attention_backward_dq_kernel<<<gridQ, kWarps * 32, 0, detail::stream()>>>(
       dout, q, ldq, k, v, ldk, keyMask, out, lse, dq, rowDots.as<float>(), H, Tq, Tk, Dh,
-      scale);
+      scale, drop);
   check_last("attention_backward");
   const dim3 gridK(static_cast<unsigned>((Tk + kWarps - 1) / kWarps), static_cast<unsigned>(H),
                    static_cast<unsigned>(B));
   attention_backward_dkv_kernel<<<gridK, kWarps * 32, 0, detail::stream()>>>(
-      dout, q, ldq, k, v, ldk, keyMask, lse, rowDots.as<float>(), dk, dv, H, Tq, Tk, Dh, scale);
+      dout, q, ldq, k, v, ldk, keyMask, lse, rowDots.as<float>(), dk, dv, H, Tq, Tk, Dh, scale,
+      drop);
   check_last("attention_backward");
 }
 

@@ -85,17 +85,24 @@
      j <= p with keyMask[b, j] != 0 (keyMask [B, Tk] int32, may be null = all valid). \
      A query whose own position is masked, or that sees no key, outputs zeros.        \
      out: [B, Tq, H*Dh] contiguous; lse: [B, H, Tq] log-sum-exp of the scaled scores  \
-     (-INFINITY for a query that sees no key). Scale = 1/sqrt(Dh). */                 \
+     (-INFINITY for a query that sees no key). Scale = 1/sqrt(Dh).                    \
+     Dropout on the probabilities (HF GPT-2 attn_pdrop) before they weight v: P_bhij  \
+     times the mask of element ((b*H + h)*Tq + i)*Tk + j of the stream (seed, site,   \
+     step) (philox.h); threshold 0 with scale 1 is no dropout (results as without).   \
+     lse stays that of the undropped softmax. */                                      \
   void attention_forward(const float* q, int64_t ldq, const float* k,                 \
                          const float* v, int64_t ldk, const int32_t* keyMask,         \
                          float* out, float* lse, int64_t B, int64_t H, int64_t Tq,    \
-                         int64_t Tk, int64_t Dh);                                     \
-  /* Accumulates into dq (ldq), dk and dv (ldk); the caller zeroes them first. */     \
+                         int64_t Tk, int64_t Dh, int64_t seed, int64_t site,          \
+                         int64_t step, int64_t threshold, float scale);               \
+  /* Accumulates into dq (ldq), dk and dv (ldk); the caller zeroes them first. The    \
+     dropout mask (same arguments as the forward) is regenerated, never stored. */    \
   void attention_backward(const float* dout, const float* q, int64_t ldq,             \
                           const float* k, const float* v, int64_t ldk,                \
                           const int32_t* keyMask, const float* out, const float* lse, \
                           float* dq, float* dk, float* dv, int64_t B, int64_t H,      \
-                          int64_t Tq, int64_t Tk, int64_t Dh);                        \
+                          int64_t Tq, int64_t Tk, int64_t Dh, int64_t seed,           \
+                          int64_t site, int64_t step, int64_t threshold, float scale); \
   /* ---- embedding ---- */                                                           \
   /* out[i, :] = table[ids[i] - idBase, :] for ids in [idBase, idBase + rows);        \
      rows of out whose id is outside that range are left untouched. */                \
@@ -131,6 +138,19 @@
   /* da (+)= 2 * g[0] * (a - b), g a 1-element device buffer. */                      \
   void squared_distance_backward(const float* a, const float* b, const float* g,      \
                             float* da, int64_t n, bool accumulate);                   \
+  /* ---- dropout (Philox4x32-10 streams, native/include/philox.h) ---- */            \
+  /* The raw stream, for tests: out[4b .. 4b+3] = the words of counter (c + b, c2, c3) \
+     under key (k0, k1), c = c1 * 2^32 + c0 (64-bit, carries), for b < nBlocks. */    \
+  void philox_blocks(int32_t* out, int64_t nBlocks, int64_t c0, int64_t c1,           \
+                     int64_t c2, int64_t c3, int64_t k0, int64_t k1);                 \
+  /* Inverted dropout y = x * mask, mask[e] = scale or 0 from element e of the stream \
+     (seed, site, step) with keep threshold (philox.h); y may alias x. */             \
+  void dropout_forward(const float* x, float* y, int64_t n, int64_t seed,             \
+                       int64_t site, int64_t step, int64_t threshold, float scale);   \
+  /* dx (+)= dy * mask, the mask regenerated from the same stream. */                 \
+  void dropout_backward(const float* dy, float* dx, int64_t n, int64_t seed,          \
+                        int64_t site, int64_t step, int64_t threshold, float scale,   \
+                        bool accumulate);                                             \
   /* ---- adam ---- */                                                                \
   /* Adam in place (no weight decay): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;     \
      p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps). */              \

@@ -59,5 +59,9 @@ export const FAMILIES: readonly Family[] = [
     name: "squared_distance", what: "the regulariser sum (a - b)^2, b constant",
     kernels: ["squared_distance_forward", "squared_distance_backward"], ops: ["squaredDistance"],
   },
+  {
+    name: "dropout", what: "inverted dropout from Philox4x32-10 counters (seed, site, step, index); the backward regenerates the mask",
+    kernels: ["philox_blocks", "dropout_forward", "dropout_backward"], ops: ["dropout"],
+  },
   { name: "adam", what: "Adam step in place, bias-corrected", kernels: ["adam"], ops: ["Adam"], wrapper: "src/nn/adam.ts" },
 ];

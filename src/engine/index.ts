@@ -16,4 +16,6 @@ export { concatTime } from "./ops/copy";
 export { softmaxCrossEntropy, linearCrossEntropy } from "./ops/cross_entropy";
 export { multinomialNll } from "./ops/multinomial_nll";
 export { squaredDistance } from "./ops/squared_distance";
+export { dropout, dropoutArgs } from "./ops/dropout";
+export type { DropoutStream, DropoutSpec } from "./ops/dropout";
 export { defaultDevice, cudaAvailable } from "./device";

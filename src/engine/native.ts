@@ -93,12 +93,14 @@ export interface NativeAddon {
   attentionForward(q: NativeBuffer, offQ: number, ldq: number,
     kv: NativeBuffer, offK: number, offV: number, ldk: number,
     keyMask: NativeBuffer | null, out: NativeBuffer, lse: NativeBuffer,
-    B: number, H: number, Tq: number, Tk: number, Dh: number): void;
+    B: number, H: number, Tq: number, Tk: number, Dh: number,
+    seed: number, site: number, step: number, threshold: number, scale: number): void;
   attentionBackward(dout: NativeBuffer, q: NativeBuffer, offQ: number, ldq: number,
     kv: NativeBuffer, offK: number, offV: number, ldk: number,
     keyMask: NativeBuffer | null, out: NativeBuffer, lse: NativeBuffer,
     dq: NativeBuffer, offDq: number, dkv: NativeBuffer, offDk: number, offDv: number,
-    B: number, H: number, Tq: number, Tk: number, Dh: number): void;
+    B: number, H: number, Tq: number, Tk: number, Dh: number,
+    seed: number, site: number, step: number, threshold: number, scale: number): void;
   /** strict: every id must lie in [idBase, idBase+rows) or a RangeError is thrown */
   gatherRows(table: NativeBuffer, rows: number, d: number, ids: NativeBuffer, n: number,
     idBase: number, out: NativeBuffer, strict: boolean): void;
@@ -115,6 +117,13 @@ export interface NativeAddon {
   squaredDistanceForward(a: NativeBuffer, b: NativeBuffer, n: number, out: NativeBuffer): void;
   squaredDistanceBackward(a: NativeBuffer, b: NativeBuffer, g: NativeBuffer, da: NativeBuffer,
     n: number, accumulate: boolean): void;
+  /** raw Philox4x32-10 words of nBlocks counters from (c1:c0, c2, c3) under key (k0, k1) */
+  philoxBlocks(out: NativeBuffer, nBlocks: number, c0: number, c1: number, c2: number, c3: number,
+    k0: number, k1: number): void;
+  dropoutForward(x: NativeBuffer, y: NativeBuffer, n: number, seed: number, site: number,
+    step: number, threshold: number, scale: number): void;
+  dropoutBackward(dy: NativeBuffer, dx: NativeBuffer, n: number, seed: number, site: number,
+    step: number, threshold: number, scale: number, accumulate: boolean): void;
   adam(p: NativeBuffer, g: NativeBuffer, m: NativeBuffer, v: NativeBuffer, n: number,
     lr: number, beta1: number, beta2: number, eps: number, step: number): void;
   /** out (+)= a * b elementwise */

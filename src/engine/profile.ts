@@ -65,6 +65,8 @@ const COSTS: Record<string, (a: unknown[]) => Cost> = {
   crossEntropyBackward: (a) => ({ bytes: 2 * F * num(a[5]) * num(a[6]) }),
   multinomialNllForward: (a) => ({ bytes: 2 * F * num(a[4]) * num(a[5]) }),
   multinomialNllBackward: (a) => ({ bytes: 3 * F * num(a[5]) * num(a[6]) }),
+  dropoutForward: (a) => ({ bytes: 2 * F * num(a[2]) }),
+  dropoutBackward: (a) => ({ bytes: (a[8] ? 3 : 2) * F * num(a[2]) }),
   adam: (a) => ({ bytes: 7 * F * num(a[4]) }),
 };
 

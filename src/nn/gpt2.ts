@@ -4,9 +4,8 @@
 // them. With { trainable: true } every weight is a leaf that requires grad (pretraining,
 // LLM-Scratch, LLM-FtAll). Inputs are embeddings, so callers can mix the vocabulary with
 // trainable user/item tables (SPEC.md §2).
-import { Tensor, keep, linear, layerNorm, gelu, attention, add, concatTime, selectRows, packBf16, native } from "../engine";
+import { Tensor, keep, linear, layerNorm, gelu, attention, add, concatTime, selectRows, packBf16, native, dropout } from "../engine";
 import type { Bf16Weight } from "../engine";
-import { dropout } from "./dropout";
 import type { Device } from "../engine";
 
 import type { Gpt2Config as FolderConfig } from "../io/gpt2-config";

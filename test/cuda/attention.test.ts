@@ -1,17 +1,21 @@
 // CUDA attention against the CPU attention: causal, key-padding mask (including queries
 // whose own position is masked), key prefix (Tk > Tq), fused-qkv and separate layouts,
-// head dims 1..128, T up to 1023; forward (out, lse) and backward (dq, dk, dv).
+// head dims 1..128, T up to 1023, dropout on the probabilities (both regenerate the same
+// Philox mask: a disagreement would move outputs far past the tolerance); forward (out, lse)
+// and backward (dq, dk, dv).
 import { test, after } from "node:test";
 import { both, expectClose, freeAll, nat, rng, skipCuda, Twin, twinF32, twinFill, twinI32, uniform, TOL_REDUCTION } from "./twin";
 
 after(() => { if (!skipCuda) freeAll(); });
 
-interface Case { B: number; H: number; Tq: number; Tk: number; Dh: number; masked: boolean; fused: boolean }
+interface Case { B: number; H: number; Tq: number; Tk: number; Dh: number; masked: boolean; fused: boolean; p?: number }
 
 function run(c: Case, seed: number): void {
   const rand = rng(seed);
   const { B, H, Tq, Tk, Dh } = c, D = H * Dh;
   const name = JSON.stringify(c);
+  const drop: [number, number, number, number, number] = c.p
+    ? [seed, 7, 11, Math.round(c.p * 2 ** 24), Math.fround(1 / (1 - c.p))] : [0, 0, 0, 0, 1];
   let q: Twin, kv: Twin, offQ: number, ldq: number, offK: number, offV: number, ldk: number;
   if (c.fused) { // one [B*T, 3D] buffer, as the QKV projection writes it (Tq == Tk)
     q = kv = twinF32(uniform(rand, B * Tk * 3 * D, -2, 2));
@@ -31,7 +35,7 @@ function run(c: Case, seed: number): void {
   }
   const out = twinFill(B * Tq * D, NaN), lse = twinFill(B * H * Tq, NaN);
   both((x) => nat().attentionForward(x(q), offQ, ldq, x(kv), offK, offV, ldk, mask ? x(mask) : null,
-    x(out), x(lse), B, H, Tq, Tk, Dh));
+    x(out), x(lse), B, H, Tq, Tk, Dh, ...drop));
   expectClose(out, `attention out ${name}`, TOL_REDUCTION);
   expectClose(lse, `attention lse ${name}`, TOL_REDUCTION);
 
@@ -40,7 +44,7 @@ function run(c: Case, seed: number): void {
   if (c.fused) dq = dkv = twinFill(B * Tk * 3 * D, 0);
   else { dq = twinFill(offQ + B * Tq * ldq, 0); dkv = twinFill(1 + B * Tk * ldk, 0); }
   both((x) => nat().attentionBackward(x(dout), x(q), offQ, ldq, x(kv), offK, offV, ldk, mask ? x(mask) : null,
-    x(out), x(lse), x(dq), offQ, x(dkv), offK, offV, B, H, Tq, Tk, Dh));
+    x(out), x(lse), x(dq), offQ, x(dkv), offK, offV, B, H, Tq, Tk, Dh, ...drop));
   expectClose(dq, `attention dq ${name}`, TOL_REDUCTION);
   if (!c.fused) expectClose(dkv, `attention dk/dv ${name}`, TOL_REDUCTION);
 }
@@ -55,6 +59,12 @@ test("cuda attention: tiny and odd shapes", { skip: skipCuda }, () => {
 test("cuda attention: key prefix with padding mask, head dim 128", { skip: skipCuda }, () => {
   run({ B: 2, H: 2, Tq: 33, Tk: 97, Dh: 128, masked: true, fused: false }, 5);
   run({ B: 1, H: 1, Tq: 1, Tk: 300, Dh: 64, masked: true, fused: false }, 6);
+});
+
+test("cuda attention: dropout on the probabilities, self-attention and key prefix", { skip: skipCuda }, () => {
+  run({ B: 2, H: 3, Tq: 7, Tk: 7, Dh: 33, masked: true, fused: true, p: 0.3 }, 8);
+  run({ B: 2, H: 2, Tq: 33, Tk: 97, Dh: 64, masked: true, fused: false, p: 0.1 }, 9);
+  run({ B: 1, H: 1, Tq: 1, Tk: 300, Dh: 64, masked: false, fused: false, p: 0.5 }, 10);
 });
 
 test("cuda attention: T = 1023", { skip: skipCuda }, () => {

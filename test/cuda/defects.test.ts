@@ -45,11 +45,11 @@ test("cuda attention: NaN/Inf in masked keys' values propagate exactly as on the
   }
   const x0 = twinF32(qkv), mask = twinI32(m);
   const out = twinFill(B * T * D, 0), lse = twinFill(B * H * T, 0);
-  both((x) => nat().attentionForward(x(x0), 0, ld, x(x0), D, 2 * D, ld, x(mask), x(out), x(lse), B, H, T, T, Dh));
+  both((x) => nat().attentionForward(x(x0), 0, ld, x(x0), D, 2 * D, ld, x(mask), x(out), x(lse), B, H, T, T, Dh, 0, 0, 0, 0, 1));
   expectClose(out, "attention out with NaN/Inf in masked values", TOL_REDUCTION);
   const dout = twinF32(uniform(rand, B * T * D)), dqkv = twinFill(B * T * ld, 0);
   both((x) => nat().attentionBackward(x(dout), x(x0), 0, ld, x(x0), D, 2 * D, ld, x(mask), x(out), x(lse),
-    x(dqkv), 0, x(dqkv), D, 2 * D, B, H, T, T, Dh));
+    x(dqkv), 0, x(dqkv), D, 2 * D, B, H, T, T, Dh, 0, 0, 0, 0, 1));
   const dq = nat().numel(dqkv.cpu);
   assert.ok(dq > 0);
   // dq columns (the first D of each row) follow the CPU bit for bit in NaN-ness

@@ -54,12 +54,12 @@ test("extents: any access past a buffer's end is an Error naming op, buffer and 
   throwsNaming(() => nat.gemm(false, false, 2, 2, 3, 1, A, 0, 0, B, 0, 0, 0, C, 0, 0, 1, zeros(1)), "gemm", Error, /bias/);
   throwsNaming(() => nat.gemm(false, false, 2, 2, 1, 1, A, 0, 0, B, 0, 0, 0, A, 1, 0, 1, null), "gemm", Error, /overlap/);
   const q = zeros(2 * 3 * 8), kv = zeros(2 * 5 * 16), out = zeros(2 * 3 * 8), lse = zeros(2 * 2 * 3);
-  nat.attentionForward(q, 0, 8, kv, 0, 8, 16, null, out, lse, 2, 2, 3, 5, 4);
-  throwsNaming(() => nat.attentionForward(q, 0, 8, kv, 0, 9, 16, null, out, lse, 2, 2, 3, 5, 4),
+  nat.attentionForward(q, 0, 8, kv, 0, 8, 16, null, out, lse, 2, 2, 3, 5, 4, 0, 0, 0, 0, 1);
+  throwsNaming(() => nat.attentionForward(q, 0, 8, kv, 0, 9, 16, null, out, lse, 2, 2, 3, 5, 4, 0, 0, 0, 0, 1),
     "attentionForward", Error, /v needs/);
-  throwsNaming(() => nat.attentionForward(q, 0, 8, kv, 0, 8, 16, i32([1, 1]), out, lse, 2, 2, 3, 5, 4),
+  throwsNaming(() => nat.attentionForward(q, 0, 8, kv, 0, 8, 16, i32([1, 1]), out, lse, 2, 2, 3, 5, 4, 0, 0, 0, 0, 1),
     "attentionForward", Error, /keyMask needs/);
-  throwsNaming(() => nat.attentionForward(q, 0, 8, kv, 0, 8, 16, null, out, lse, 2, 2, 6, 5, 4),
+  throwsNaming(() => nat.attentionForward(q, 0, 8, kv, 0, 8, 16, null, out, lse, 2, 2, 6, 5, 4, 0, 0, 0, 0, 1),
     "attentionForward", Error, /Tk must be >= Tq/);
   throwsNaming(() => nat.copyStrided(zeros(10), 0, 5, 5, zeros(10), 0, 5, 0, 2, 2, 5, false), "copyStrided", Error, /dst needs elements \[0, 15\)/);
   throwsNaming(() => nat.copy(zeros(4), 2, zeros(4), 0, 3), "copy", Error, /dst needs/);

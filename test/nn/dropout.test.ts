@@ -1,12 +1,13 @@
 // Dropout: the Philox4x32-10 reference against the published known-answer vectors
 // (Random123's kat_vectors), keep-rate statistics, the mask as a pure function of
-// (seed, site, step, index), finite differences through the op, GPT-2 in training vs
-// evaluation mode, and the same mask on CUDA as on the CPU.
+// (seed, site, step, index), finite differences through the op (now the engine's dropout
+// kernel), GPT-2 in training vs evaluation mode, and the same mask
+// on CUDA as on the CPU.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Tensor, tidy, backward, combineLosses, mul, rowSum, mean } from "../../src/engine";
+import { Tensor, tidy, backward, combineLosses, mul, rowSum, mean, native } from "../../src/engine";
 import { philox4x32, dropoutMask } from "../../src/nn/philox";
-import { dropout } from "../../src/nn/dropout";
+import { dropout } from "../../src/engine";
 import { Gpt2 } from "../../src/nn/gpt2";
 import { loadGpt2Folder } from "../../src/io/gpt2-folder";
 import { skipCuda } from "../cuda/twin";

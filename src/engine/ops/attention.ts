@@ -1,9 +1,11 @@
 // Causal multi-head attention over packed qkv rows (GPT-2's c_attn output), with a
-// key-padding mask and an optional key prefix (the prompt's keys/values, reused).
+// key-padding mask, an optional key prefix (the prompt's keys/values, reused) and optional
+// dropout on the probabilities (HF GPT-2 attn_pdrop), its mask regenerated in the backward.
 import { native } from "../native";
 import { Tensor, expect, sameDevice } from "../tensor";
 import { record } from "../autograd";
 import { check, checkLive } from "./common";
+import { dropoutArgs, type DropoutSpec } from "./dropout";
 
 export interface AttentionShape {
   batch: number;
@@ -19,8 +21,10 @@ export interface AttentionShape {
  * packed rows whose columns d..2d are keys and 2d..3d values (kv may be q itself);
  * keyMask: int32 [B*Tk] (1 = real, 0 = pad) or null. Query i sits at key position
  * Tk - Tq + i and sees keys at or before it. Returns [B*Tq, d].
+ * drop (training): probability P[b, h, i, j] is multiplied by the mask of element
+ * ((b*H + h)*Tq + i)*Tk + j of the stream (seed, site, step) before it weights v.
  */
-export function attention(q: Tensor, kv: Tensor, keyMask: Tensor | null, s: AttentionShape): Tensor {
+export function attention(q: Tensor, kv: Tensor, keyMask: Tensor | null, s: AttentionShape, drop?: DropoutSpec): Tensor {
   const op = "attention";
   checkLive(op, q, kv, ...(keyMask ? [keyMask] : []));
   expect(op, q, "q", "f32", 2);
@@ -38,10 +42,11 @@ export function attention(q: Tensor, kv: Tensor, keyMask: Tensor | null, s: Atte
     check(keyMask.numel === B * Tk, op, `keyMask must have B*Tk=${B * Tk} entries`, keyMask);
   }
   const Dh = d / H;
+  const dr = dropoutArgs(op, drop);
   const out = Tensor.zeros([B * Tq, d], { device });
   const lse = Tensor.zeros([B * H * Tq], { device });
   const mask = keyMask ? keyMask.buffer : null;
-  native().attentionForward(q.buffer, 0, ld, kv.buffer, d, 2 * d, ld, mask, out.buffer, lse.buffer, B, H, Tq, Tk, Dh);
+  native().attentionForward(q.buffer, 0, ld, kv.buffer, d, 2 * d, ld, mask, out.buffer, lse.buffer, B, H, Tq, Tk, Dh, ...dr);
   return record(out, {
     op, inputs: q === kv ? [q] : [q, kv],
     backward(ctx, g) {
@@ -51,7 +56,7 @@ export function attention(q: Tensor, kv: Tensor, keyMask: Tensor | null, s: Atte
       const dqT = dq ?? Tensor.zeros(q.shape, { device });
       const dkvT = dkv ?? Tensor.zeros(kv.shape, { device });
       native().attentionBackward((g as Tensor).buffer, q.buffer, 0, ld, kv.buffer, d, 2 * d, ld, mask,
-        out.buffer, lse.buffer, dqT.buffer, 0, dkvT.buffer, d, 2 * d, B, H, Tq, Tk, Dh);
+        out.buffer, lse.buffer, dqT.buffer, 0, dkvT.buffer, d, 2 * d, B, H, Tq, Tk, Dh, ...dr);
       if (!dq) dqT.dispose();
       if (!dkv) dkvT.dispose();
     },
