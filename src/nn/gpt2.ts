@@ -38,10 +38,10 @@ export interface Gpt2Options {
 interface PackedBlock { attn: Bf16Weight; proj: Bf16Weight; fc: Bf16Weight; fcProj: Bf16Weight }
 
 /**
- * Training-mode dropout, where Hugging Face's GPT-2 applies it to the embedding sum and to
- * each residual branch (attention output, MLP output). `site` names the forward call and
- * `step` the optimizer step: together with the seed they fix every mask (counter-based).
- * Not applied to the attention probabilities (they live inside the fused attention kernel).
+ * Training-mode dropout, in the three places Hugging Face's GPT-2 applies it: the embedding
+ * sum, the attention probabilities (inside the attention kernel) and each residual branch
+ * (attention output, MLP output). `site` names the forward call and `step` the optimizer
+ * step: together with the seed they fix every mask (counter-based, regenerated in backward).
  */
 export interface Gpt2Dropout {
   p: number;
@@ -149,16 +149,19 @@ export class Gpt2 {
     if (prompt && prompt.batch !== batch) throw new RangeError(`GPT-2: prompt cache batch ${prompt.batch} != ${batch}`);
     const tp = prompt ? prompt.tp : 0;
     const qkvs: Tensor[] = [];
-    // mask k of this call: sites (site, k) are disjoint counter ranges of one stream
-    const dr = (y: Tensor, k: number) => (drop && drop.p > 0 ? dropout(y, drop.p, { seed: drop.seed, site: drop.site * 256 + k, step: drop.step }) : y);
-    if (drop && drop.p > 0 && 2 * this.blocks.length + 1 > 255) throw new RangeError(`GPT-2: dropout supports at most 127 layers, this model has ${this.blocks.length}`);
+    // mask k of this call: sites (site, k) are disjoint counter ranges of one stream; k = 0 the
+    // embedding sum, 1 + 2l and 2 + 2l layer l's residual branches, 1 + 2L + l its probabilities
+    const on = !!drop && drop.p > 0, L = this.blocks.length;
+    const at = (k: number) => ({ p: drop!.p, seed: drop!.seed, site: drop!.site * 256 + k, step: drop!.step });
+    const dr = (y: Tensor, k: number) => (on ? dropout(y, drop!.p, at(k)) : y);
+    if (on && 3 * L + 1 > 256) throw new RangeError(`GPT-2: dropout supports at most 85 layers, this model has ${L}`);
     let x = dr(x0, 0);
     this.blocks.forEach((b, l) => {
       const p = this.packed[l] ?? null; // BF16 panels of the frozen weights, or fp32
       const qkv = linear(layerNorm(x, b.ln1g, b.ln1b, eps), b.attnW, b.attnB, p?.attn); // [B*T, 3d]
       qkvs.push(qkv);
       const kv = prompt ? concatTime(prompt.qkv[l], qkv, batch) : qkv; // [B*(Tp+T), 3d]
-      const a = attention(qkv, kv, keyMask, { batch, heads: H, tq: t, tk: tp + t });
+      const a = attention(qkv, kv, keyMask, { batch, heads: H, tq: t, tk: tp + t }, on ? at(1 + 2 * L + l) : undefined);
       x = add(x, dr(linear(a, b.projW, b.projB, p?.proj), 1 + 2 * l));
       const f = gelu(linear(layerNorm(x, b.ln2g, b.ln2b, eps), b.fcW, b.fcB, p?.fc));
       x = add(x, dr(linear(f, b.fcProjW, b.fcProjB, p?.fcProj), 2 + 2 * l));

@@ -1,7 +1,7 @@
 // Dropout: the Philox4x32-10 reference against the published known-answer vectors
 // (Random123's kat_vectors), keep-rate statistics, the mask as a pure function of
 // (seed, site, step, index), finite differences through the op (now the engine's dropout
-// kernel), GPT-2 in training vs evaluation mode, and the same mask
+// kernel), GPT-2 in training vs evaluation mode and the places it drops, and the same mask
 // on CUDA as on the CPU.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -100,6 +100,49 @@ test("GPT-2: dropout only when asked (training), deterministic per (seed, site, 
   assert.deepEqual(run({ p: 0.1, seed: 1, site: 1, step: 1 }), t1, "same stream, same output");
   assert.notDeepEqual(t1, evalA);
   assert.notDeepEqual(run({ p: 0.1, seed: 1, site: 1, step: 2 }), t1, "the next step draws new masks");
+  gpt.dispose();
+});
+
+test("GPT-2: dropout in HF GPT-2's three places (embedding sum, probabilities, residual branches), distinct sites", () => {
+  const folder = loadGpt2Folder(FIXTURE);
+  const gpt = new Gpt2(folder.config, folder.weights, "cpu");
+  const L = folder.config.nLayer, B = 1, T = 4, d = folder.config.nEmbd;
+  const x0 = Tensor.from(Array.from({ length: B * T * d }, (_, i) => 0.01 * Math.sin(i)), [B * T, d]);
+  const mask = Tensor.from(new Int32Array(B * T).fill(1), [B * T]);
+  const nat = native() as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const calls: { kernel: string; site: number; threshold: number }[] = [];
+  const spy = (kernel: string, siteArg: number) => {
+    const real = nat[kernel];
+    nat[kernel] = (...a: unknown[]) => {
+      calls.push({ kernel, site: a[siteArg] as number, threshold: a[siteArg + 2] as number });
+      return real(...a);
+    };
+    return () => { nat[kernel] = real; };
+  };
+  const undo = [spy("dropoutForward", 4), spy("attentionForward", 16)];
+  try {
+    tidy(() => gpt.forward(x0, mask, B, T, undefined, { p: 0.1, seed: 1, site: 2, step: 3 }));
+  } finally {
+    for (const u of undo) u();
+  }
+  const threshold = Math.round(0.1 * 2 ** 24);
+  const drops = calls.filter((c) => c.kernel === "dropoutForward"), attn = calls.filter((c) => c.kernel === "attentionForward");
+  assert.equal(drops.length, 1 + 2 * L, "embedding sum + two residual branches per layer");
+  assert.equal(attn.length, L);
+  for (const c of calls) assert.equal(c.threshold, threshold, `${c.kernel} drops at p = 0.1`);
+  const sites = calls.map((c) => c.site);
+  assert.equal(new Set(sites).size, sites.length, "every mask has its own site");
+  assert.ok(sites.every((s) => s >= 2 * 256 && s < 3 * 256), "sites of call 2");
+  // evaluation (no dropout): no dropout kernel, attention without a mask
+  calls.length = 0;
+  const undo2 = [spy("dropoutForward", 4), spy("attentionForward", 16)];
+  try {
+    tidy(() => gpt.forward(x0, mask, B, T));
+  } finally {
+    for (const u of undo2) u();
+  }
+  assert.equal(calls.filter((c) => c.kernel === "dropoutForward").length, 0);
+  assert.ok(calls.every((c) => c.threshold === 0));
   gpt.dispose();
 });
 
