@@ -21,6 +21,8 @@ void export_function(Napi::Env env, Napi::Object exports, const std::string& nam
       return fn(info);
     } catch (const Napi::Error&) {
       throw;
+    } catch (const std::out_of_range& e) {  // a bad value a CUDA kernel found (runtime.cu)
+      throw Napi::RangeError::New(info.Env(), name + ": " + e.what());
     } catch (const std::exception& e) {
       throw Napi::Error::New(info.Env(), name + ": " + e.what());
     } catch (...) {

@@ -3,6 +3,9 @@
 #include <vector>
 
 #include "binder.h"
+#ifdef CLLM4REC_CUDASIM
+#include <cuda_runtime.h>  // native/cudasim's: its counters for stats().cudaSim
+#endif
 
 namespace addon {
 
@@ -216,6 +219,14 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   Napi::Object launches = Napi::Object::New(env);
   for (const auto& kv : acc.launches) launches.Set(kv.first, Napi::Number::New(env, kv.second));
   s.Set("launches", launches);
+#ifdef CLLM4REC_CUDASIM
+  const cudasim::Stats sim = cudasim::stats();  // cumulative since the process started
+  Napi::Object so = Napi::Object::New(env);
+  so.Set("launches", Napi::Number::New(env, double(sim.launches)));
+  so.Set("d2hCopies", Napi::Number::New(env, double(sim.d2h_copies)));
+  so.Set("streamSyncs", Napi::Number::New(env, double(sim.stream_syncs)));
+  s.Set("cudaSim", so);
+#endif
   return s;
 }
 

@@ -19,6 +19,32 @@ void check(cudaError_t e, const char* what);
 
 constexpr int kThreads = 256;
 
+// Bad input values a kernel finds itself (a cross-entropy target >= C). The first one is
+// recorded here on the device and thrown by the next sync (copy_d2h, synchronize,
+// CLLM4REC_SYNC=1) as std::out_of_range naming the op, row and value: no per-call copy.
+struct DeviceStatus {
+  unsigned flag;  // 0 until a kernel records a bad value
+  int op;         // a DeviceCheck
+  int value;
+  int pad;
+  long long row, limit;
+};
+enum DeviceCheck : int { kCheckCrossEntropyForward = 1, kCheckCrossEntropyBackward = 2 };
+
+// The status block for the next launch; marks it due to be read at the next sync.
+DeviceStatus* device_status();
+
+// Records (row, value) unless an earlier bad value is already recorded (stream order
+// makes the earliest launch win; within a launch, any of its bad rows).
+__device__ __forceinline__ void report_bad_value(DeviceStatus* st, int op, long long row,
+                                                 int value, long long limit) {
+  if (atomicCAS(&st->flag, 0u, 1u) != 0u) return;
+  st->op = op;
+  st->value = value;
+  st->row = row;
+  st->limit = limit;
+}
+
 // Blocks for a grid-stride loop over n elements; capped because the loop covers the rest.
 inline unsigned grid_for(int64_t n, int threads = kThreads) {
   int64_t b = (n + threads - 1) / threads;

@@ -36,6 +36,44 @@ namespace {
 
 using detail::check;
 
+// The device status block (common.cuh) and whether a launch since the last read may have
+// written it: syncs read it only then, so no other sync pays for the copy.
+struct StatusBlock {
+  detail::DeviceStatus* dev = nullptr;
+  bool due = false;
+};
+
+StatusBlock& status_block() {
+  static StatusBlock b;
+  return b;
+}
+
+std::string describe(const detail::DeviceStatus& s) {
+  const char* op = s.op == detail::kCheckCrossEntropyForward    ? "crossEntropyForward"
+                   : s.op == detail::kCheckCrossEntropyBackward ? "crossEntropyBackward"
+                                                                : "unknown kernel";
+  return std::string(op) + ": target " + std::to_string(s.value) + " of row " +
+         std::to_string(s.row) + " is outside [0, " + std::to_string(s.limit) +
+         ") (found on the device by the kernel, which wrote NaN for that row; reported at this sync)";
+}
+
+// Drains the stream; when the status block is due, reads it in the same drain and throws
+// std::out_of_range for a recorded bad value (clearing it, so the next launches start clean).
+void sync_and_check(const char* what) {
+  StatusBlock& b = status_block();
+  detail::DeviceStatus host{};
+  const bool read = b.due && b.dev != nullptr;
+  if (read)
+    check(cudaMemcpyAsync(&host, b.dev, sizeof host, cudaMemcpyDeviceToHost, detail::stream()),
+          what);
+  check(cudaStreamSynchronize(detail::stream()), what);
+  if (!read) return;
+  b.due = false;
+  if (host.flag == 0) return;
+  check(cudaMemsetAsync(b.dev, 0, sizeof host, detail::stream()), what);
+  throw std::out_of_range(describe(host));
+}
+
 // Bucket = the request rounded up to one of 4 steps per power of two (<= 25% waste),
 // at least 512 bytes, so a freed block can serve any request of the same bucket.
 size_t bucket_size(size_t bytes) {
@@ -210,7 +248,7 @@ void copy_d2h(void* dst, const void* src, size_t bytes) {
   if (bytes == 0) return;
   check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, detail::stream()),
         "cuda::copy_d2h: cudaMemcpyAsync");
-  check(cudaStreamSynchronize(detail::stream()), "cuda::copy_d2h: cudaStreamSynchronize");
+  sync_and_check("cuda::copy_d2h: cudaStreamSynchronize");
 }
 
 void copy_d2d(void* dst, const void* src, size_t bytes) {
@@ -229,9 +267,25 @@ void copy_d2d(void* dst, const void* src, size_t bytes) {
         "cuda::copy_d2d: cudaMemcpyAsync");
 }
 
+namespace detail {
+
+DeviceStatus* device_status() {
+  StatusBlock& b = status_block();
+  if (b.dev == nullptr) {  // once per process, never freed (kernels may still hold it)
+    void* p = nullptr;
+    check(cudaMalloc(&p, sizeof(DeviceStatus)), "cuda::device_status: cudaMalloc");
+    check(cudaMemsetAsync(p, 0, sizeof(DeviceStatus), stream()), "cuda::device_status: cudaMemsetAsync");
+    b.dev = static_cast<DeviceStatus*>(p);
+  }
+  b.due = true;
+  return b.dev;
+}
+
+}  // namespace detail
+
 void synchronize() {
   if (device_count() == 0) return;
-  check(cudaStreamSynchronize(detail::stream()), "cuda::synchronize: cudaStreamSynchronize");
+  sync_and_check("cuda::synchronize: cudaStreamSynchronize");
 }
 
 void check_last(const char* op) {
@@ -244,6 +298,7 @@ void check_last(const char* op) {
     if (e != cudaSuccess)
       throw std::runtime_error(std::string("cuda::") + op +
                                ": kernel failed (CLLM4REC_SYNC=1): " + cudaGetErrorString(e));
+    sync_and_check("cuda::check_last (CLLM4REC_SYNC=1)");  // a bad value, at its own launch
   }
 }
 

@@ -88,6 +88,7 @@ namespace cudasim {
 // Test hooks (sim builds only): how device memory and launches behave.
 struct Stats {
   size_t launches, blocks, threads, switches;
+  size_t d2h_copies, stream_syncs;  // device-to-host cudaMemcpy*, cudaStream/DeviceSynchronize
 };
 Stats stats();
 // Fails the next cudaGetDeviceCount with this error (to test how the runtime reports it).

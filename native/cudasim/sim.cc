@@ -617,6 +617,7 @@ namespace {
 std::mutex g_attr_mu;
 std::map<const void*, int> g_dyn_optin;  // kernel -> opted-in dynamic shared bytes
 std::atomic<size_t> g_launches{0}, g_blocks{0}, g_threads{0}, g_switches{0};
+std::atomic<size_t> g_d2h_copies{0}, g_stream_syncs{0};
 constexpr size_t kStaticSmem = 48 << 10, kMaxSmemOptin = 227 << 10;
 
 void check_redzones();
@@ -814,7 +815,7 @@ cudaError_t fail_call(cudaError_t e, const std::string& detail) {
 
 }  // namespace
 
-Stats stats() { return Stats{g_launches, g_blocks, g_threads, g_switches}; }
+Stats stats() { return Stats{g_launches, g_blocks, g_threads, g_switches, g_d2h_copies, g_stream_syncs}; }
 
 void inject_device_count_error(cudaError_t e) { memory().deviceCountError = e; }
 void inject_free_failure(int nth) { memory().freeFailIn = nth; }
@@ -935,6 +936,7 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
     return fail_call(cudaErrorInvalidValue,
                      "cudasim: cudaMemcpy of " + std::to_string(bytes) +
                          " bytes between overlapping ranges");
+  if (sDev && !dDev) g_d2h_copies += 1;  // what a GPU would drain the stream for
   std::memcpy(dst, src, bytes);
   return cudaSuccess;
 }
@@ -957,7 +959,10 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
 }
 
 // Launches run synchronously and report through cudaGetLastError (not sticky).
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t) {
+  g_stream_syncs += 1;
+  return cudaSuccess;
+}
 
 cudaError_t cudaDeviceSynchronize() { return cudaStreamSynchronize(nullptr); }
 

@@ -23,6 +23,8 @@ export interface NativeStats {
   liveBuffers: number;
   /** kernel launches by kernel name since the last resetStats() */
   launches: Record<string, number>;
+  /** simulator builds only (native/cudasim), cumulative: kernel launches, device-to-host copies, stream syncs */
+  cudaSim?: { launches: number; d2hCopies: number; streamSyncs: number };
 }
 
 /**
