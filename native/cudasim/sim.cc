@@ -282,9 +282,10 @@ void fiber_main_uc(unsigned hi, unsigned lo) {
 #endif
 
 // Aborts the block from inside a fiber: the scheduler drops every fiber of the launch.
-[[noreturn]] void abort_from_fiber(Worker& w, Fiber& f, const std::string& msg) {
+// Ends fiber f with the error already in w.abortMsg. Its frames are never unwound, so
+// callers build the message in a scope that has closed (no string left on the stack).
+[[noreturn]] void abort_from_fiber(Worker& w, Fiber& f) {
   w.aborted = true;
-  w.abortMsg = msg;
   f.state = kDone;
   to_scheduler(w, f);
   std::abort();
@@ -501,26 +502,32 @@ void run_block(Worker& w, uint3 bid, std::vector<int>& order) {
 int lane_id() { return worker().current->lane; }
 
 void fail(const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  const std::string msg = vformat(fmt, ap);
-  va_end(ap);
   Worker& w = worker();
-  abort_from_fiber(w, *w.current, std::string(w.kernel) + ": " + msg + " in " + where(*w.current));
+  {
+    va_list ap;
+    va_start(ap, fmt);
+    const std::string msg = vformat(fmt, ap);
+    va_end(ap);
+    w.abortMsg = std::string(w.kernel) + ": " + msg + " in " + where(*w.current);
+  }
+  abort_from_fiber(w, *w.current);
 }
 
 void collective(const char* op, unsigned mask, void* payload, CollectiveFn fn) {
   Worker& w = worker();
   Fiber& f = *w.current;
-  if (!(mask >> f.lane & 1))
-    abort_from_fiber(w, f, std::string(w.kernel) + ": " + op + "(mask " + hex(mask) + ") in " +
-                               where(f) + ": the calling lane " + std::to_string(f.lane) +
-                               " is not in the mask");
+  if (!(mask >> f.lane & 1)) {
+    w.abortMsg = std::string(w.kernel) + ": " + op + "(mask " + hex(mask) + ") in " + where(f) +
+                 ": the calling lane " + std::to_string(f.lane) + " is not in the mask";
+    abort_from_fiber(w, f);
+  }
   const unsigned present = present_mask(w, f.warp);
-  if (mask & ~present)
-    abort_from_fiber(w, f, std::string(w.kernel) + ": " + op + "(mask " + hex(mask) + ") in " +
-                               where(f) + ": lanes " + hex(mask & ~present) + " do not exist (" +
-                               std::to_string(w.nthreads) + " threads per block, not a multiple of 32)");
+  if (mask & ~present) {
+    w.abortMsg = std::string(w.kernel) + ": " + op + "(mask " + hex(mask) + ") in " + where(f) +
+                 ": lanes " + hex(mask & ~present) + " do not exist (" +
+                 std::to_string(w.nthreads) + " threads per block, not a multiple of 32)";
+    abort_from_fiber(w, f);
+  }
   f.state = kWarp;
   f.op = op;
   f.mask = mask;
