@@ -2,8 +2,8 @@
 // Kernel resource report (run by `npm run build:native` after a CUDA build, or alone):
 // per kernel and target (sm_80, sm_90) registers, static shared memory, stack and
 // local-memory spills from `ptxas -v`, and which tensor-core / async-copy instructions
-// its PTX uses (mma.sync, wmma, wgmma, ldmatrix, cp.async) — from SASS too when
-// cuobjdump or nvdisasm is installed. Writes build-cuda/kernel-resources.json.
+// its PTX uses (mma.sync, wmma, wgmma, ldmatrix, cp.async) — and the SASS opcodes of
+// them (HMMA, HGMMA, LDSM, LDGSTS, ...) when cuobjdump or nvdisasm is installed. Writes build-cuda/kernel-resources.json.
 //   node scripts/kernel-resources.js [--nvcc PATH]
 "use strict";
 const fs = require("node:fs");
@@ -17,6 +17,9 @@ const ARCHS = ["80", "90"];
 // so test/native/kernel-resources.test.ts fails when one of them spills.
 const HOT = [/gemm_kernel/, /attention_(forward|backward)/, /layernorm_(forward|backward)/, /cross_entropy|softmax_xent/];
 const INSTRUCTIONS = { "mma.sync": /\bmma\.sync\b/g, wmma: /\bwmma\./g, wgmma: /\bwgmma\./g, ldmatrix: /\bldmatrix\b/g, "cp.async": /\bcp\.async\b/g };
+// SASS opcodes of the same instructions: HMMA (mma.sync and wmma), HGMMA (wgmma), LDSM
+// (ldmatrix), LDGSTS (cp.async), LDGDEPBAR / DEPBAR (its commit / wait group).
+const SASS_OPCODES = ["HMMA", "HGMMA", "LDSM", "LDGSTS", "LDGDEPBAR", "DEPBAR"];
 
 function run(cmd, args) {
   return new Promise((resolve) => {
@@ -76,6 +79,21 @@ function scanPtx(text) {
   return out;
 }
 
+// `cuobjdump -sass` ("Function : NAME") or `nvdisasm` (".text.NAME:") output ->
+// { mangled: { HMMA: n, ... } } (opcodes counted per function, any modifiers).
+function scanSass(text) {
+  const out = {};
+  let cur = null;
+  for (const line of text.split("\n")) {
+    const fn = /^\s*Function\s*:\s*(\S+)/.exec(line) || /^\s*\.text\.([\w$]+):/.exec(line);
+    if (fn) { cur = out[fn[1]] = {}; continue; }
+    if (!cur) continue;
+    const ins = /^\s*\/\*[0-9a-f]+\*\/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_]*)/.exec(line);
+    if (ins && SASS_OPCODES.includes(ins[1])) cur[ins[1]] = (cur[ins[1]] || 0) + 1;
+  }
+  return out;
+}
+
 async function report({ nvcc = "nvcc", outFile = path.join(root, "build-cuda", "kernel-resources.json"), quiet = false } = {}) {
   const t0 = Date.now();
   const dir = path.join(path.dirname(outFile), "resources");
@@ -84,6 +102,7 @@ async function report({ nvcc = "nvcc", outFile = path.join(root, "build-cuda", "
   const jobs = Number(process.env.CLLM4REC_BUILD_JOBS || Math.min(2, os.cpus().length));
   const tasks = [];
   for (const f of sources) for (const arch of ARCHS) tasks.push({ f, arch });
+  const sass = ["cuobjdump", "nvdisasm"].find(have) || null;
   const results = [];
   let next = 0;
   async function worker() {
@@ -92,26 +111,33 @@ async function report({ nvcc = "nvcc", outFile = path.join(root, "build-cuda", "
       const ptx = path.join(dir, `${path.basename(f, ".cu")}.sm_${arch}.ptx`);
       const c = await run(nvcc, ["-std=c++17", "-O3", "-DCLLM4REC_CUDA", `-arch=sm_${arch}`, "-Inative/include", "-ptx", path.join("native", "cuda", f), "-o", ptx]);
       if (c.code !== 0) throw new Error(`kernel-resources: nvcc -ptx ${f} (sm_${arch}) failed:\n${c.out}`);
-      const v = await run("ptxas", ["-v", `-arch=sm_${arch}`, ptx, "-o", "/dev/null"]);
+      const cubin = sass ? ptx.replace(/\.ptx$/, ".cubin") : "/dev/null";
+      const v = await run("ptxas", ["-v", `-arch=sm_${arch}`, ptx, "-o", cubin]);
       if (v.code !== 0) throw new Error(`kernel-resources: ptxas -v ${f} (sm_${arch}) failed:\n${v.out}`);
-      results.push({ f, arch, res: parsePtxas(v.out), ins: scanPtx(fs.readFileSync(ptx, "utf8")) });
+      let sassIns = null;
+      if (sass) {
+        const d = await run(sass, sass === "cuobjdump" ? ["-sass", cubin] : [cubin]);
+        if (d.code !== 0) throw new Error(`kernel-resources: ${sass} ${path.relative(root, cubin)} failed:\n${d.out}`);
+        sassIns = scanSass(d.out);
+      }
+      results.push({ f, arch, res: parsePtxas(v.out), ins: scanPtx(fs.readFileSync(ptx, "utf8")), sassIns });
     }
   }
   await Promise.all(Array.from({ length: jobs }, worker));
   const mangled = [...new Set(results.flatMap((r) => Object.keys(r.res)))];
   const names = demangle(mangled);
-  const sass = ["cuobjdump", "nvdisasm"].find(have) || null;
   const kernels = [];
   for (const r of results.sort((a, b) => a.f.localeCompare(b.f) || a.arch.localeCompare(b.arch)))
     for (const [m, res] of Object.entries(r.res)) {
       const name = names[m].replace(/^void /, "");
       kernels.push({ kernel: name, mangled: m, source: `native/cuda/${r.f}`, target: `sm_${r.arch}`, ...res,
-        hot: HOT.some((re) => re.test(name)), ptxInstructions: r.ins[m] || {} });
+        hot: HOT.some((re) => re.test(name)), ptxInstructions: r.ins[m] || {},
+        ...(r.sassIns ? { sassInstructions: r.sassIns[m] || {} } : {}) });
     }
   const doc = {
     generated: new Date().toISOString(), nvcc: spawnSync(nvcc, ["--version"], { encoding: "utf8" }).stdout.trim().split("\n").pop(),
     targets: ARCHS.map((a) => `sm_${a}`), hotPatterns: HOT.map(String),
-    sass: sass ? `${sass} available but not parsed (PTX is the source of the instruction counts)` : "no cuobjdump/nvdisasm installed: instructions from PTX only",
+    sass: sass ? `sassInstructions from ${sass} (${SASS_OPCODES.join(", ")})` : "no cuobjdump/nvdisasm installed: instructions from PTX only",
     kernels,
   };
   fs.writeFileSync(outFile, JSON.stringify(doc, null, 1) + "\n");
@@ -124,7 +150,7 @@ async function report({ nvcc = "nvcc", outFile = path.join(root, "build-cuda", "
   return doc;
 }
 
-module.exports = { report, parsePtxas, scanPtx, HOT };
+module.exports = { report, parsePtxas, scanPtx, scanSass, HOT };
 
 if (require.main === module) {
   const i = process.argv.indexOf("--nvcc");
