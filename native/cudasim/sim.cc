@@ -714,10 +714,11 @@ void run_kernel(const char* name, const void* kernel, const LaunchCfg& c, void (
 
 namespace {
 
-// Device memory: exact-size host blocks. Without ASan a 64-byte canary zone follows
-// each block and is checked after every launch and at free; with ASan the block is a
-// plain malloc of exactly the requested size, so ASan sees any overrun.
-constexpr size_t kRedzone = 64;
+// Device memory: exact-size host blocks. Without ASan a 256-byte canary zone follows
+// each block and is checked after every launch and at free (256: a 64-wide tile's row
+// overrun, 63 floats, stays inside it instead of corrupting the host heap); with ASan
+// the block is a plain malloc of exactly the requested size, so ASan sees any overrun.
+constexpr size_t kRedzone = 256;
 constexpr unsigned char kCanary = 0xA5, kPoison = 0xFF;
 
 struct Memory {
