@@ -35,7 +35,8 @@ export const FLAGS: FlagDef[] = [
   { name: "dtype", kind: "string", group: "model", choices: ["f32", "bf16"], help: "precision of the frozen GPT-2 block weights on the CPU: bf16 packs them once and runs BF16 GEMMs with fp32 accumulation (AVX512_BF16; otherwise fp32 with a note); default f32" },
   { name: "threads", kind: "int", group: "model", help: "CPU threads for the kernels (default: all cores)" },
   { name: "out", kind: "string", group: "run", help: "run folder: config, dataset card, metrics.jsonl, checkpoints, report (default runs/<data>-<time>)" },
-  { name: "resume", kind: "bool", group: "run", help: "continue the run in --out from its last complete epoch" },
+  { name: "resume", kind: "bool", group: "run", help: "continue the run in --out from its last complete epoch; may change only learning rates, epoch counts and patience" },
+  { name: "allow-data-change", kind: "bool", group: "run", help: "evaluate/recommend/export/--resume: use the run although its data files changed since training" },
   { name: "preset", kind: "string", group: "run", choices: ["quick", "paper"], help: "epoch counts: quick (minutes; default for synthetic data) or paper (SPEC.md; default otherwise)" },
   { name: "profile", kind: "bool", group: "run", help: "time every native kernel: a per-op table (calls, ms, GFLOP/s or GB/s) at the end and profile.json in the run folder (on CUDA each call synchronises)" },
   { name: "compare", kind: "bool", group: "run", help: "also train the baselines on the same split and write compare.md/.json/.svg" },
@@ -127,6 +128,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     if (value === undefined) {
       value = argv[++i];
       if (value === undefined) throw new Error(`--${name} needs a value`);
+      if (value.startsWith("--")) throw new Error(`--${name} needs a value, got the flag ${value} (write --${name}=${value} if that really is the value)`);
     }
     // --data KIND PATH: the path may follow as a separate word
     if (name === "data" && !value.includes("=") && value !== "synthetic" && argv[i + 1] && !argv[i + 1].startsWith("--")) value = `${value}=${argv[++i]}`;

@@ -1,4 +1,5 @@
 // The command line: train (default), evaluate, recommend, export, generate, pretrain.
+import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs, helpText, FLAGS, ParsedArgs } from "./flags";
 import { PAPER_DEFAULTS, QUICK_PRESET, TrainConfig, validateConfig } from "../cllm4rec/train/config";
@@ -60,6 +61,16 @@ function trainConfig(f: ParsedArgs["flags"], synthetic: boolean): TrainConfig {
   return c;
 }
 
+/** More threads than this only adds contention (and the OS would refuse far more). */
+export const MAX_THREADS = 1024;
+
+/** Flags that describe the data or the backbone: --resume takes them from run.json. */
+const DATA_FLAGS = ["data", "item-text", "user-text", "review-text", "amazon-meta", "rating-threshold", "user-core", "item-core", "split-seed",
+  "synthetic-users", "synthetic-items", "strict", "model"];
+
+/** Files of the run folder that export must never overwrite. */
+const RUN_FILES = ["run.json", "state.json", "report.json", "report.md", "metrics.jsonl", "dataset-card.json", "run.lock", "compare.md", "compare.json", "compare.svg"];
+
 function needOut(f: ParsedArgs["flags"]): string {
   if (!f.out) throw new Error("this command needs --out DIR (a run folder made by training)");
   return path.resolve(String(f.out));
@@ -73,7 +84,9 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (args.positional.length) throw new Error(`unexpected argument(s): ${args.positional.join(" ")} (see --help)`);
-  const open = { device: f.device as string | undefined, threads: f.threads as number | undefined, dtype: f.dtype as "f32" | "bf16" | undefined, log: (s: string) => console.log(s) };
+  if (f.threads !== undefined && !(Number.isInteger(f.threads) && (f.threads as number) >= 1 && (f.threads as number) <= MAX_THREADS))
+    throw new RangeError(`--threads must be an integer in 1..${MAX_THREADS}, got ${f.threads} (this machine has ${os.cpus().length} cores)`);
+  const open = { device: f.device as string | undefined, threads: f.threads as number | undefined, dtype: f.dtype as "f32" | "bf16" | undefined, log: (s: string) => console.log(s), allowDataChange: !!f["allow-data-change"] };
   switch (args.command) {
     case "train": {
       const data = dataSpec(f);
@@ -93,7 +106,11 @@ export async function main(argv: string[]): Promise<void> {
       const out = path.resolve(String(f.out ?? path.join("runs", `${data.kind}-${stamp}`)));
       console.log(`cllm4rec train: data ${data.kind}, out ${out}`);
       if (f.profile) enableProfile({ sync: f.device !== "cpu" && native().cudaDeviceCount() > 0 });
-      const report: TrainReport = await trainRun(spec, out, { ...open, resume: !!f.resume });
+      const resumeConfig: Partial<TrainConfig> = {};
+      for (const def of FLAGS) if (def.config && f[def.name] !== undefined) (resumeConfig as Record<string, unknown>)[def.config] = f[def.name];
+      const report: TrainReport = await trainRun(spec, out, {
+        ...open, resume: !!f.resume, resumeConfig, resumeDataGiven: DATA_FLAGS.some((n) => f[n] !== undefined),
+      });
       if (f.profile) {
         const prof = profileReport();
         console.log(formatProfile(prof));
@@ -124,7 +141,9 @@ export async function main(argv: string[]): Promise<void> {
       const out = needOut(f);
       if (!f.users) throw new Error("recommend needs --users ID[,ID...] (original user ids)");
       const ctx = await loadRun(out, { ...open, log: () => {} });
-      const recs = recommend(ctx, String(f.users).split(",").map((s) => s.trim()).filter(Boolean), (f.top as number) ?? 10);
+      const users = String(f.users).split(",").map((s) => s.trim()).filter(Boolean);
+      if (users.length === 0) throw new Error(`--users names no user id ('${String(f.users)}'); give original ids separated by commas`);
+      const recs = recommend(ctx, users, (f.top as number) ?? 10);
       console.log(JSON.stringify(recs, null, 2));
       return;
     }
@@ -133,9 +152,11 @@ export async function main(argv: string[]): Promise<void> {
       const dir = f.model ? path.resolve(String(f.model)) : ensureTinyModel(path.join(cacheDir(), "models"));
       const folder = loadGpt2Folder(dir);
       const gpt = new Gpt2(folder.config, folder.weights, defaultDevice(String(f.device ?? "auto"), console.log));
+      const tokens = (f.tokens as number | undefined) ?? 10;
+      if (!(Number.isInteger(tokens) && tokens >= 1 && tokens <= 100000)) throw new RangeError(`--tokens must be an integer in 1..100000, got ${tokens}`);
       const prompt = String(f.prompt ?? "The capital of France is");
       const ids = folder.tokenizer.encode(prompt);
-      const next = greedyGenerate(gpt, ids, (f.tokens as number) ?? 10);
+      const next = greedyGenerate(gpt, ids, tokens);
       console.log(`${prompt}[${folder.tokenizer.decode(next)}]`);
       return;
     }
@@ -147,8 +168,16 @@ export async function main(argv: string[]): Promise<void> {
     }
     case "export": {
       const out = needOut(f);
+      const to = path.resolve(String(f.to ?? path.join(out, "embeddings.safetensors")));
+      if (!to.endsWith(".safetensors")) throw new Error(`--to must name a .safetensors file, got ${to}`);
+      const ids = to.replace(/\.safetensors$/, "") + ".ids.json";
+      for (const target of [to, ids]) {
+        const rel = path.relative(out, target);
+        if (RUN_FILES.includes(rel) || rel.split(path.sep)[0] === "checkpoint" || (fs.existsSync(target) && fs.statSync(target).isDirectory()))
+          throw new Error(`--to ${target} would overwrite ${fs.existsSync(target) && fs.statSync(target).isDirectory() ? "a folder" : "a file of the run itself"}; choose another name`);
+      }
       const ctx = await loadRun(out, open);
-      const r = exportEmbeddings(ctx, path.resolve(String(f.to ?? path.join(out, "embeddings.safetensors"))));
+      const r = exportEmbeddings(ctx, to);
       console.log(`wrote ${r.tensors} (collab.user, collab.item, content.user, content.item) and ${r.ids}`);
       return;
     }

@@ -12,14 +12,20 @@ import { ensureTinyModel, randomGpt2Weights } from "../io/tiny-gpt2";
 import { RecTokenizer } from "../io/tokenizer";
 import { writeSafetensors } from "../io/safetensors";
 import { loadDataset, Rng, Dataset, DataSpec, LoadOptions } from "./data";
+import { specInputFiles } from "./data/loadDataset";
 import { evaluateRanking, EvalResult, topK, TestExclude, DEFAULT_TEST_EXCLUDE } from "./metrics";
 import { PopularityRecommender } from "../baselines";
 import { Cllm4RecModel } from "./model/model";
-import { TrainConfig, withLegacyProtocol } from "./train/config";
-import { Trainer, TrainResult, valScore } from "./train/trainer";
+import { PAPER_DEFAULTS, TrainConfig, validateConfig, withLegacyProtocol } from "./train/config";
+import { Trainer, TrainResult, plan, valScore } from "./train/trainer";
+import { parseState } from "./train/state";
 import { datasetCorpora } from "./train/corpora";
-import { ensureDir, loadTensors, writeJsonAtomic } from "./train/checkpoint";
 import { fmtSecs } from "./train/progress";
+import { CheckpointStore } from "./run/checkpoint";
+import { writeAtomic } from "./run/fs";
+import { Fields, readRunJson, stringifyRunJson } from "./run/json";
+import { lockRunFolder } from "./run/lock";
+import { DataFingerprint, fingerprint, fingerprintChanges, parseFingerprint } from "./run/fingerprint";
 
 export interface RunSpec {
   data: DataSpec;
@@ -123,72 +129,183 @@ export async function popularityMetrics(ds: Dataset, testExclude: TestExclude = 
   return { val: await evaluateRanking((u) => pop.score(u), ds, "val"), test: await evaluateRanking((u) => pop.score(u), ds, "test", { testExclude }) };
 }
 
+/** run.json: the run description plus the fingerprint of the data it was trained on. */
+export interface RunFile extends RunSpec {
+  fingerprint?: DataFingerprint;
+}
+
+/** Flags that --resume may change: they steer the rest of the schedule, not what was already learnt. */
+export const RESUME_SAFE: readonly (keyof TrainConfig)[] = ["lrPretrain", "lrFinetune", "contentEpochs", "alternatingEpochs", "finetuneEpochs", "patience"];
+
+const DATA_KINDS = ["synthetic", "movielens", "amazon", "generic"];
+
+/** Reads and checks run.json; errors name the file and the field. */
+export function readRunFile(outDir: string): RunFile {
+  const file = path.join(outDir, "run.json");
+  if (!fs.existsSync(file)) throw new Error(`${outDir} is not a run folder (no run.json)`);
+  const f = new Fields(file, readRunJson(file, "run description"));
+  const data = f.object("data");
+  data.string("kind", DATA_KINDS);
+  f.object("dataOptions");
+  if (f.has("modelDir")) f.string("modelDir");
+  const spec = f.value as RunFile;
+  // runs saved before the protocol fields existed get what they did then
+  spec.config = withLegacyProtocol(f.object("config").value as TrainConfig);
+  const c = new Fields(file, spec.config, "config");
+  for (const [k, v] of Object.entries(PAPER_DEFAULTS)) {
+    if (typeof v === "number") c.number(k);
+    else if (typeof v === "boolean") c.bool(k);
+    else c.string(k);
+  }
+  try {
+    validateConfig(spec.config);
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message}`);
+  }
+  if (f.has("fingerprint")) spec.fingerprint = parseFingerprint(f.object("fingerprint"));
+  return spec;
+}
+
+function writeRunFile(outDir: string, run: RunFile): void {
+  writeAtomic(path.join(outDir, "run.json"), stringifyRunJson(run));
+}
+
+/** Checks the data read now against the run's fingerprint; returns the current fingerprint. */
+export function checkData(ctx: RunContext, recorded: DataFingerprint | undefined, allowChange: boolean, log: (s: string) => void): DataFingerprint {
+  const now = fingerprint(specInputFiles(ctx.spec.data), ctx.dataset);
+  if (!recorded) return now;
+  const changes = fingerprintChanges(recorded, now);
+  if (changes.length === 0) return now;
+  const what = changes.map((c) => `  - ${c}`).join("\n");
+  if (!allowChange)
+    throw new Error(`the data changed since this run was trained; its embeddings belong to the old data:\n${what}\n` +
+      `pass --allow-data-change to use the run with the data as it is now`);
+  log(`warning: --allow-data-change: the data changed since this run was trained:\n${what}`);
+  return now;
+}
+
+export interface TrainRunOptions extends OpenOptions {
+  resume?: boolean;
+  /** --resume: config fields given on the command line (only RESUME_SAFE ones may differ) */
+  resumeConfig?: Partial<TrainConfig>;
+  /** --resume: the data/model part of the spec was given on the command line and must match */
+  resumeDataGiven?: boolean;
+  allowDataChange?: boolean;
+}
+
 /** Trains (or resumes) a run into outDir and writes the report. */
-export async function trainRun(spec: RunSpec, outDir: string, o: OpenOptions & { resume?: boolean } = {}): Promise<TrainReport> {
+export async function trainRun(spec: RunSpec, outDir: string, o: TrainRunOptions = {}): Promise<TrainReport> {
   const log = o.log ?? ((s: string) => console.log(s));
   const start = Date.now();
-  ensureDir(outDir);
-  const runFile = path.join(outDir, "run.json");
-  if (o.resume && fs.existsSync(runFile)) {
-    const saved = JSON.parse(fs.readFileSync(runFile, "utf8")) as RunSpec;
-    saved.config = withLegacyProtocol(saved.config);
-    if (JSON.stringify(saved) !== JSON.stringify(spec)) log("resume: using the run description saved in run.json (flags that differ are ignored)");
-    spec = saved;
-  } else {
-    if (!o.resume && fs.existsSync(path.join(outDir, "state.json")))
-      throw new Error(`${outDir} already holds a run; pass --resume to continue it or choose another --out`);
-    writeJsonAtomic(runFile, spec);
+  if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new Error(`--out ${outDir} is a file, not a folder`);
+  const createdDir = !fs.existsSync(outDir);
+  fs.mkdirSync(outDir, { recursive: true });
+  const lock = lockRunFolder(outDir, log);
+  const store = new CheckpointStore(outDir);
+  let trainer: Trainer | undefined;
+  try {
+    let recorded: DataFingerprint | undefined;
+    const haveRun = fs.existsSync(path.join(outDir, "run.json"));
+    if (o.resume && haveRun) {
+      const saved = readRunFile(outDir);
+      recorded = saved.fingerprint;
+      spec = resumeSpec(saved, spec, o, log);
+    } else {
+      if (o.resume) log(`resume: nothing saved in ${outDir} yet, starting from the beginning`);
+      else if (store.exists()) throw new Error(`${outDir} already holds a run; pass --resume to continue it or choose another --out`);
+    }
+    if (!o.resume || !haveRun) validateConfig(spec.config);
+    const ctx = await openRun(spec, { ...o, log, cardFile: path.join(outDir, "dataset-card.json") });
+    const fp = checkData(ctx, recorded, !!o.allowDataChange, log);
+    const corpora = datasetCorpora(ctx.dataset, ctx.tokenizer, {
+      batchSize: spec.config.batchSize,
+      maxTokens: Math.min(spec.config.maxTokens, ctx.backbone.config.nPositions),
+      lengthAware: spec.config.lengthAware,
+    });
+    trainer = new Trainer({ model: ctx.model, corpora, split: ctx.dataset, config: spec.config, outDir, log, backboneRef: ctx.backboneRef });
+    if (o.resume && haveRun && !trainer.resume()) log(`resume: no epoch of ${outDir} was complete, starting from the beginning`);
+    // only now, with flags, data and checkpoint all checked, does run.json change
+    writeRunFile(outDir, { ...spec, fingerprint: fp });
+    const result: TrainResult = await trainer.run();
+    const report = await finalReport(ctx, trainer, result, start);
+    const testExclude = spec.config.testExclude ?? DEFAULT_TEST_EXCLUDE;
+    writeAtomic(path.join(outDir, "report.json"), stringifyRunJson(report));
+    const perEpoch = Object.entries(result.stageEpochs).filter(([, n]) => n > 0)
+      .map(([s, n]) => `${s}: ${n} epoch(s), ${fmtSecs(result.stageSeconds[s as keyof typeof result.stageSeconds] / n)}/epoch`).join("; ");
+    const md = [`# CLLM4Rec run: ${ctx.dataset.name}`, "", `device ${ctx.device}; backbone ${ctx.backboneRef}`, "",
+      reportTable(report, testExclude), "", `selection score (val R@20+R@40+N@100): ${valScore(report.cllm4rec.val).toFixed(4)}`,
+      `time: ${fmtSecs(report.totalSeconds)} total; ${perEpoch}`, ""].join("\n");
+    writeAtomic(path.join(outDir, "report.md"), md);
+    log("\n" + reportTable(report, testExclude));
+    log(`\ntotal ${fmtSecs(report.totalSeconds)}; ${perEpoch}\nrun saved in ${outDir} (report.md, report.json, metrics.jsonl, state.json + checkpoint/)`);
+    return report;
+  } catch (e) {
+    // a start that failed before any epoch was committed leaves nothing behind
+    if (createdDir && !store.exists()) {
+      lock.release();
+      fs.rmSync(outDir, { recursive: true, force: true });
+    }
+    throw e;
+  } finally {
+    trainer?.dispose();
+    lock.release();
   }
-  const ctx = await openRun(spec, { ...o, log, cardFile: path.join(outDir, "dataset-card.json") });
-  const corpora = datasetCorpora(ctx.dataset, ctx.tokenizer, {
-    batchSize: spec.config.batchSize,
-    maxTokens: Math.min(spec.config.maxTokens, ctx.backbone.config.nPositions),
-    lengthAware: spec.config.lengthAware,
-  });
-  const trainer = new Trainer({ model: ctx.model, corpora, split: ctx.dataset, config: spec.config, outDir, log, backboneRef: ctx.backboneRef });
-  if (o.resume && !trainer.resume()) log(`resume: nothing saved in ${outDir} yet, starting from the beginning`);
-  const result: TrainResult = await trainer.run();
-  log("final evaluation with the selected embeddings...");
-  const kind = spec.config.ablation === "prerec" ? "prerec" : "rec";
+}
+
+/** The saved run description with the safe flags given to --resume applied; anything else that differs is an error. */
+function resumeSpec(saved: RunFile, given: RunSpec, o: TrainRunOptions, log: (s: string) => void): RunSpec {
+  const { fingerprint: _fp, ...savedSpec } = saved;
+  if (o.resumeDataGiven) {
+    const pick = (s: RunSpec) => JSON.stringify({ data: s.data, dataOptions: s.dataOptions, modelDir: s.modelDir });
+    if (pick(savedSpec) !== pick(given))
+      throw new Error(`--resume continues the run as saved in run.json; data and model flags cannot change ` +
+        `(saved ${pick(savedSpec)}, given ${pick(given)}); drop them or choose another --out`);
+  }
+  const config = { ...savedSpec.config };
+  const applied: string[] = [];
+  for (const [k, v] of Object.entries(o.resumeConfig ?? {}) as [keyof TrainConfig, unknown][]) {
+    if (config[k] === v) continue;
+    if (!RESUME_SAFE.includes(k))
+      throw new Error(`--resume cannot change ${k} (${JSON.stringify(config[k])} -> ${JSON.stringify(v)}): it would make the finished epochs ` +
+        `mean something else; only ${RESUME_SAFE.join(", ")} may change`);
+    applied.push(`${k} ${JSON.stringify(config[k])} -> ${JSON.stringify(v)}`);
+    (config as Record<string, unknown>)[k] = v;
+  }
+  validateConfig(config);
+  log(applied.length ? `resume: applying ${applied.join(", ")}` : "resume: continuing with the saved run description");
+  return { ...savedSpec, config };
+}
+
+async function finalReport(ctx: RunContext, trainer: Trainer, result: TrainResult, start: number): Promise<TrainReport> {
+  const kind = ctx.spec.config.ablation === "prerec" ? "prerec" : "rec";
   const tEval = Date.now();
   const cllm = { val: await trainer.evaluate("val", kind), test: await trainer.evaluate("test", kind) };
   const scoreSecondsPer1k = (Date.now() - tEval) / 1000 / Math.max(1, cllm.val.users + cllm.test.users) * 1000;
-  const testExclude = spec.config.testExclude ?? DEFAULT_TEST_EXCLUDE;
-  const popularity = await popularityMetrics(ctx.dataset, testExclude);
-  const report: TrainReport = {
-    dataset: ctx.dataset.name, device: ctx.device, backbone: ctx.backboneRef, config: spec.config,
+  const popularity = await popularityMetrics(ctx.dataset, ctx.spec.config.testExclude ?? DEFAULT_TEST_EXCLUDE);
+  return {
+    dataset: ctx.dataset.name, device: ctx.device, backbone: ctx.backboneRef, config: ctx.spec.config,
     cllm4rec: cllm, popularity, bestEpoch: result.best.valEpoch, stoppedEarly: result.stoppedEarly,
     stageSeconds: result.stageSeconds, stageEpochs: result.stageEpochs, totalSeconds: (Date.now() - start) / 1000, scoreSecondsPer1k,
   };
-  writeJsonAtomic(path.join(outDir, "report.json"), report);
-  const perEpoch = Object.entries(result.stageEpochs).filter(([, n]) => n > 0)
-    .map(([s, n]) => `${s}: ${n} epoch(s), ${fmtSecs(result.stageSeconds[s as keyof typeof result.stageSeconds] / n)}/epoch`).join("; ");
-  const md = [`# CLLM4Rec run: ${ctx.dataset.name}`, "", `device ${ctx.device}; backbone ${ctx.backboneRef}`, "",
-    reportTable(report, testExclude), "", `selection score (val R@20+R@40+N@100): ${valScore(cllm.val).toFixed(4)}`,
-    `time: ${fmtSecs(report.totalSeconds)} total; ${perEpoch}`, ""].join("\n");
-  fs.writeFileSync(path.join(outDir, "report.md"), md);
-  log("\n" + reportTable(report, testExclude));
-  log(`\ntotal ${fmtSecs(report.totalSeconds)}; ${perEpoch}\nrun saved in ${outDir} (report.md, report.json, metrics.jsonl, best.safetensors)`);
-  trainer.dispose();
-  return report;
 }
 
-/** Reopens a finished run with its selected embeddings loaded. */
-export async function loadRun(outDir: string, o: OpenOptions = {}): Promise<RunContext> {
-  const runFile = path.join(outDir, "run.json");
-  if (!fs.existsSync(runFile)) throw new Error(`${outDir} is not a run folder (no run.json)`);
-  const spec = JSON.parse(fs.readFileSync(runFile, "utf8")) as RunSpec;
-  spec.config = withLegacyProtocol(spec.config);
+/** Reopens a finished run with its selected embeddings loaded (the data checked against its fingerprint). */
+export async function loadRun(outDir: string, o: OpenOptions & { allowDataChange?: boolean } = {}): Promise<RunContext> {
+  const saved = readRunFile(outDir);
+  const { fingerprint: recorded, ...spec } = saved;
   const ctx = await openRun(spec, o);
-  const file = ["best.safetensors", "tables.safetensors"].map((f) => path.join(outDir, f)).find((f) => fs.existsSync(f));
-  if (!file) throw new Error(`${outDir} has no checkpoint (best.safetensors or tables.safetensors)`);
+  checkData(ctx, recorded, !!o.allowDataChange, o.log ?? (() => {}));
+  const store = new CheckpointStore(outDir);
+  const commit = store.read((f) => parseState(f, plan(spec.config)));
+  if (!commit) throw new Error(`${outDir} has no checkpoint yet (no complete epoch in ${store.stateFile})`);
+  const part = commit.files.best ?? commit.files.tables!;
   const { I, J, d } = ctx.model;
   const shapes: Record<string, number[]> = { "collab.user": [I, d], "collab.item": [J, d], "content.user": [I, d], "content.item": [J, d] };
   const targets: Record<string, Tensor> = { "collab.user": ctx.model.collab.user, "collab.item": ctx.model.collab.item, "content.user": ctx.model.content.user, "content.item": ctx.model.content.item };
   // a trained backbone (llm-scratch, llm-ftall) is saved with the tables
   if (ctx.backbone.trainable)
     for (const [n, t] of ctx.backbone.namedParameters()) [shapes[`backbone.${n}`], targets[`backbone.${n}`]] = [[...t.shape], t];
-  const { data } = loadTensors(file, shapes);
+  const { data } = store.loadPart(part, shapes);
   for (const [n, t] of Object.entries(targets)) {
     const src = Tensor.from(data[n], t.shape, { device: t.device });
     t.copyFrom(src);
@@ -231,9 +348,9 @@ export function exportEmbeddings(ctx: RunContext, file: string): { tensors: stri
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, t] of [["collab.user", m.collab.user], ["collab.item", m.collab.item], ["content.user", m.content.user], ["content.item", m.content.item]] as const)
     tensors.set(name, { shape: [...t.shape], data: t.toFloat32() });
-  ensureDir(path.dirname(path.resolve(file)));
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   writeSafetensors(file, tensors, { format: "cllm4rec-embeddings-v1", note: "rows follow the id maps in the .ids.json file beside this one" });
   const ids = file.replace(/\.safetensors$/, "") + ".ids.json";
-  writeJsonAtomic(ids, { users: ctx.dataset.userIds, items: ctx.dataset.itemIds });
+  writeAtomic(ids, JSON.stringify({ users: ctx.dataset.userIds, items: ctx.dataset.itemIds }, null, 2) + "\n");
   return { tensors: file, ids };
 }

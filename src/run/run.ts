@@ -12,7 +12,7 @@ import type { DatasetCard } from "../cllm4rec/data";
 import { topK } from "../cllm4rec/metrics";
 import type { EvalResult } from "../cllm4rec/metrics";
 import type { TrainConfig } from "../cllm4rec/train/config";
-import type { Corpora } from "../cllm4rec/train/trainer";
+import type { Corpora } from "../cllm4rec/train/corpora";
 
 export interface OpenRunOptions {
   /** "auto" (default: cuda when a GPU answers, else cpu), "cpu" or "cuda" */
@@ -222,7 +222,7 @@ export function checkTop(top: unknown): asserts top is number {
   if (!(typeof top === "number" && Number.isInteger(top) && top > 0)) throw new RangeError(`top must be a positive integer, got ${String(top)}`);
 }
 
-/** Reopens a run folder written by training (run.json + best.safetensors or tables.safetensors). */
+/** Reopens a run folder written by training (run.json + the epoch state.json commits: best or last tables). */
 export async function openRun(dir: string, o: OpenRunOptions = {}): Promise<Run> {
   if (typeof dir !== "string" || dir === "") throw new TypeError("openRun: dir must be a run folder path");
   const abs = path.resolve(dir);

@@ -46,8 +46,11 @@ test("a short run beats popularity on Recall@20 and leaves GPT-2 bit-identical",
   const report = await trainRun(spec(), out, { log: quiet });
   assert.ok(report.cllm4rec.test.recall[20] > report.popularity.test.recall[20],
     `CLLM4Rec test R@20 ${report.cllm4rec.test.recall[20]} vs popularity ${report.popularity.test.recall[20]}`);
-  for (const f of ["run.json", "dataset-card.json", "metrics.jsonl", "tables.safetensors", "best.safetensors", "report.json", "report.md", "state.json"])
+  for (const f of ["run.json", "dataset-card.json", "metrics.jsonl", "report.json", "report.md", "state.json"])
     assert.ok(fs.existsSync(path.join(out, f)), `${f} missing`);
+  // the committed checkpoint names its tables and best epoch; both files exist
+  const committed = JSON.parse(fs.readFileSync(path.join(out, "state.json"), "utf8")).files;
+  for (const part of ["tables", "optimizer", "best"]) assert.ok(fs.existsSync(path.join(out, committed[part].path)), `${part} missing`);
   assert.equal(fs.readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").length, 6);
   // the backbone reloaded from disk and the one used in training are the same bytes
   const ctx = await loadRun(out, { log: quiet });
@@ -89,12 +92,15 @@ test("a non-finite loss stops with the stage and step named and keeps the last g
   const dir = path.join(tmp, "run-nan");
   const good = await openRun(spec(), { log: quiet });
   await trainerFor(good, dir).run({ untilEpoch: 1 });
-  const saved = ["tables.safetensors", "state.json"].map((f) => fs.readFileSync(path.join(dir, f)));
+  const runFiles = () => ["state.json", ...fs.readdirSync(path.join(dir, "checkpoint")).map((f) => path.join("checkpoint", f))];
+  const names = runFiles();
+  const saved = names.map((f) => fs.readFileSync(path.join(dir, f)));
   const bad = await openRun(spec({ lrPretrain: 1e30 }), { log: quiet });
   const t = trainerFor(bad, dir);
   t.resume();
   await assert.rejects(() => t.run(), (e: Error) => e instanceof NonFiniteLossError && /stage 'alternating', epoch 1, step \d+/.test(e.message));
-  ["tables.safetensors", "state.json"].forEach((f, i) => assert.ok(fs.readFileSync(path.join(dir, f)).equals(saved[i]), `${f} changed`));
+  assert.deepEqual(runFiles(), names);
+  names.forEach((f, i) => assert.ok(fs.readFileSync(path.join(dir, f)).equals(saved[i]), `${f} changed`));
 });
 
 test("bad input: empty dataset after filtering, checkpoint from another backbone, existing run folder", async () => {

@@ -44,8 +44,9 @@ test("train() returns the run; openRun(dir) reopens it with the selected embeddi
   const test = await again.evaluate("test");
   assert.deepEqual(test.recall, run.report!.cllm4rec.test.recall);
   assert.deepEqual(test.ndcg, run.report!.cllm4rec.test.ndcg);
-  // embeddings() are the tables saved in best.safetensors, rows in the order of users/items
-  const saved = lib.io.readSafetensors(path.join(out, "best.safetensors"));
+  // embeddings() are the tables of the committed best epoch (state.json names the file), rows in the order of users/items
+  const best = JSON.parse(fs.readFileSync(path.join(out, "state.json"), "utf8")).files.best.path;
+  const saved = lib.io.readSafetensors(path.join(out, best));
   const e = again.embeddings();
   assert.equal(e.dim, 32);
   assert.deepEqual(e.collab.user.shape, [run.users.length, 32]);

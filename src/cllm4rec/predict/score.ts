@@ -5,7 +5,7 @@ import { noGrad, tidy } from "../../engine";
 import { Rng } from "../data";
 import { evaluateRanking, EvalResult, EvalSplit, TestExclude } from "../metrics";
 import type { Cllm4RecModel } from "../model/model";
-import type { Corpora } from "../train/trainer";
+import type { Corpora } from "../train/corpora";
 
 /** "rec": RecLLM prompts; "prerec": the collaborative LM after the user's items (LLM-PreRec). */
 export type ScoreKind = "rec" | "prerec";

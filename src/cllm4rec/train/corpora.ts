@@ -5,7 +5,19 @@ import {
 import { recPromptEncoder } from "../data/prompts";
 import type { RecTokenizer } from "../../io/tokenizer";
 import type { PromptBatch } from "../model/model";
-import type { Corpora } from "./trainer";
+import type { PromptMainBatch } from "../model/batch-layout";
+
+/** Batches for one pass over each corpus, built from the given generator. */
+export interface Corpora {
+  collab(rng: Rng, fixedOrder: boolean): PromptMainBatch[];
+  content(rng: Rng, fraction: number): PromptMainBatch[];
+  rec(rng: Rng, target: "all" | "heldout", fixedOrder: boolean): { batch: PromptBatch; targets: number[][] }[];
+  /**
+   * one prompt per user, in the given order: RecLLM prompts, or collaborative-LM prompts for
+   * LLM-PreRec; each user's items shuffled, or in their fixed order when fixedOrder (LLM-FixOrd)
+   */
+  evalBatch(users: number[], rng: Rng, kind: "rec" | "prerec", fixedOrder?: boolean): PromptBatch;
+}
 
 /** A generator whose shuffle keeps the order: the fixed item order of LLM-FixOrd. */
 class KeepOrder extends Rng {

@@ -1,9 +1,8 @@
 // The CLLM4Rec schedule (SPEC.md §5–§6): content-only pretraining epochs, alternating
 // epochs of L-steps then C-steps, then RecLLM finetuning with continued C-steps.
-// Every epoch draws its randomness from (seed, stage, epoch) alone and ends with an
-// atomic checkpoint, so --resume continues with exactly the results of an
-// uninterrupted run.
-import * as fs from "node:fs";
+// Every epoch draws its randomness from (seed, stage, epoch) alone and ends with one
+// atomic checkpoint commit (../run/checkpoint.ts), so --resume continues with exactly
+// the results of an uninterrupted run.
 import { Tensor, tidy, backward } from "../../engine";
 import { Adam } from "../../nn/adam";
 import { Rng } from "../data/rng";
@@ -12,57 +11,22 @@ import { evaluateModel, ScoreKind } from "../predict/score";
 import { Cllm4RecModel, PromptBatch, Side } from "../model/model";
 import type { Gpt2Dropout } from "../../nn/gpt2";
 import type { PromptMainBatch } from "../model/batch-layout";
+import { CheckpointStore, NamedArrays, PartName, StoredFile, writeMetrics } from "../run/checkpoint";
 import { TrainConfig, validateConfig } from "./config";
+import type { Corpora } from "./corpora";
 import { Progress, fmtSecs } from "./progress";
 import { LossWatch, defaultSyncEvery } from "./loss-watch";
-import { appendJsonl, ensureDir, loadTensors, runFile, saveTensors, writeJsonAtomic } from "./checkpoint";
+import { EpochPlan, EpochRecord, RunState, Stage, freshState, parseState } from "./state";
 
-/** Batches for one pass over each corpus, built from the given generator. */
-export interface Corpora {
-  collab(rng: Rng, fixedOrder: boolean): PromptMainBatch[];
-  content(rng: Rng, fraction: number): PromptMainBatch[];
-  rec(rng: Rng, target: "all" | "heldout", fixedOrder: boolean): { batch: PromptBatch; targets: number[][] }[];
-  /**
-   * one prompt per user, in the given order: RecLLM prompts, or collaborative-LM prompts for
-   * LLM-PreRec; each user's items shuffled, or in their fixed order when fixedOrder (LLM-FixOrd)
-   */
-  evalBatch(users: number[], rng: Rng, kind: "rec" | "prerec", fixedOrder?: boolean): PromptBatch;
-}
+export type { EpochRecord } from "./state";
 
 export class NonFiniteLossError extends Error {
-  constructor(readonly stage: string, readonly epoch: number, readonly step: number, value: number) {
+  constructor(readonly stage: string, readonly epoch: number, readonly step: number, value: number, hasCheckpoint = true) {
     super(`non-finite loss (${value}) in stage '${stage}', epoch ${epoch}, step ${step}; ` +
-      `the last complete epoch's checkpoint is kept (lower the learning rate or check the data)`);
+      (hasCheckpoint
+        ? "the last complete epoch's checkpoint is kept: lower the learning rate and continue with --resume --lr-pretrain/--lr-finetune X, or check the data"
+        : "no epoch was complete, so nothing was kept: lower the learning rate (--lr-pretrain/--lr-finetune) or check the data"));
   }
-}
-
-type Stage = "content" | "alternating" | "finetune";
-interface EpochPlan { stage: Stage; epoch: number }
-
-export interface EpochRecord {
-  global: number;
-  stage: Stage;
-  epoch: number;
-  collabLoss?: number;
-  contentLoss?: number;
-  recLoss?: number;
-  val?: EvalResult;
-  valScore?: number;
-  seconds: number;
-}
-
-interface RunState {
-  version: 1;
-  completed: number; // epochs of the plan finished
-  history: EpochRecord[];
-  best: {
-    collabLoss: number; collabEpoch: number;
-    contentLoss: number; contentEpoch: number;
-    valScore: number; valEpoch: number; val?: EvalResult;
-  };
-  steps: { collab: number; content: number; rec: number };
-  badEpochs: number;
-  stoppedEarly: boolean;
 }
 
 export interface TrainDeps {
@@ -96,6 +60,9 @@ export function plan(c: TrainConfig): EpochPlan[] {
   return out;
 }
 
+/** Lets the event loop turn: N-API finalizers of freed handles only run then (memory stays flat). */
+const turnEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export class Trainer {
   private readonly m: Cllm4RecModel;
   private readonly c: TrainConfig;
@@ -104,6 +71,9 @@ export class Trainer {
   private contentOpt: Adam; // replaced by a fresh one at lrFinetune when finetuning starts (contentOptFinetune "fresh")
   private recOpt: Adam | null = null;
   private state: RunState;
+  private readonly store: CheckpointStore | null;
+  /** the files of the last commit; parts not rewritten in an epoch carry over */
+  private files: Partial<Record<PartName, StoredFile>> = {};
   private bestCollab: Float32Array[] | null = null; // [user, item] of the best L-side epoch
   private bestContent: Float32Array[] | null = null;
   private bestRec: Float32Array[] | null = null; // all four tables at the best validation epoch
@@ -115,12 +85,8 @@ export class Trainer {
     this.log = deps.log ?? ((s) => console.log(s));
     this.collabOpt = new Adam(this.optParams([this.m.collab.user, this.m.collab.item]), { lr: this.c.lrPretrain });
     this.contentOpt = new Adam(this.optParams([this.m.content.user, this.m.content.item]), { lr: this.c.lrPretrain });
-    this.state = {
-      version: 1, completed: 0, history: [],
-      best: { collabLoss: Infinity, collabEpoch: 0, contentLoss: Infinity, contentEpoch: 0, valScore: -Infinity, valEpoch: 0 },
-      steps: { collab: 0, content: 0, rec: 0 }, badEpochs: 0, stoppedEarly: false,
-    };
-    if (deps.outDir) ensureDir(deps.outDir);
+    this.state = freshState();
+    this.store = deps.outDir ? new CheckpointStore(deps.outDir) : null;
   }
 
   /** Training-mode dropout of the backbone for one step of a stream (1 L, 2 C, 3 RecLLM); counters are saved, so --resume repeats the masks. */
@@ -175,27 +141,28 @@ export class Trainer {
     return plan(this.c).filter((p) => p.stage === stage).length;
   }
 
-  /** One pass of L-steps (collab) or C-steps (content). Returns the mean loss. */
-  private documentPass(side: Side, batches: PromptMainBatch[], opt: Adam, label: string, epoch: number): number {
-    const prog = new Progress(`[${label} ${epoch}/${this.stageTotal(label)}] ${side === "collab" ? "L" : "C"}-steps`, batches.length, this.log);
-    const lambda = label === "content" ? 0 : this.lambda(); // the content-only stage has no partner yet
-    this.withLossWatch(label, epoch, prog, (watch) => batches.forEach((b, i) => {
+  /** One pass of L-steps (collab) or C-steps (content) with regularisation strength lambda. Returns the mean loss. */
+  private async documentPass(side: Side, batches: PromptMainBatch[], opt: Adam, p: EpochPlan, lambda: number): Promise<number> {
+    const prog = new Progress(`[${p.stage} ${p.epoch}/${this.stageTotal(p.stage)}] ${side === "collab" ? "L" : "C"}-steps`, batches.length, this.log);
+    const steps = side === "collab" ? "collab" : "content";
+    await this.withLossWatch(p, prog, batches.length, (watch, i) => {
       tidy(() => {
-        const { loss } = this.m.documentLoss(side, b, lambda, this.c.regScale, this.drop(side === "collab" ? 1 : 2, this.state.steps[side === "collab" ? "collab" : "content"]));
+        const { loss } = this.m.documentLoss(side, batches[i], lambda, this.c.regScale, this.drop(side === "collab" ? 1 : 2, this.state.steps[steps]));
         watch.push(loss, i + 1);
         backward(loss);
       });
       opt.step();
       opt.zeroGrad();
-      this.state.steps[side === "collab" ? "collab" : "content"]++;
-    }));
+      this.state.steps[steps]++;
+    });
     return prog.meanLoss();
   }
 
-  private recPass(batches: { batch: PromptBatch; targets: number[][] }[], epoch: number): number {
+  private async recPass(batches: { batch: PromptBatch; targets: number[][] }[], p: EpochPlan): Promise<number> {
     const opt = this.recOpt!;
-    const prog = new Progress(`[finetune ${epoch}/${this.stageTotal("finetune")}] RecLLM steps`, batches.length, this.log);
-    this.withLossWatch("finetune", epoch, prog, (watch) => batches.forEach(({ batch, targets }, i) => {
+    const prog = new Progress(`[finetune ${p.epoch}/${this.stageTotal("finetune")}] RecLLM steps`, batches.length, this.log);
+    await this.withLossWatch(p, prog, batches.length, (watch, i) => {
+      const { batch, targets } = batches[i];
       tidy(() => {
         const { loss } = this.m.recLoss(batch, targets, this.lambda(), this.c.regScale, this.drop(3, this.state.steps.rec));
         watch.push(loss, i + 1);
@@ -204,23 +171,27 @@ export class Trainer {
       opt.step();
       opt.zeroGrad();
       this.state.steps.rec++;
-    }));
+    });
     return prog.meanLoss();
   }
 
   /**
-   * Runs one pass with the loss read on the host every `syncEvery` steps (no sync in
+   * Runs `count` steps with the loss read on the host every `syncEvery` steps (no sync in
    * between); each step's loss reaches `prog` at that read, and a non-finite one stops the
    * pass naming its step (the optimizer may have taken up to syncEvery-1 more steps).
+   * The event loop turns after every step, so freed native handles are finalized promptly.
    */
-  private withLossWatch(stage: string, epoch: number, prog: Progress, pass: (watch: LossWatch) => void): void {
+  private async withLossWatch(p: EpochPlan, prog: Progress, count: number, step: (watch: LossWatch, i: number) => void): Promise<void> {
     const every = this.c.syncEvery || defaultSyncEvery(this.m.device);
-    const watch = new LossWatch(every, this.m.device, (step, value) => {
-      if (!Number.isFinite(value)) throw new NonFiniteLossError(stage, epoch, step, value);
-      prog.step(step, value);
+    const watch = new LossWatch(every, this.m.device, (n, value) => {
+      if (!Number.isFinite(value)) throw new NonFiniteLossError(p.stage, p.epoch, n, value, this.hasCheckpoint());
+      prog.step(n, value);
     });
     try {
-      pass(watch);
+      for (let i = 0; i < count; i++) {
+        step(watch, i);
+        await turnEventLoop();
+      }
       watch.flush();
     } finally {
       watch.dispose();
@@ -259,19 +230,20 @@ export class Trainer {
     const corp = this.deps.corpora;
     const best = this.state.best;
     if (p.stage === "content") {
-      rec.contentLoss = this.documentPass("content", corp.content(rng.fork("content"), this.c.contentFraction), this.contentOpt, "content", p.epoch);
+      // the content-only stage has no collaborative partner to regularise toward yet
+      rec.contentLoss = await this.documentPass("content", corp.content(rng.fork("content"), this.c.contentFraction), this.contentOpt, p, 0);
     } else if (p.stage === "alternating") {
-      rec.collabLoss = this.documentPass("collab", corp.collab(rng.fork("collab"), fixed), this.collabOpt, "alternating", p.epoch);
+      rec.collabLoss = await this.documentPass("collab", corp.collab(rng.fork("collab"), fixed), this.collabOpt, p, this.lambda());
       if (this.c.ablation !== "llm-cf")
-        rec.contentLoss = this.documentPass("content", corp.content(rng.fork("content"), this.c.contentFraction), this.contentOpt, "alternating", p.epoch);
+        rec.contentLoss = await this.documentPass("content", corp.content(rng.fork("content"), this.c.contentFraction), this.contentOpt, p, this.lambda());
     } else {
       if (!this.recOpt) {
         if (p.epoch === 1) this.enterFinetune();
         this.ensureRecOpt();
       }
-      rec.recLoss = this.recPass(corp.rec(rng.fork("rec"), this.c.recTarget, fixed), p.epoch);
+      rec.recLoss = await this.recPass(corp.rec(rng.fork("rec"), this.c.recTarget, fixed), p);
       if (this.c.ablation !== "llm-cf")
-        rec.contentLoss = this.documentPass("content", corp.content(rng.fork("content"), this.c.contentFraction), this.contentOpt, "finetune", p.epoch);
+        rec.contentLoss = await this.documentPass("content", corp.content(rng.fork("content"), this.c.contentFraction), this.contentOpt, p, this.lambda());
       const last = p.epoch === this.c.finetuneEpochs;
       if (p.epoch % this.c.evalEvery === 0 || last) {
         rec.val = await this.evaluate("val", "rec");
@@ -313,76 +285,89 @@ export class Trainer {
     return parts.join("  ");
   }
 
-  // ---- checkpoints ---------------------------------------------------------------------
-  private save(): void {
-    const dir = this.deps.outDir;
-    if (!dir) return;
+  // ---- checkpoints (the files themselves: ../run/checkpoint.ts) -----------------------
+  private tablePart(data: Float32Array[], names: string[]): NamedArrays {
     const shapes = this.shapes();
-    saveTensors(runFile(dir, "tables.safetensors"), this.tensorsByName(), shapes, this.meta());
-    const optT: Record<string, Tensor> = {};
-    const optShapes: Record<string, number[]> = {};
-    const opts: [string, Adam | null][] = [["collab", this.collabOpt], ["content", this.contentOpt], ["rec", this.recOpt]];
-    for (const [name, o] of opts) {
-      if (!o) continue;
-      o.state().forEach((t, i) => {
-        optT[`${name}.${i}`] = t;
-        optShapes[`${name}.${i}`] = [...t.shape];
-      });
-    }
-    saveTensors(runFile(dir, "optimizer.safetensors"), optT, optShapes, { format: "cllm4rec-adam-v1" });
-    const { I, J, d } = this.m;
-    if (this.bestCollab && this.state.best.collabEpoch === this.state.completed)
-      saveTensors(runFile(dir, "best-collab.safetensors"), { user: this.bestCollab[0], item: this.bestCollab[1] }, { user: [I, d], item: [J, d] }, this.meta());
-    if (this.bestContent && this.state.best.contentEpoch === this.state.completed)
-      saveTensors(runFile(dir, "best-content.safetensors"), { user: this.bestContent[0], item: this.bestContent[1] }, { user: [I, d], item: [J, d] }, this.meta());
-    if (this.bestRec && this.state.best.valEpoch === this.state.completed) {
-      const names = Object.keys(shapes);
-      saveTensors(runFile(dir, "best.safetensors"), Object.fromEntries(names.map((n, i) => [n, this.bestRec![i]])), shapes, this.meta());
-    }
-    const optSteps = { collab: this.collabOpt.stepCount, content: this.contentOpt.stepCount, rec: this.recOpt?.stepCount ?? -1 };
-    writeJsonAtomic(runFile(dir, "state.json"), { ...this.state, optSteps });
+    return Object.fromEntries(names.map((n, i) => [n, { shape: shapes[n], data: data[i] }]));
   }
 
-  /** Loads the last complete epoch from outDir; returns false when there is nothing to resume. */
+  /** Writes this epoch's parts into fresh files, then commits them with the state in one rename. */
+  private save(): void {
+    if (!this.store) return;
+    const epoch = this.state.completed;
+    const { I, J, d } = this.m;
+    const names = Object.keys(this.shapes());
+    const files = this.files;
+    files.tables = this.store.writePart("tables", epoch, this.tablePart(this.snapshot(this.m.parameters()), names), this.meta());
+    const optParts: NamedArrays = {};
+    const opts: [string, Adam | null][] = [["collab", this.collabOpt], ["content", this.contentOpt], ["rec", this.recOpt]];
+    for (const [name, o] of opts)
+      o?.state().forEach((t, i) => (optParts[`${name}.${i}`] = { shape: [...t.shape], data: t.toFloat32() }));
+    files.optimizer = this.store.writePart("optimizer", epoch, optParts, { format: "cllm4rec-adam-v1" });
+    const pair = (t: Float32Array[]) => ({ user: { shape: [I, d], data: t[0] }, item: { shape: [J, d], data: t[1] } });
+    if (this.bestCollab && this.state.best.collabEpoch === epoch) files["best-collab"] = this.store.writePart("best-collab", epoch, pair(this.bestCollab), this.meta());
+    if (this.bestContent && this.state.best.contentEpoch === epoch) files["best-content"] = this.store.writePart("best-content", epoch, pair(this.bestContent), this.meta());
+    if (this.bestRec && this.state.best.valEpoch === epoch) files.best = this.store.writePart("best", epoch, this.tablePart(this.bestRec, names), this.meta());
+    this.state.optSteps = { collab: this.collabOpt.stepCount, content: this.contentOpt.stepCount, rec: this.recOpt?.stepCount ?? -1 };
+    this.store.commit({ epoch, state: this.state, files });
+    writeMetrics(this.store.runDir, this.state.history);
+  }
+
+  /** Loads the last committed epoch from outDir; returns false when there is nothing to resume. */
   resume(): boolean {
     const dir = this.deps.outDir;
-    if (!dir) throw new Error("--resume needs --out (the run folder to continue)");
-    const stateFile = runFile(dir, "state.json");
-    if (!fs.existsSync(stateFile)) return false;
-    const saved = JSON.parse(fs.readFileSync(stateFile, "utf8")) as RunState & { optSteps: { collab: number; content: number; rec: number } };
-    if (saved.version !== 1) throw new Error(`${stateFile}: unknown state version ${saved.version}`);
+    if (!dir || !this.store) throw new Error("--resume needs --out (the run folder to continue)");
+    const all = plan(this.c);
+    const saved = this.store.read((f) => parseState(f, all));
+    if (!saved) return false;
+    const st = saved.state;
+    const where = this.store.stateFile;
+    const need = (part: PartName, why: string) => {
+      const f = saved.files[part];
+      if (!f) throw new Error(`${where}: field 'files.${part}' is missing although ${why}`);
+      return f;
+    };
+    if (saved.epoch !== st.completed) throw new Error(`${where}: field 'epoch' is ${saved.epoch} but 'state.completed' is ${st.completed}`);
     const shapes = this.shapes();
-    const tables = loadTensors(runFile(dir, "tables.safetensors"), shapes);
+    const tables = this.store.loadPart(need("tables", "every commit has tables"), shapes);
     if (tables.metadata.backbone && tables.metadata.backbone !== this.deps.backboneRef)
       this.log(`warning: checkpoint was trained with backbone ${tables.metadata.backbone}, resuming with ${this.deps.backboneRef}`);
     const byName = this.tensorsByName();
     for (const n of Object.keys(shapes)) this.restore([byName[n]], [tables.data[n]]);
-    if (saved.optSteps.rec >= 0) this.ensureRecOpt();
-    const opts: [string, Adam | null, number][] = [["collab", this.collabOpt, saved.optSteps.collab], ["content", this.contentOpt, saved.optSteps.content], ["rec", this.recOpt, saved.optSteps.rec]];
+    if (st.optSteps.rec >= 0) this.ensureRecOpt();
+    const opts: [string, Adam | null, number][] = [["collab", this.collabOpt, st.optSteps.collab], ["content", this.contentOpt, st.optSteps.content], ["rec", this.recOpt, st.optSteps.rec]];
     const optShapes: Record<string, number[]> = {};
     for (const [name, o] of opts) if (o) o.state().forEach((t, i) => (optShapes[`${name}.${i}`] = [...t.shape]));
-    const optData = loadTensors(runFile(dir, "optimizer.safetensors"), optShapes).data;
+    const optData = this.store.loadPart(need("optimizer", "every commit has optimizer moments"), optShapes).data;
     for (const [name, o, steps] of opts) {
       if (!o) continue;
-      const st = o.state();
-      this.restore(st, st.map((_, i) => optData[`${name}.${i}`]));
+      const ts = o.state();
+      this.restore(ts, ts.map((_, i) => optData[`${name}.${i}`]));
       o.stepCount = steps;
     }
     const { I, J, d } = this.m;
-    const pair = (f: string) => {
-      const r = loadTensors(runFile(dir, f), { user: [I, d], item: [J, d] }).data;
+    const pair = (part: PartName, why: string) => {
+      const r = this.store!.loadPart(need(part, why), { user: [I, d], item: [J, d] }).data;
       return [r.user, r.item];
     };
-    if (saved.best.collabEpoch > 0) this.bestCollab = pair("best-collab.safetensors");
-    if (saved.best.contentEpoch > 0) this.bestContent = pair("best-content.safetensors");
-    if (saved.best.valEpoch > 0) {
-      const r = loadTensors(runFile(dir, "best.safetensors"), shapes).data;
+    if (st.best.collabEpoch > 0) this.bestCollab = pair("best-collab", `best.collabEpoch is ${st.best.collabEpoch}`);
+    if (st.best.contentEpoch > 0) this.bestContent = pair("best-content", `best.contentEpoch is ${st.best.contentEpoch}`);
+    if (st.best.valEpoch > 0) {
+      const r = this.store.loadPart(need("best", `best.valEpoch is ${st.best.valEpoch}`), shapes).data;
       this.bestRec = Object.keys(shapes).map((n) => r[n]);
     }
-    const { optSteps: _ignored, ...rest } = saved;
-    this.state = rest;
-    this.log(`resuming from ${dir}: ${saved.completed} epoch(s) complete`);
+    this.state = st;
+    this.files = { ...saved.files };
+    // leftovers of the interrupted epoch: files no commit names, and metrics lines past the commit
+    this.store.removeLeftovers(saved.files);
+    writeMetrics(dir, st.history);
+    this.log(`resuming from ${dir}: ${st.completed} epoch(s) complete`);
     return true;
+  }
+
+  /** Whether an epoch has been committed to disk (what a failed run leaves behind). */
+  hasCheckpoint(): boolean {
+    return this.state.completed > 0 && !!this.store;
   }
 
   /**
@@ -413,8 +398,8 @@ export class Trainer {
         this.log(`early stop: validation score did not improve for ${this.c.patience} evaluation(s)`);
       }
       this.log(this.describe(rec));
-      if (this.deps.outDir) appendJsonl(runFile(this.deps.outDir, "metrics.jsonl"), rec);
       this.save();
+      await turnEventLoop();
     }
     // leave the selected embeddings in place
     if (epochs.length === all.length) {
