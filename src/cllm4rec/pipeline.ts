@@ -135,9 +135,12 @@ export interface RunFile extends RunSpec {
 }
 
 /** Flags that --resume may change: they steer the rest of the schedule, not what was already learnt. */
-export const RESUME_SAFE: readonly (keyof TrainConfig)[] = ["lrPretrain", "lrFinetune", "contentEpochs", "alternatingEpochs", "finetuneEpochs", "patience"];
+export const RESUME_SAFE: readonly (keyof TrainConfig)[] = ["lrPretrain", "lrFinetune", "contentEpochs", "alternatingEpochs", "finetuneEpochs", "patience", "syncEvery"];
 
-const DATA_KINDS = ["synthetic", "movielens", "amazon", "generic"];
+const DATA_KINDS = ["synthetic", "movielens", "amazon", "generic", "npz"];
+
+/** Config fields that older run.json files may lack (the code supplies their default). */
+const OPTIONAL_CONFIG: readonly string[] = ["syncEvery"];
 
 /** Reads and checks run.json; errors name the file and the field. */
 export function readRunFile(outDir: string): RunFile {
@@ -153,6 +156,7 @@ export function readRunFile(outDir: string): RunFile {
   spec.config = withLegacyProtocol(f.object("config").value as TrainConfig);
   const c = new Fields(file, spec.config, "config");
   for (const [k, v] of Object.entries(PAPER_DEFAULTS)) {
+    if (OPTIONAL_CONFIG.includes(k) && !c.has(k)) continue;
     if (typeof v === "number") c.number(k);
     else if (typeof v === "boolean") c.bool(k);
     else c.string(k);
