@@ -264,3 +264,14 @@ test("CLI: bounded --threads, --out needs a value, empty --users, --tokens, expo
   const ok = runCli(["export", "--out", out]);
   assert.equal(ok.status, 0, ok.stderr);
 });
+
+test("the NaN stop says whether a checkpoint was kept and how to continue", async () => {
+  // no content stage: the first epoch's L-steps diverge after a 1e30 update, before any commit
+  const fresh = await trainerFor(spec({ lrPretrain: 1e30, batchSize: 2, contentEpochs: 0 }), path.join(tmp, "nan-fresh"));
+  await assert.rejects(() => fresh.trainer.run(), /stage 'alternating', epoch 1, step \d+; no epoch was complete, so nothing was kept/);
+  const kept = await trainerFor(spec(), path.join(tmp, "nan-kept"));
+  await kept.trainer.run({ untilEpoch: 1 });
+  const bad = await trainerFor(spec({ lrPretrain: 1e30 }), path.join(tmp, "nan-kept"));
+  assert.equal(bad.trainer.resume(), true);
+  await assert.rejects(() => bad.trainer.run(), /checkpoint is kept: lower the learning rate and continue with --resume --lr-pretrain/);
+});
