@@ -6,7 +6,7 @@ import { collaborativeDocs } from '../src/cllm4rec/data/collaborativeCorpus';
 import { contentDocs } from '../src/cllm4rec/data/contentCorpus';
 import { recSamples } from '../src/cllm4rec/data/recSamples';
 import { makeBatches, paddingFraction } from '../src/cllm4rec/data/batches';
-import { Rng } from '../src/cllm4rec/data/rng';
+import { Rng } from '../src/shared/rng';
 
 const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;
 

@@ -8,5 +8,5 @@ export * as engine from "./engine";
 export * as io from "./io";
 export * as nn from "./nn";
 export * as data from "./cllm4rec/data";
-export * as metrics from "./cllm4rec/metrics";
+export * as metrics from "./shared/metrics";
 export * as baselines from "./baselines";

@@ -10,7 +10,7 @@ import {
   combineLosses, mul, rowSum, logSigmoid, mean, type Device,
 } from '../engine';
 import { Adam } from '../nn/adam';
-import { Rng } from '../cllm4rec/data/rng';
+import { Rng } from '../shared/rng';
 import { checkSplit, checkUsers, fitLists, type FitOptions, type Recommender, type Split } from './types';
 import { canSelectOnVal, epochLoop, param, valRecall20 } from './neural';
 

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   evaluateRanking, DEFAULT_NDCG_KS, DEFAULT_RECALL_KS, DEFAULT_TEST_EXCLUDE, type EvalOptions, type EvalResult, type TestExclude,
-} from '../cllm4rec/metrics';
+} from '../shared/metrics';
 import { compareMarkdown } from './compare-table';
 import { compareSvg } from './compare-chart';
 import { checkSplit, type Recommender, type Split } from './types';

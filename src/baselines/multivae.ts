@@ -13,7 +13,7 @@ import {
   mul, tanh, exp, mean, type Device,
 } from '../engine';
 import { Adam } from '../nn/adam';
-import { Rng } from '../cllm4rec/data/rng';
+import { Rng } from '../shared/rng';
 import { checkSplit, checkUsers, fitLists, type FitOptions, type Recommender, type Split } from './types';
 import { canSelectOnVal, epochLoop, param, valRecall20, xavierUniform } from './neural';
 

@@ -1,8 +1,8 @@
 // Shared pieces of the neural baselines (Multi-VAE, BPR) trained on our engine:
 // seeded parameter init, weight snapshots, and epoch-wise selection on validation.
 import { Tensor, keep, type Device } from '../engine';
-import { Rng } from '../cllm4rec/data/rng';
-import { evaluateRanking } from '../cllm4rec/metrics';
+import { Rng } from '../shared/rng';
+import { evaluateRanking } from '../shared/metrics';
 import type { Split } from './types';
 
 /** A trainable leaf filled by `draw()` (host values, uploaded once). */

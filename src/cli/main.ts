@@ -7,7 +7,7 @@ import {
   RunSpec, trainRun, loadRun, recommend, exportEmbeddings, reportTable, popularityMetrics, TrainReport, cacheDir, scoringCorpora,
 } from "../cllm4rec/pipeline";
 import type { DataSpec } from "../cllm4rec/data";
-import { evaluateModel } from "../cllm4rec/predict/score";
+import { evaluateRun } from "../cllm4rec/predict/score";
 import { runComparison } from "./compare";
 import { ensureTinyModel } from "../io/tiny-gpt2";
 import { loadGpt2Folder } from "../io/gpt2-folder";
@@ -123,16 +123,13 @@ export async function main(argv: string[]): Promise<void> {
     case "evaluate": {
       const out = needOut(f);
       const ctx = await loadRun(out, open);
-      const kind = ctx.spec.config.ablation === "prerec" ? "prerec" : "rec";
       const corpora = scoringCorpora(ctx);
-      const seed = ctx.spec.config.seed;
-      const c = ctx.spec.config;
       // --test-exclude re-scores a saved run under the other protocol; default: the run's own
-      const testExclude = (f["test-exclude"] as TrainConfig["testExclude"] | undefined) ?? c.testExclude;
-      const eo = { testExclude, fixedOrder: c.ablation === "fixord" };
+      const testExclude = (f["test-exclude"] as TrainConfig["testExclude"] | undefined) ?? ctx.spec.config.testExclude;
+      const c = { ...ctx.spec.config, testExclude };
       const cllm4rec = {
-        val: await evaluateModel(ctx.model, corpora, ctx.dataset, "val", seed, kind, eo),
-        test: await evaluateModel(ctx.model, corpora, ctx.dataset, "test", seed, kind, eo),
+        val: await evaluateRun(ctx.model, corpora, ctx.dataset, "val", c),
+        test: await evaluateRun(ctx.model, corpora, ctx.dataset, "test", c),
       };
       console.log(reportTable({ cllm4rec, popularity: await popularityMetrics(ctx.dataset, testExclude) }, testExclude));
       return;
@@ -140,7 +137,8 @@ export async function main(argv: string[]): Promise<void> {
     case "recommend": {
       const out = needOut(f);
       if (!f.users) throw new Error("recommend needs --users ID[,ID...] (original user ids)");
-      const ctx = await loadRun(out, { ...open, log: () => {} });
+      // stdout is the JSON; warnings (e.g. --allow-data-change) go to stderr
+      const ctx = await loadRun(out, { ...open, log: (s) => console.error(s) });
       const users = String(f.users).split(",").map((s) => s.trim()).filter(Boolean);
       if (users.length === 0) throw new Error(`--users names no user id ('${String(f.users)}'); give original ids separated by commas`);
       const recs = recommend(ctx, users, (f.top as number) ?? 10);

@@ -13,12 +13,13 @@ import { RecTokenizer } from "../io/tokenizer";
 import { writeSafetensors } from "../io/safetensors";
 import { loadDataset, Rng, Dataset, DataSpec, LoadOptions } from "./data";
 import { specInputFiles } from "./data/loadDataset";
-import { evaluateRanking, EvalResult, topK, TestExclude, DEFAULT_TEST_EXCLUDE } from "./metrics";
+import { evaluateRanking, EvalResult, topK, TestExclude, DEFAULT_TEST_EXCLUDE } from "../shared/metrics";
 import { PopularityRecommender } from "../baselines";
 import { Cllm4RecModel } from "./model/model";
 import { PAPER_DEFAULTS, TrainConfig, validateConfig, withLegacyProtocol } from "./train/config";
 import { Trainer, TrainResult, plan, valScore } from "./train/trainer";
 import { parseState } from "./train/state";
+import { resolvePlan } from "./train/plan";
 import { datasetCorpora } from "./train/corpora";
 import { fmtSecs } from "./train/progress";
 import { CheckpointStore } from "./run/checkpoint";
@@ -68,9 +69,9 @@ export async function openRun(spec: RunSpec, o: OpenOptions = {}): Promise<RunCo
   const folder = loadGpt2Folder(modelDir);
   const device = defaultDevice(o.device ?? "auto", log);
   // LLM-Scratch / LLM-FtAll train the backbone too; every other run keeps it frozen
-  const ab = spec.config.ablation;
-  const weights = ab === "llm-scratch" ? randomGpt2Weights(folder.config, spec.config.seed) : folder.weights;
-  const backbone = new Gpt2(folder.config, weights, device, { dtype: o.dtype, trainable: ab === "llm-scratch" || ab === "llm-ftall" });
+  const p = resolvePlan(spec.config);
+  const weights = p.backboneRandomInit ? randomGpt2Weights(folder.config, spec.config.seed) : folder.weights;
+  const backbone = new Gpt2(folder.config, weights, device, { dtype: o.dtype, trainable: p.backboneTrains });
   if (backbone.dtypeNote) log(`--dtype bf16: ${backbone.dtypeNote}`);
   const c = folder.config;
   log(`backbone ${spec.modelDir ? modelDir : "tiny default (" + modelDir + ")"}: ${c.nLayer} layers, d=${c.nEmbd}, ${c.nHead} heads, ` +
@@ -281,9 +282,8 @@ function resumeSpec(saved: RunFile, given: RunSpec, o: TrainRunOptions, log: (s:
 }
 
 async function finalReport(ctx: RunContext, trainer: Trainer, result: TrainResult, start: number): Promise<TrainReport> {
-  const kind = ctx.spec.config.ablation === "prerec" ? "prerec" : "rec";
   const tEval = Date.now();
-  const cllm = { val: await trainer.evaluate("val", kind), test: await trainer.evaluate("test", kind) };
+  const cllm = { val: await trainer.evaluate("val"), test: await trainer.evaluate("test") };
   const scoreSecondsPer1k = (Date.now() - tEval) / 1000 / Math.max(1, cllm.val.users + cllm.test.users) * 1000;
   const popularity = await popularityMetrics(ctx.dataset, ctx.spec.config.testExclude ?? DEFAULT_TEST_EXCLUDE);
   return {
@@ -334,9 +334,9 @@ export function recommend(ctx: RunContext, userIds: string[], topM: number): { u
   const users = userIds.map((u) => index.get(u)!);
   const corpora = scoringCorpora(ctx);
   const rng = new Rng(`${ctx.spec.config.seed}:recommend`);
-  const kind = ctx.spec.config.ablation === "prerec" ? "prerec" : "rec";
+  const { scoring, fixedItemOrder } = resolvePlan(ctx.spec.config);
   const J = ctx.dataset.numItems;
-  const scores = scoreUsers(ctx.model, corpora, users, rng, kind, 64, ctx.spec.config.ablation === "fixord");
+  const scores = scoreUsers(ctx.model, corpora, users, rng, scoring, 64, fixedItemOrder);
   return users.map((u, r) => {
     const row = scores.subarray(r * J, (r + 1) * J);
     // items the user already has are never recommended again

@@ -5,14 +5,15 @@ import * as path from "node:path";
 import { noGrad, tidy } from "../engine";
 import type { Device } from "../engine";
 import { loadRun, scoringCorpora, RunContext, TrainReport } from "../cllm4rec/pipeline";
-import { evaluateModel, ScoreKind } from "../cllm4rec/predict/score";
+import { evaluateRun, ScoreKind } from "../cllm4rec/predict/score";
 import { promptBatch } from "../cllm4rec/train/corpora";
 import { Rng } from "../cllm4rec/data";
 import type { DatasetCard } from "../cllm4rec/data";
-import { topK } from "../cllm4rec/metrics";
-import type { EvalResult } from "../cllm4rec/metrics";
+import { topK } from "../shared/metrics";
+import type { EvalResult } from "../shared/metrics";
 import type { TrainConfig } from "../cllm4rec/train/config";
 import type { Corpora } from "../cllm4rec/train/corpora";
+import { resolvePlan } from "../cllm4rec/train/plan";
 
 export interface OpenRunOptions {
   /** "auto" (default: cuda when a GPU answers, else cpu), "cpu" or "cuda" */
@@ -111,7 +112,7 @@ export class Run {
     this.items = ctx.dataset.itemIds;
     this.index = new Map(ctx.dataset.userIds.map((u, i) => [u, i]));
     this.corpora = scoringCorpora(ctx);
-    this.kind = ctx.spec.config.ablation === "prerec" ? "prerec" : "rec";
+    this.kind = resolvePlan(ctx.spec.config).scoring;
     const reportFile = path.join(dir, "report.json");
     this.report = fs.existsSync(reportFile) ? (JSON.parse(fs.readFileSync(reportFile, "utf8")) as TrainReport) : undefined;
   }
@@ -202,7 +203,7 @@ export class Run {
   evaluate(split: "val" | "test"): Promise<EvalResult> {
     this.alive();
     if (split !== "val" && split !== "test") throw new RangeError(`evaluate: split must be val or test, got '${String(split)}'`);
-    return evaluateModel(this.context.model, this.corpora, this.context.dataset, split, this.config.seed, this.kind);
+    return evaluateRun(this.context.model, this.corpora, this.context.dataset, split, this.config, this.kind);
   }
 
   /** Frees the model's device memory; the backbone's weights are freed with it. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EaseRecommender, easeWeights, type Split } from '../../src/baselines';
-import { evaluateRanking } from '../../src/cllm4rec/metrics';
+import { evaluateRanking } from '../../src/shared/metrics';
 import { gaussJordanInverse, lcg, naiveRecall } from './naive';
 
 function assertClose(got: Float32Array, want: number[], tol = 1e-6): void {

@@ -1,7 +1,7 @@
 // Shared checks for the neural baseline tests (Multi-VAE, BPR) on the synthetic data.
 import assert from 'node:assert/strict';
 import { loadDataset } from '../../src/cllm4rec/data';
-import { evaluateRanking } from '../../src/cllm4rec/metrics';
+import { evaluateRanking } from '../../src/shared/metrics';
 import { PopularityRecommender, type Recommender, type Split } from '../../src/baselines';
 import { naiveRecall } from './naive';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PopularityRecommender, type Split } from '../../src/baselines';
-import { evaluateRanking } from '../../src/cllm4rec/metrics';
+import { evaluateRanking } from '../../src/shared/metrics';
 
 // Train counts: item 2 -> 3, item 0 -> 2, item 3 -> 1, item 1 -> 0.
 const split: Split = {

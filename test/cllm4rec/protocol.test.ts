@@ -92,7 +92,7 @@ test("--content-opt-finetune fresh starts a new content Adam for finetuning; kee
     const ctx = await openRun(spec({ contentOptFinetune: mode }), { log: quiet });
     const r = await trainerFor(ctx, dir).run();
     const state = JSON.parse(fs.readFileSync(path.join(dir, "state.json"), "utf8"));
-    return { content: state.optSteps.content as number, total: r.history.length };
+    return { content: state.state.optSteps.content as number, total: r.history.length };
   };
   const fresh = await steps("fresh"), keep = await steps("keep");
   // same corpora and batches either way: the kept optimizer counts every C-step, the fresh one

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { makeBatches, paddingFraction, truncatedLengths } from '../../src/cllm4rec/data/batches';
 import type { CorpusDoc, EvalPrompt, RecSample } from '../../src/cllm4rec/data/corpusDoc';
-import { Rng } from '../../src/cllm4rec/data/rng';
+import { Rng } from '../../src/shared/rng';
 
 const range = (a: number, n: number): number[] => Array.from({ length: n }, (_, k) => a + k);
 const doc = (user: number, prompt: number[], main: number[]): CorpusDoc => ({ kind: 'review', user, item: user + 100, prompt, main, promptText: '', mainText: '' });

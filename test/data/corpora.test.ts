@@ -3,8 +3,8 @@ import * as assert from 'node:assert/strict';
 import { defaultTokenizer, RecTokenizer } from '../../src/io/tokenizer';
 import { collaborativeDocs } from '../../src/cllm4rec/data/collaborativeCorpus';
 import { contentDocs } from '../../src/cllm4rec/data/contentCorpus';
-import { evalPrompts, recSamples } from '../../src/cllm4rec/data/recSamples';
-import { Rng } from '../../src/cllm4rec/data/rng';
+import { recSamples } from '../../src/cllm4rec/data/recSamples';
+import { Rng } from '../../src/shared/rng';
 import { handDataset } from './helpers';
 
 // Users with n = 1, 4, 5, 9, 10, 23 training items over 30 items.
@@ -85,21 +85,3 @@ test('recSamples: mask max(1, floor(0.2 n)) for n = 1, 4, 5, 9, 10, 23; SPEC pro
   assert.throws(() => recSamples(ds, tok, rng, { target: 'bad' as 'all' }), /recSamples.*target/);
 });
 
-test('evalPrompts: all training items shuffled, exclude = train (val) or train + val (test), users without truth dropped', () => {
-  const val = evalPrompts(ds, tok, new Rng(3), 'val');
-  const tst = evalPrompts(ds, tok, new Rng(3), 'test');
-  assert.deepEqual(val.map((p) => p.user), [0, 2, 3, 4, 5].filter((u) => ds.val[u].length > 0));
-  assert.deepEqual(tst.map((p) => p.user), [1, 2, 3, 4, 5].filter((u) => ds.test[u].length > 0));
-  for (const p of val) {
-    assert.deepEqual(p.exclude, ds.train[p.user]);
-    assert.deepEqual(p.truth, ds.val[p.user]);
-  }
-  for (const p of tst) {
-    assert.deepEqual(p.exclude, [...ds.train[p.user], ...ds.val[p.user]].sort((a, b) => a - b));
-    assert.deepEqual(p.truth, ds.test[p.user]);
-    const shown = p.promptText.match(/item_\d+/g)!.map((w) => Number(w.slice(5)));
-    assert.deepEqual([...shown].sort((a, b) => a - b), ds.train[p.user]);
-    assert.equal(p.promptText, `user_${p.user} has interacted with ${shown.map((j) => `item_${j}`).join(' ')}, user_${p.user} will interact with`);
-    assert.deepEqual(p.prompt, tok.encode(p.promptText));
-  }
-});

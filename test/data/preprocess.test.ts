@@ -8,7 +8,7 @@ import { splitCounts } from '../../src/cllm4rec/data/split';
 import { emptyRawData, reviewKey, type RawData } from '../../src/cllm4rec/data/rawData';
 import { loadDataset } from '../../src/cllm4rec/data/loadDataset';
 import { formatDatasetCard } from '../../src/cllm4rec/data/datasetCard';
-import { Rng } from '../../src/cllm4rec/data/rng';
+import { Rng } from '../../src/shared/rng';
 import { tempDir, writeFile } from './helpers';
 
 test('kCore on a hand-made graph peels iteratively', () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { Rng } from '../../src/cllm4rec/data/rng';
+import { Rng } from '../../src/shared/rng';
 
 test('Rng: same seed same stream, different seed different stream', () => {
   const a = new Rng(7);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ndcgAtK, recallAtK } from '../../src/cllm4rec/metrics';
+import { ndcgAtK, recallAtK } from '../../src/shared/metrics';
 
 const close = (a: number, b: number, msg?: string) => assert.ok(Math.abs(a - b) < 1e-12, `${msg ?? ''} ${a} vs ${b}`);
 const g = (rank: number) => 1 / Math.log2(rank + 1); // gain at 1-based rank

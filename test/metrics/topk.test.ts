@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TopKSelector, topK } from '../../src/cllm4rec/metrics';
+import { TopKSelector, topK } from '../../src/shared/metrics';
 
 // Naive reference: full sort of eligible items by (score desc, index asc).
 function naiveTopK(scores: number[], k: number, exclude: number[] = []): number[] {

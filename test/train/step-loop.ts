@@ -11,7 +11,7 @@ import { openRun } from "../../src/cllm4rec/pipeline";
 import { datasetCorpora } from "../../src/cllm4rec/train/corpora";
 import { PAPER_DEFAULTS } from "../../src/cllm4rec/train/config";
 import { LossWatch } from "../../src/cllm4rec/train/loss-watch";
-import { Rng } from "../../src/cllm4rec/data/rng";
+import { Rng } from "../../src/shared/rng";
 
 export interface LoopResult {
   losses: number[]; // as reported by the watch, in step order

@@ -1,6 +1,6 @@
 // Right-padded, truncated batches of token ids (pad id 0, mask 1 = real) for docs, rec samples and eval prompts.
 import type { CorpusDoc, DocKind, EvalPrompt, RecSample } from './corpusDoc';
-import type { Rng } from './rng';
+import type { Rng } from '../../shared/rng';
 
 const WHERE = 'makeBatches (src/cllm4rec/data/batches.ts)';
 

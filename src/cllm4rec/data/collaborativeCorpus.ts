@@ -2,7 +2,7 @@
 import type { CorpusDoc } from './corpusDoc';
 import type { Dataset } from './dataset';
 import { collaborativePromptText, itemWord, recPromptEncoder, type RecTokenizerLike } from './prompts';
-import type { Rng } from './rng';
+import type { Rng } from '../../shared/rng';
 
 /** One doc per user with >= 1 training item; item order is re-drawn on every call (stochastic item reordering). */
 export function collaborativeDocs(ds: Dataset, tok: RecTokenizerLike, rng: Rng): CorpusDoc[] {

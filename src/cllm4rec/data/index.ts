@@ -1,5 +1,5 @@
 // Public surface of the data layer: raw files -> Dataset -> corpora -> batches of token ids.
-export { Rng, seedToState } from './rng';
+export { Rng, seedToState } from '../../shared/rng';
 export type { ReadIssue } from './issues';
 export type { RawData, RawInteraction } from './rawData';
 export { readLines, isGzipFile } from './lineReader';
@@ -19,5 +19,5 @@ export type { CorpusDoc, DocKind, RecSample, EvalPrompt } from './corpusDoc';
 export { recPromptText, collaborativePromptText, reviewPromptText, itemTextPromptText, userTextPromptText, type RecTokenizerLike } from './prompts';
 export { collaborativeDocs } from './collaborativeCorpus';
 export { contentDocs, type ContentOptions } from './contentCorpus';
-export { recSamples, evalPrompts, maskedCount, type RecSampleOptions } from './recSamples';
-export { makeBatches, truncatedLengths, paddingFraction, type BatchOptions, type DocBatch, type RecBatch, type EvalBatch } from './batches';
+export { recSamples, maskedCount, type RecSampleOptions } from './recSamples';
+export { makeBatches, truncatedLengths, paddingFraction, type BatchOptions, type DocBatch, type RecBatch } from './batches';

@@ -2,7 +2,7 @@
 import type { EvalPrompt, RecSample } from './corpusDoc';
 import type { Dataset } from './dataset';
 import { recPromptEncoder, recPromptText, type RecTokenizerLike } from './prompts';
-import type { Rng } from './rng';
+import type { Rng } from '../../shared/rng';
 
 export interface RecSampleOptions {
   /** 'all' (authors' code, default): every training item; 'heldout' (paper's equation): the masked ones only. */
@@ -39,20 +39,3 @@ export function recSamples(ds: Dataset, tok: RecTokenizerLike, rng: Rng, options
   return out;
 }
 
-/**
- * One prompt per user with >= 1 item in the split: all training items shuffled. exclude = training items for 'val';
- * training + validation items for 'test' (those are known by test time, so they are not recommended again).
- */
-export function evalPrompts(ds: Dataset, tok: RecTokenizerLike, rng: Rng, split: 'val' | 'test'): EvalPrompt[] {
-  if (split !== 'val' && split !== 'test') throw new RangeError(`evalPrompts (src/cllm4rec/data/recSamples.ts): split must be 'val' or 'test', got ${JSON.stringify(split)}`);
-  const enc = recPromptEncoder(tok);
-  const out: EvalPrompt[] = [];
-  for (let i = 0; i < ds.numUsers; i++) {
-    const truth = split === 'val' ? ds.val[i] : ds.test[i];
-    if (truth.length === 0) continue;
-    const shown = rng.shuffle(ds.train[i].slice());
-    const exclude = split === 'val' ? ds.train[i].slice() : [...ds.train[i], ...ds.val[i]].sort((a, b) => a - b);
-    out.push({ kind: 'eval', user: i, prompt: enc.encode(i, shown), promptText: recPromptText(i, shown), exclude, truth: truth.slice() });
-  }
-  return out;
-}

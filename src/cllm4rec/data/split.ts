@@ -1,5 +1,5 @@
 // Per-user random train/validation/test split of positives with documented rounding.
-import { Rng } from './rng';
+import { Rng } from '../../shared/rng';
 
 export interface SplitFractions {
   valFraction: number;

@@ -1,7 +1,7 @@
 // Deterministic synthetic recommendation data with planted structure: item categories with their own words,
 // users with tastes over 1–3 categories plus a popularity pull, and reviews that reflect both.
 import { emptyRawData, reviewKey, type RawData } from './rawData';
-import { Rng } from './rng';
+import { Rng } from '../../shared/rng';
 import { DISLIKE_VERBS, REVIEW_VERBS, SYNTHETIC_CATEGORIES, type CategoryVocabulary } from './syntheticVocabulary';
 
 const WHERE = 'generateSynthetic (src/cllm4rec/data/synthetic.ts)';

@@ -3,9 +3,11 @@
 // command and recommend.
 import { noGrad, tidy } from "../../engine";
 import { Rng } from "../data";
-import { evaluateRanking, EvalResult, EvalSplit, TestExclude } from "../metrics";
+import { evaluateRanking, EvalResult, EvalSplit, TestExclude } from "../../shared/metrics";
 import type { Cllm4RecModel } from "../model/model";
 import type { Corpora } from "../train/corpora";
+import type { TrainConfig } from "../train/config";
+import { resolvePlan } from "../train/plan";
 
 /** "rec": RecLLM prompts; "prerec": the collaborative LM after the user's items (LLM-PreRec). */
 export type ScoreKind = "rec" | "prerec";
@@ -27,6 +29,16 @@ export interface ModelEvalOptions {
   testExclude?: TestExclude;
   /** prompts list the items in their fixed order (LLM-FixOrd is scored in the order it trained on) */
   fixedOrder?: boolean;
+}
+
+/**
+ * The one evaluation of a CLLM4Rec model, used by validation during training, the final
+ * report, the evaluate command and reopened runs: scoring, seed and test protocol from the
+ * run's config (scoring as its plan resolves it, unless given).
+ */
+export function evaluateRun(model: Cllm4RecModel, corpora: Corpora, split: EvalSplit, which: "val" | "test", config: TrainConfig,
+  kind: ScoreKind = resolvePlan(config).scoring): Promise<EvalResult> {
+  return evaluateModel(model, corpora, split, which, config.seed, kind, { testExclude: config.testExclude, fixedOrder: resolvePlan(config).fixedItemOrder });
 }
 
 /** Recall@20/40 and NDCG@100 on a split; prompts shuffled by a generator fixed by (seed, split). */

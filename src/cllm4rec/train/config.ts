@@ -1,7 +1,7 @@
 // Training hyper-parameters. Defaults follow SPEC.md (the paper and the authors' code);
 // the "quick" preset shortens only the epoch counts so the default run fits in minutes.
 
-import type { TestExclude } from "../metrics";
+import type { TestExclude } from "../../shared/metrics";
 export type { TestExclude };
 
 // llm-scratch: backbone from random init, trained with the embeddings; llm-ftall: the

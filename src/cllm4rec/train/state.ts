@@ -1,6 +1,6 @@
 // The trainer's resumable state and its validation against the epoch plan: a state.json
 // that does not describe a prefix of this run's schedule is an error naming the field.
-import type { EvalResult } from "../metrics";
+import type { EvalResult } from "../../shared/metrics";
 import type { Fields } from "../run/json";
 
 export type Stage = "content" | "alternating" | "finetune";

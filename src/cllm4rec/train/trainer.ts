@@ -5,9 +5,9 @@
 // the results of an uninterrupted run.
 import { Tensor, tidy, backward } from "../../engine";
 import { Adam } from "../../nn/adam";
-import { Rng } from "../data/rng";
-import type { EvalSplit, EvalResult } from "../metrics";
-import { evaluateModel, ScoreKind } from "../predict/score";
+import { Rng } from "../../shared/rng";
+import type { EvalSplit, EvalResult } from "../../shared/metrics";
+import { evaluateRun, ScoreKind } from "../predict/score";
 import { Cllm4RecModel, PromptBatch, Side } from "../model/model";
 import type { Gpt2Dropout } from "../../nn/gpt2";
 import type { PromptMainBatch } from "../model/batch-layout";
@@ -16,6 +16,7 @@ import { TrainConfig, validateConfig } from "./config";
 import type { Corpora } from "./corpora";
 import { Progress, fmtSecs } from "./progress";
 import { LossWatch, defaultSyncEvery } from "./loss-watch";
+import { resolvePlan, TrainingPlan } from "./plan";
 import { EpochPlan, EpochRecord, RunState, Stage, freshState, parseState } from "./state";
 
 export type { EpochRecord } from "./state";
@@ -50,15 +51,8 @@ export interface TrainResult {
 
 export const valScore = (r: EvalResult) => (r.recall[20] ?? 0) + (r.recall[40] ?? 0) + (r.ndcg[100] ?? 0);
 
-export function plan(c: TrainConfig): EpochPlan[] {
-  const out: EpochPlan[] = [];
-  const contentEpochs = c.ablation === "llm-cf" ? 0 : c.contentEpochs;
-  const finetuneEpochs = c.ablation === "prerec" ? 0 : c.finetuneEpochs;
-  for (let e = 1; e <= contentEpochs; e++) out.push({ stage: "content", epoch: e });
-  for (let e = 1; e <= c.alternatingEpochs; e++) out.push({ stage: "alternating", epoch: e });
-  for (let e = 1; e <= finetuneEpochs; e++) out.push({ stage: "finetune", epoch: e });
-  return out;
-}
+/** The epochs of a run, in order (see resolvePlan). */
+export const plan = (c: TrainConfig): EpochPlan[] => resolvePlan(c).epochs;
 
 /** Lets the event loop turn: N-API finalizers of freed handles only run then (memory stays flat). */
 const turnEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -66,6 +60,7 @@ const turnEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve)
 export class Trainer {
   private readonly m: Cllm4RecModel;
   private readonly c: TrainConfig;
+  private readonly p: TrainingPlan;
   private readonly log: (s: string) => void;
   private readonly collabOpt: Adam;
   private contentOpt: Adam; // replaced by a fresh one at lrFinetune when finetuning starts (contentOptFinetune "fresh")
@@ -82,6 +77,7 @@ export class Trainer {
     validateConfig(deps.config);
     this.m = deps.model;
     this.c = deps.config;
+    this.p = resolvePlan(deps.config);
     this.log = deps.log ?? ((s) => console.log(s));
     this.collabOpt = new Adam(this.optParams([this.m.collab.user, this.m.collab.item]), { lr: this.c.lrPretrain });
     this.contentOpt = new Adam(this.optParams([this.m.content.user, this.m.content.item]), { lr: this.c.lrPretrain });
@@ -95,7 +91,7 @@ export class Trainer {
   }
 
   private lambda(): number {
-    return this.c.ablation === "llm-cf" ? 0 : this.c.lambdaC;
+    return this.p.lambda;
   }
 
   private shapes(): Record<string, number[]> {
@@ -138,7 +134,7 @@ export class Trainer {
   }
 
   private stageTotal(stage: string): number {
-    return plan(this.c).filter((p) => p.stage === stage).length;
+    return this.p.epochs.filter((p) => p.stage === stage).length;
   }
 
   /** One pass of L-steps (collab) or C-steps (content) with regularisation strength lambda. Returns the mean loss. */
@@ -199,9 +195,8 @@ export class Trainer {
   }
 
   /** Validation/test metrics with the current tables. */
-  evaluate(which: "val" | "test", kind: ScoreKind = this.c.ablation === "prerec" ? "prerec" : "rec"): Promise<EvalResult> {
-    return evaluateModel(this.m, this.deps.corpora, this.deps.split, which, this.c.seed, kind,
-      { testExclude: this.c.testExclude, fixedOrder: this.c.ablation === "fixord" });
+  evaluate(which: "val" | "test", kind: ScoreKind = this.p.scoring): Promise<EvalResult> {
+    return evaluateRun(this.m, this.deps.corpora, this.deps.split, which, this.c, kind);
   }
 
   private enterFinetune(): void {
@@ -225,7 +220,7 @@ export class Trainer {
   private async runEpoch(p: EpochPlan, global: number): Promise<EpochRecord> {
     const t0 = Date.now();
     const rng = new Rng(`${this.c.seed}:${p.stage}:${p.epoch}`);
-    const fixed = this.c.ablation === "fixord";
+    const fixed = this.p.fixedItemOrder;
     const rec: EpochRecord = { global, stage: p.stage, epoch: p.epoch, seconds: 0 };
     const corp = this.deps.corpora;
     const best = this.state.best;
@@ -234,7 +229,7 @@ export class Trainer {
       rec.contentLoss = await this.documentPass("content", corp.content(rng.fork("content"), this.c.contentFraction), this.contentOpt, p, 0);
     } else if (p.stage === "alternating") {
       rec.collabLoss = await this.documentPass("collab", corp.collab(rng.fork("collab"), fixed), this.collabOpt, p, this.lambda());
-      if (this.c.ablation !== "llm-cf")
+      if (this.p.contentSide)
         rec.contentLoss = await this.documentPass("content", corp.content(rng.fork("content"), this.c.contentFraction), this.contentOpt, p, this.lambda());
     } else {
       if (!this.recOpt) {
@@ -242,7 +237,7 @@ export class Trainer {
         this.ensureRecOpt();
       }
       rec.recLoss = await this.recPass(corp.rec(rng.fork("rec"), this.c.recTarget, fixed), p);
-      if (this.c.ablation !== "llm-cf")
+      if (this.p.contentSide)
         rec.contentLoss = await this.documentPass("content", corp.content(rng.fork("content"), this.c.contentFraction), this.contentOpt, p, this.lambda());
       const last = p.epoch === this.c.finetuneEpochs;
       if (p.epoch % this.c.evalEvery === 0 || last) {
@@ -317,7 +312,7 @@ export class Trainer {
   resume(): boolean {
     const dir = this.deps.outDir;
     if (!dir || !this.store) throw new Error("--resume needs --out (the run folder to continue)");
-    const all = plan(this.c);
+    const all = this.p.epochs;
     const saved = this.store.read((f) => parseState(f, all));
     if (!saved) return false;
     const st = saved.state;
@@ -375,7 +370,7 @@ export class Trainer {
    * untilEpoch stops after that many epochs of the plan (as if interrupted there).
    */
   async run(opts: { untilEpoch?: number } = {}): Promise<TrainResult> {
-    const all = plan(this.c);
+    const all = this.p.epochs;
     const epochs = all.slice(0, Math.min(all.length, opts.untilEpoch ?? all.length));
     const stageSeconds: Record<Stage, number> = { content: 0, alternating: 0, finetune: 0 };
     const stageEpochs: Record<Stage, number> = { content: 0, alternating: 0, finetune: 0 };
@@ -385,7 +380,7 @@ export class Trainer {
     }
     const counts = epochs.reduce((acc, e) => ((acc[e.stage] = (acc[e.stage] ?? 0) + 1), acc), {} as Record<string, number>);
     this.log(`schedule: ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ") || "nothing"} epoch(s)` +
-      (this.c.ablation !== "none" ? ` (ablation ${this.c.ablation})` : ""));
+      (this.p.ablation !== "none" ? ` (ablation ${this.p.ablation})` : ""));
     for (let g = this.state.completed; g < epochs.length && !this.state.stoppedEarly; g++) {
       const p = epochs[g];
       const rec = await this.runEpoch(p, g + 1);

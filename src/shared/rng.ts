@@ -7,7 +7,7 @@ export function seedToState(seed: number | string): number {
     h = 0x811c9dc5;
     for (let i = 0; i < seed.length; i++) h = Math.imul(h ^ seed.charCodeAt(i), 0x01000193);
   } else {
-    if (!Number.isFinite(seed)) throw new RangeError(`Rng (src/cllm4rec/data/rng.ts): seed must be a finite number or a string, got ${seed}`);
+    if (!Number.isFinite(seed)) throw new RangeError(`Rng (src/shared/rng.ts): seed must be a finite number or a string, got ${seed}`);
     h = (Math.trunc(seed) ^ Math.trunc(seed / 0x100000000)) | 0;
   }
   h = (h + 0x9e3779b9) | 0;
@@ -39,7 +39,7 @@ export class Rng {
 
   /** Uniform integer in [0, n). */
   int(n: number): number {
-    if (!Number.isInteger(n) || n <= 0) throw new RangeError(`Rng.int (src/cllm4rec/data/rng.ts): n must be a positive integer, got ${n}`);
+    if (!Number.isInteger(n) || n <= 0) throw new RangeError(`Rng.int (src/shared/rng.ts): n must be a positive integer, got ${n}`);
     return Math.floor(this.float() * n);
   }
 
@@ -60,7 +60,7 @@ export class Rng {
   sample<T>(items: readonly T[] | number, k: number): (T | number)[] {
     const n = typeof items === 'number' ? items : items.length;
     if (!Number.isInteger(k) || k < 0 || k > n) {
-      throw new RangeError(`Rng.sample (src/cllm4rec/data/rng.ts): k must be an integer in 0..${n}, got ${k}`);
+      throw new RangeError(`Rng.sample (src/shared/rng.ts): k must be an integer in 0..${n}, got ${k}`);
     }
     const idx = new Array<number>(n);
     for (let i = 0; i < n; i++) idx[i] = i;
@@ -96,7 +96,7 @@ export class Rng {
   weighted(weights: ArrayLike<number>, total?: number): number {
     let sum = total ?? 0;
     if (total === undefined) for (let i = 0; i < weights.length; i++) sum += weights[i];
-    if (!(sum > 0)) throw new RangeError('Rng.weighted (src/cllm4rec/data/rng.ts): weights must have a positive sum');
+    if (!(sum > 0)) throw new RangeError('Rng.weighted (src/shared/rng.ts): weights must have a positive sum');
     let r = this.float() * sum;
     for (let i = 0; i < weights.length; i++) {
       r -= weights[i];
