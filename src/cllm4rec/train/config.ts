@@ -112,5 +112,8 @@ export const LEGACY_PROTOCOL: Pick<TrainConfig, "regScale" | "testExclude" | "co
 };
 
 export function withLegacyProtocol(c: TrainConfig): TrainConfig {
-  return { ...LEGACY_PROTOCOL, ...c };
+  // missing fields go last, so a config that has them all keeps its key order (reports compare as text)
+  const out: Record<string, unknown> = { ...c };
+  for (const [k, v] of Object.entries(LEGACY_PROTOCOL)) if (!(k in out)) out[k] = v;
+  return out as unknown as TrainConfig;
 }
