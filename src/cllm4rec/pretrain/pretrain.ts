@@ -20,7 +20,8 @@ import { writeGpt2Folder } from "../../io/gpt2-write";
 import { readSafetensors, writeSafetensors, floatData } from "../../io/safetensors";
 import type { Gpt2Config } from "../../io/gpt2-config";
 import { Rng } from "../data";
-import { appendJsonl, writeJsonAtomic } from "../train/checkpoint";
+import { writeAtomic } from "../run/fs";
+import { stringifyRunJson } from "../run/json";
 import { fmtSecs } from "../train/progress";
 
 const EOT = 50256;
@@ -232,7 +233,7 @@ export function pretrain(docs: readonly string[], out: string, opts: PretrainOpt
     writeGpt2Folder(out, config, model.weightMap(), {
       cllm4rec_pretrain: { step, options: o, trainTokens: streams.train.length, valLoss, valPerplexity: Math.exp(valLoss) },
     });
-    writeJsonAtomic(stateFile, { format: STATE_FORMAT, step, options: o, docs: docs.length, seconds, valLoss });
+    writeAtomic(stateFile, stringifyRunJson({ format: STATE_FORMAT, step, options: o, docs: docs.length, seconds, valLoss }));
   };
 
   const t0 = Date.now();
@@ -241,7 +242,7 @@ export function pretrain(docs: readonly string[], out: string, opts: PretrainOpt
   if (startStep === 0) {
     valLoss = validate(model, streams, o);
     log(`  step 0 validation loss ${valLoss.toFixed(4)} perplexity ${Math.exp(valLoss).toFixed(1)} (uniform: ln 50257 = 10.825)`);
-    appendJsonl(logFile, { step: 0, valLoss, valPerplexity: Math.exp(valLoss) });
+    appendLine(logFile, { step: 0, valLoss, valPerplexity: Math.exp(valLoss) });
   }
   try {
     for (let step = startStep + 1; step <= o.maxSteps; step++) {
@@ -275,7 +276,7 @@ export function pretrain(docs: readonly string[], out: string, opts: PretrainOpt
       if (isVal) {
         valLoss = validate(model, streams, o);
         log(`  step ${step} validation loss ${valLoss.toFixed(4)} perplexity ${Math.exp(valLoss).toFixed(1)}`);
-        appendJsonl(logFile, { step, trainLoss: loss, valLoss, valPerplexity: Math.exp(valLoss), lr: opt.lr, gradNorm: norm, seconds: elapsed() });
+        appendLine(logFile, { step, trainLoss: loss, valLoss, valPerplexity: Math.exp(valLoss), lr: opt.lr, gradNorm: norm, seconds: elapsed() });
       }
       if (step % o.checkpointEvery === 0 || step === o.maxSteps) checkpoint(step, elapsed(), valLoss);
     }
@@ -293,3 +294,7 @@ export function pretrain(docs: readonly string[], out: string, opts: PretrainOpt
   }
 }
 
+/** One JSON line per record; lines past the last checkpoint are dropped on --resume. */
+function appendLine(file: string, value: unknown): void {
+  fs.appendFileSync(file, `${JSON.stringify(value)}\n`);
+}
