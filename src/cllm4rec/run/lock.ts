@@ -24,17 +24,25 @@ export interface RunLock {
 export function lockRunFolder(runDir: string, log: (s: string) => void = () => {}): RunLock {
   const file = path.join(runDir, LOCK_FILE);
   const me = { pid: process.pid, host: os.hostname(), started: new Date().toISOString() };
+  // the lock appears with its content in one step (write a temp file, then link it to run.lock),
+  // so a second writer never reads a half-made lock and mistakes it for a stale one
+  const tmp = `${file}.tmp-${process.pid}`;
+  for (const name of fs.readdirSync(runDir)) {
+    const m = /^run\.lock\.tmp-(\d+)$/.exec(name);
+    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) fs.rmSync(path.join(runDir, name), { force: true });
+  }
   for (let attempt = 0; attempt < 3; attempt++) {
-    let fd: number;
     try {
-      fd = fs.openSync(file, "wx");
+      writeDurable(tmp, JSON.stringify(me) + "\n");
+      fs.linkSync(tmp, file);
     } catch (e) {
+      fs.rmSync(tmp, { force: true });
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new Error(`${file}: cannot create the run lock (${(e as Error).message})`);
       let holder: { pid?: unknown; host?: unknown; started?: unknown } = {};
       try {
         holder = JSON.parse(fs.readFileSync(file, "utf8"));
       } catch {
-        // torn or empty: the writer died while creating it
+        // unreadable: damaged on disk (a lock is never half-written)
       }
       const pid = typeof holder.pid === "number" ? holder.pid : NaN;
       const sameHost = holder.host === undefined || holder.host === me.host;
@@ -45,8 +53,7 @@ export function lockRunFolder(runDir: string, log: (s: string) => void = () => {
       removeFile(file);
       continue;
     }
-    fs.closeSync(fd);
-    writeDurable(file, JSON.stringify(me) + "\n");
+    fs.rmSync(tmp, { force: true });
     let held = true;
     const onExit = () => release();
     const release = () => {
