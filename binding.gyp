@@ -3,14 +3,9 @@
     {
       "target_name": "cllm4rec",
       "sources": [
-        "native/addon/addon.cc",
-        "native/addon/args.cc",
         "native/addon/buffer.cc",
         "native/addon/memory.cc",
-        "native/addon/binder.cc",
         "native/addon/kernels.cc",
-        "native/addon/cpu_fast_bind.cc",
-        "native/addon/kernel_versions.cc",
         "native/cpu/threads.cc",
         "native/cpu/gemm.cc",
         "native/cpu/elementwise.cc",

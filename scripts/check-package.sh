@@ -22,7 +22,7 @@ count=$(wc -l < "$tmp/files.txt")
 size=$(du -k "$tarball" | cut -f1)
 step "tarball $(basename "$tarball"): $count files, ${size} KiB"
 for need in package.json LICENSE README.md binding.gyp CMakeLists.txt scripts/build-cpu-addon.js scripts/build-native.js scripts/native-paths.js \
-  native/include/kernels.h native/addon/addon.cc dist/index.js dist/index.d.ts dist/train.js dist/engine/index.d.ts; do
+  native/include/kernels.h native/addon/kernels.cc dist/index.js dist/index.d.ts dist/train.js dist/engine/index.d.ts; do
   grep -qx "$need" "$tmp/files.txt" || fail "the tarball lacks $need"
 done
 # nothing a user does not need: tests, fixtures, benchmarks, source maps, builds, caches

@@ -47,7 +47,7 @@ test("every kernel of kernels.h is in one family, defined in its twins and bound
     for (const k of f.cpuOnly ?? []) {
       assert.match(cpuHeader, new RegExp(`\\b${k}\\(`), `${k} is not declared in native/include/kernels_cpu.h`);
       assert.match(read(`native/cpu/${f.name}.cc`), new RegExp(`^void ${k}\\(`, "m"), `${k} is not defined in native/cpu/${f.name}.cc`);
-      assert.ok(signatures[camel(k)], `${k} has no row in native/addon/cpu_fast_bind.cc`);
+      assert.ok(signatures[camel(k)], `${k} has no CPU_ROW in native/addon/kernels.cc`);
     }
   assert.equal(Object.keys(signatures).length, declared.length + cpuOnly.length, "every addon row is a kernels.h or kernels_cpu.h kernel");
 });

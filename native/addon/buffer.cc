@@ -122,6 +122,17 @@ Buffer* allocate(Napi::Env env, int device, int dtype, int64_t numel) {
   return buf;
 }
 
+void read_back(const Buffer* buf, void* dst, size_t bytes) {
+  if (bytes == 0) return;
+#ifdef CLLM4REC_CUDA
+  if (buf->device == kCuda) {
+    cuda::copy_d2h(dst, buf->ptr, bytes);
+    return;
+  }
+#endif
+  std::memcpy(dst, buf->ptr, bytes);
+}
+
 void release(Buffer* buf) {
   if (buf->freed) return;
   buf->freed = true;

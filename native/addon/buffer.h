@@ -33,6 +33,8 @@ void release(Buffer* buf);
 // Bytes held by the host block cache, and returning them to the system.
 size_t host_cached_bytes();
 void host_empty_cache();
+// Copies the first bytes of a buffer to host memory (from the GPU when it lives there).
+void read_back(const Buffer* buf, void* dst, size_t bytes);
 // Wraps a Buffer in a type-tagged External whose finalizer releases it as a backstop.
 Napi::External<Buffer> wrap(Napi::Env env, Buffer* buf);
 // The Buffer behind a value, or nullptr when the value is not one of our Externals.

@@ -135,15 +135,7 @@ Napi::Value Download(const Napi::CallbackInfo& info) {
   Buffer* buf = unwrap(info[0]);
   if (!buf) a.type_error("buf must be a native buffer");
   buf = a.buffer(0, "buf", buf->dtype);
-  void* dst = checked_typed_array(info, a, buf, 1);
-  if (buf->numel == 0) return info.Env().Undefined();
-#ifdef CLLM4REC_CUDA
-  if (buf->device == kCuda) {
-    cuda::copy_d2h(dst, buf->ptr, buf->bytes());
-    return info.Env().Undefined();
-  }
-#endif
-  std::memcpy(dst, buf->ptr, buf->bytes());
+  read_back(buf, checked_typed_array(info, a, buf, 1), buf->bytes());
   return info.Env().Undefined();
 }
 

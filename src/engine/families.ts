@@ -10,8 +10,8 @@ export interface Family {
   readonly what: string;
   /** its kernels, as declared in kernels.h (each is one row of native/addon/kernels.cc) */
   readonly kernels: readonly string[];
-  /** CPU-only kernels with no CUDA twin yet (native/include/kernels_cpu.h, rows in
-   *  native/addon/cpu_fast_bind.cc); the engine uses them for cpu tensors only */
+  /** CPU-only kernels with no CUDA twin yet (native/include/kernels_cpu.h, CPU_ROW rows in
+   *  native/addon/kernels.cc); the engine uses them for cpu tensors only */
   readonly cpuOnly?: readonly string[];
   /** the TypeScript ops it provides */
   readonly ops: readonly string[];
