@@ -114,7 +114,8 @@ export function normals(n: number, std: number, seed: number): Float32Array {
   const rnd = lcg(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(Math.max(rnd(), 1e-12))) * std, a = 2 * Math.PI * rnd();
+    const r = Math.sqrt(-2 * Math.log(Math.max(rnd(), 1e-12))) * std,
+      a = 2 * Math.PI * rnd();
     out[i] = r * Math.cos(a);
     if (i + 1 < n) out[i + 1] = r * Math.sin(a);
   }
@@ -128,7 +129,10 @@ const chunks = new Map<string, Float32Array>();
 export function tiledNormals(n: number, std: number, seed = 1): Float32Array {
   const key = `${std}:${seed}`;
   let c = chunks.get(key);
-  if (!c) chunks.set(key, (c = normals(CHUNK + 7, std, seed)));
+  if (!c) {
+    c = normals(CHUNK + 7, std, seed);
+    chunks.set(key, c);
+  }
   const out = new Float32Array(n);
   // a prime-ish shift per tile so rows of different widths do not repeat in lockstep
   for (let off = 0, k = 0; off < n; off += CHUNK, k++) {
@@ -160,9 +164,15 @@ export function cpuInfo(): { model: string; logicalCpus: number; mhz: number; is
   }
   const flags = (/^flags\s*:\s*(.*)$/m.exec(text)?.[1] ?? "").split(/\s+/);
   const mhzLine = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(text)?.[1] ?? NaN);
-  const mhz = Number.isFinite(mhzLine) && mhzLine > 0 ? mhzLine : cpus[0]?.speed ?? 0;
+  const mhz = Number.isFinite(mhzLine) && mhzLine > 0 ? mhzLine : (cpus[0]?.speed ?? 0);
   const isa = flags.includes("avx512f") ? "avx512f" : flags.includes("avx2") && flags.includes("fma") ? "avx2+fma" : "sse/neon";
-  return { model: cpus[0]?.model.trim() ?? "unknown", logicalCpus: cpus.length, mhz, isa, flags: flags.filter((f) => /^(avx|fma|amx)/.test(f)) };
+  return {
+    model: cpus[0]?.model.trim() ?? "unknown",
+    logicalCpus: cpus.length,
+    mhz,
+    isa,
+    flags: flags.filter((f) => /^(avx|fma|amx)/.test(f)),
+  };
 }
 
 export function cpuPeak(): { flops: number; how: string } {
@@ -171,7 +181,8 @@ export function cpuPeak(): { flops: number; how: string } {
   const flops = c.logicalCpus * c.mhz * 1e6 * 2 * lanes * 2;
   return {
     flops,
-    how: `${c.logicalCpus} logical CPUs x ${c.mhz} MHz ("cpu MHz" in /proc/cpuinfo) x 2 FMA units x ${lanes} fp32 lanes (${c.isa}) x 2 flop ` +
+    how:
+      `${c.logicalCpus} logical CPUs x ${c.mhz} MHz ("cpu MHz" in /proc/cpuinfo) x 2 FMA units x ${lanes} fp32 lanes (${c.isa}) x 2 flop ` +
       `= ${(flops / 1e9).toFixed(1)} GFLOP/s assumed; turbo may exceed it, hyperthreads or a single FMA unit would lower it`,
   };
 }
@@ -198,10 +209,14 @@ export function measureCopyBandwidth(device: Device, quick: boolean): { bytesPer
   native().fill(a.buffer, 1, n);
   native().fill(b.buffer, 2, n);
   sync();
-  const t = time("copy", () => {
-    native().copy(b.buffer, 0, a.buffer, 0, n);
-    sync();
-  }, { iterations: quick ? 4 : 10, warmupIterations: 1 });
+  const t = time(
+    "copy",
+    () => {
+      native().copy(b.buffer, 0, a.buffer, 0, n);
+      sync();
+    },
+    { iterations: quick ? 4 : 10, warmupIterations: 1 },
+  );
   a.dispose();
   b.dispose();
   return { bytesPerS: (2 * 4 * n) / (t.ms / 1000), ms: t.ms };
@@ -209,7 +224,9 @@ export function measureCopyBandwidth(device: Device, quick: boolean): { bytesPer
 
 export function gitCommit(root: string): string {
   try {
-    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: root, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: root, stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
   } catch {
     try {
       return fs.readFileSync(path.join(root, "COMMIT"), "utf8").trim() || "unknown";
@@ -222,7 +239,15 @@ export function gitCommit(root: string): string {
 export function environment(root: string, ctx: Ctx): Record<string, unknown> {
   const c = cpuInfo();
   return {
-    machine: { cpu: c.model, cores: c.logicalCpus, cpuMHz: c.mhz, isa: c.isa, cpuFlags: c.flags, memoryGiB: Math.round(os.totalmem() / 2 ** 30), hostname: os.hostname() },
+    machine: {
+      cpu: c.model,
+      cores: c.logicalCpus,
+      cpuMHz: c.mhz,
+      isa: c.isa,
+      cpuFlags: c.flags,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      hostname: os.hostname(),
+    },
     device: ctx.device,
     deviceName: ctx.deviceName,
     addon: path.relative(root, addonPath()),
@@ -262,7 +287,11 @@ export function printTable(title: string, rows: Row[], hasReference: boolean): s
     cells.push(...keys.map((k) => fmt(r.metrics[k])));
     if (hasReference) {
       const rs = r.referenceSpread;
-      cells.push(r.reference !== undefined ? `${fmt(r.reference)} ${r.primary ?? ""}`.trim() : "-", rs ? `${fmt(rs[0])}-${fmt(rs[1])}` : "-", r.ratio !== undefined ? r.ratio.toFixed(2) : "-");
+      cells.push(
+        r.reference !== undefined ? `${fmt(r.reference)} ${r.primary ?? ""}`.trim() : "-",
+        rs ? `${fmt(rs[0])}-${fmt(rs[1])}` : "-",
+        r.ratio !== undefined ? r.ratio.toFixed(2) : "-",
+      );
     }
     return cells;
   });
@@ -274,7 +303,12 @@ export function printTable(title: string, rows: Row[], hasReference: boolean): s
 }
 
 /** A row from a timing and a count per iteration. */
-export function row(name: string, t: { ms: number; minMs: number; samples: number }, metrics: Record<string, number | string>, primary?: string): Row {
+export function row(
+  name: string,
+  t: { ms: number; minMs: number; samples: number },
+  metrics: Record<string, number | string>,
+  primary?: string,
+): Row {
   return { case: name, ms: t.ms, minMs: t.minMs, samples: t.samples, metrics, primary };
 }
 

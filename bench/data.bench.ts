@@ -1,12 +1,12 @@
 // Times one epoch of CLLM4Rec corpora (collaborative + content + rec samples, tokenised and batched) on synthetic data.
-import { performance } from 'node:perf_hooks';
-import { defaultTokenizer, RecTokenizer } from '../src/io/tokenizer';
-import { loadDataset } from '../src/cllm4rec/data/loadDataset';
-import { collaborativeDocs } from '../src/cllm4rec/data/collaborativeCorpus';
-import { contentDocs } from '../src/cllm4rec/data/contentCorpus';
-import { recSamples } from '../src/cllm4rec/data/recSamples';
-import { makeBatches, paddingFraction } from '../src/cllm4rec/data/batches';
-import { Rng } from '../src/shared/rng';
+import { performance } from "node:perf_hooks";
+import { defaultTokenizer, RecTokenizer } from "../src/io/tokenizer";
+import { loadDataset } from "../src/cllm4rec/data/load_dataset";
+import { collaborativeDocs } from "../src/cllm4rec/data/collaborative_corpus";
+import { contentDocs } from "../src/cllm4rec/data/content_corpus";
+import { recSamples } from "../src/cllm4rec/data/rec_samples";
+import { makeBatches, paddingFraction } from "../src/cllm4rec/data/batches";
+import { Rng } from "../src/shared/rng";
 
 const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;
 
@@ -14,7 +14,7 @@ export async function runDataBench(): Promise<Record<string, unknown>> {
   const numUsers = 10_000;
   const numItems = 2_000;
   let t0 = performance.now();
-  const ds = await loadDataset({ kind: 'synthetic', numUsers, numItems, seed: 1 });
+  const ds = await loadDataset({ kind: "synthetic", numUsers, numItems, seed: 1 });
   const buildDatasetMs = ms(t0);
   const tok = new RecTokenizer(defaultTokenizer(), ds.numUsers, ds.numItems);
   const rng = new Rng(1);
@@ -31,8 +31,11 @@ export async function runDataBench(): Promise<Record<string, unknown>> {
     t = performance.now();
     const rec = makeBatches(recSamples(ds, tok, rng), batchSize, { rng, lengthAware: true });
     const recMs = ms(t);
-    const tokens = [...collab, ...content].reduce((a, b) => a + b.promptLengths.reduce((x, y) => x + y, 0) + b.mainLengths.reduce((x, y) => x + y, 0), 0) +
-      rec.reduce((a, b) => a + b.promptLengths.reduce((x, y) => x + y, 0), 0);
+    const tokens =
+      [...collab, ...content].reduce(
+        (a, b) => a + b.promptLengths.reduce((x, y) => x + y, 0) + b.mainLengths.reduce((x, y) => x + y, 0),
+        0,
+      ) + rec.reduce((a, b) => a + b.promptLengths.reduce((x, y) => x + y, 0), 0);
     const totalMs = ms(e0);
     return {
       totalMs,
@@ -50,7 +53,7 @@ export async function runDataBench(): Promise<Record<string, unknown>> {
   const cold = epoch();
   const warm = epoch();
   return {
-    bench: 'data',
+    bench: "data",
     dataset: { users: ds.numUsers, items: ds.numItems, train: ds.card.interactions.train, reviews: ds.reviews.length },
     buildDatasetMs,
     batchSize,

@@ -7,7 +7,7 @@
 // With no addon named, the one the tests load (CLLM4REC_ADDON or the default) is used.
 import * as os from "node:os";
 import * as path from "node:path";
-import { NativeAddon, NativeBuffer } from "../src/engine/native";
+import type { NativeAddon, NativeBuffer } from "../src/engine/native";
 import { nat as defaultAddon, rng, uniform } from "../test/native/helpers";
 import { bestOf } from "./best_of";
 
@@ -28,7 +28,13 @@ const addons: Array<[string, NativeAddon]> = files.length
 for (const [, a] of addons) a.setNumThreads(threads);
 
 interface Shape {
-  name: string; transA: boolean; transB: boolean; M: number; N: number; K: number; beta: number;
+  name: string;
+  transA: boolean;
+  transB: boolean;
+  M: number;
+  N: number;
+  K: number;
+  beta: number;
 }
 const shapes: Shape[] = [
   { name: "(a)  logits h W^T        NT", transA: false, transB: true, M: 600, N: 50257, K: 128, beta: 0 },
@@ -37,7 +43,7 @@ const shapes: Shape[] = [
   { name: "(b') dh d=64, +=         NN", transA: false, transB: false, M: 600, N: 64, K: 50257, beta: 1 },
   { name: "(c)  scores h Z^T M=20   NT", transA: false, transB: true, M: 20, N: 100000, K: 768, beta: 0 },
   { name: "(c') scores M=64         NT", transA: false, transB: true, M: 64, N: 100000, K: 768, beta: 0 },
-  { name: "(c\") scores M=256        NT", transA: false, transB: true, M: 256, N: 100000, K: 768, beta: 0 },
+  { name: '(c") scores M=256        NT', transA: false, transB: true, M: 256, N: 100000, K: 768, beta: 0 },
   { name: "(d)  dZ += ds^T h        TN", transA: true, transB: false, M: 10000, N: 768, K: 20, beta: 1 },
   { name: "gpt2 2560x768x2304       NN", transA: false, transB: false, M: 2560, N: 2304, K: 768, beta: 0 },
   { name: "gpt2 2560x768x2304 dX    NT", transA: false, transB: true, M: 2560, N: 768, K: 2304, beta: 0 },
@@ -52,11 +58,18 @@ const shapes: Shape[] = [
 
 const time = (fn: () => void): [number, number] => bestOf(fn, reps);
 
-console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}, ${threads} threads, best of ${reps}`);
+console.log(
+  `load average ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ")}, ${threads} threads, best of ${reps}`,
+);
 const rand = rng(7);
 for (const s of shapes) {
   if (only && !s.name.includes(only)) continue;
-  const a = uniform(rand, s.M * s.K), b = uniform(rand, s.K * s.N), c = uniform(rand, s.M * s.N);
+  const a = uniform(rand, s.M * s.K),
+    b = uniform(rand, s.K * s.N),
+    c = uniform(rand, s.M * s.N);
   const flop = 2 * s.M * s.N * s.K;
   for (const [label, nat] of addons) {
     const bufs: NativeBuffer[] = [a, b, c].map((x) => {
@@ -65,12 +78,18 @@ for (const s of shapes) {
       return buf;
     });
     const [A, B, C] = bufs;
-    const [wall, cpu] = time(() =>
-      nat.gemm(s.transA, s.transB, s.M, s.N, s.K, 1, A, 0, 0, B, 0, 0, s.beta, C, 0, 0, 1, null));
-    console.log(`${s.name}  M=${s.M} N=${s.N} K=${s.K}  ${label.padEnd(14)} ${(wall * 1e3).toFixed(1).padStart(7)} ms  ` +
-      `${(flop / wall / 1e9).toFixed(1).padStart(6)} GFLOP/s wall  ` +
-      `${(flop / (cpu / threads) / 1e9).toFixed(1).padStart(6)} by CPU time`);
+    const [wall, cpu] = time(() => nat.gemm(s.transA, s.transB, s.M, s.N, s.K, 1, A, 0, 0, B, 0, 0, s.beta, C, 0, 0, 1, null));
+    console.log(
+      `${s.name}  M=${s.M} N=${s.N} K=${s.K}  ${label.padEnd(14)} ${(wall * 1e3).toFixed(1).padStart(7)} ms  ` +
+        `${(flop / wall / 1e9).toFixed(1).padStart(6)} GFLOP/s wall  ` +
+        `${(flop / (cpu / threads) / 1e9).toFixed(1).padStart(6)} by CPU time`,
+    );
     for (const buf of bufs) nat.free(buf);
   }
 }
-console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+console.log(
+  `load average ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ")}`,
+);

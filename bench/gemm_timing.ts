@@ -6,17 +6,24 @@ import { bestOf } from "./best_of";
 
 const M = Number(process.argv[2] ?? 2560);
 if (process.argv[3]) nat.setNumThreads(Number(process.argv[3]));
-const shapes: Array<[number, number]> = [[768, 2304], [768, 3072], [3072, 768]]; // [in, out]
+const shapes: Array<[number, number]> = [
+  [768, 2304],
+  [768, 3072],
+  [3072, 768],
+]; // [in, out]
 
 const time = (fn: () => void): [number, number] => bestOf(fn, 3);
 
 const rand = rng(1);
 for (const [K, N] of shapes) {
-  const X = nat.alloc(0, 0, M * K), W = nat.alloc(0, 0, K * N), Y = nat.alloc(0, 0, M * N);
+  const X = nat.alloc(0, 0, M * K),
+    W = nat.alloc(0, 0, K * N),
+    Y = nat.alloc(0, 0, M * N);
   nat.upload(X, uniform(rand, M * K));
   nat.upload(W, uniform(rand, K * N));
   nat.upload(Y, uniform(rand, M * N));
-  const dX = nat.alloc(0, 0, M * K), dW = nat.alloc(0, 0, K * N);
+  const dX = nat.alloc(0, 0, M * K),
+    dW = nat.alloc(0, 0, K * N);
   const flop = 2 * M * N * K;
   const rows: Array<[string, [number, number]]> = [
     // forward: Y[M,N] = X[M,K] @ W[K,N]
@@ -28,7 +35,9 @@ for (const [K, N] of shapes) {
   ];
   const threads = nat.numThreads();
   for (const [name, [wall, cpu]] of rows)
-    console.log(`M=${M} K=${K} N=${N}  ${name}  ${(wall * 1e3).toFixed(1)} ms  ` +
-      `${(flop / wall / 1e9).toFixed(1)} GFLOP/s wall, ${(flop / (cpu / threads) / 1e9).toFixed(1)} GFLOP/s by CPU time`);
+    console.log(
+      `M=${M} K=${K} N=${N}  ${name}  ${(wall * 1e3).toFixed(1)} ms  ` +
+        `${(flop / wall / 1e9).toFixed(1)} GFLOP/s wall, ${(flop / (cpu / threads) / 1e9).toFixed(1)} GFLOP/s by CPU time`,
+    );
   for (const b of [X, W, Y, dX, dW]) nat.free(b);
 }

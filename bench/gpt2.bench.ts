@@ -3,8 +3,8 @@
 // (the weights are frozen, as in CLLM4Rec).
 import { Tensor, tidy, noGrad, backward, squaredDistance, zeroGrad, keep, native } from "../src/engine";
 import { enableProfile, disableProfile, resetProfile, profileReport, formatProfile, profiling } from "../src/engine/profile";
-import { Gpt2, Gpt2Config, WeightMap } from "../src/nn/gpt2";
-import { Ctx, SuiteResult, Row, time, sync, randomTensor, row, fracPeak, tiledNormals } from "./common";
+import { Gpt2, type Gpt2Config, type WeightMap } from "../src/nn/gpt2";
+import { type Ctx, type SuiteResult, type Row, time, sync, randomTensor, row, fracPeak, tiledNormals } from "./common";
 import { attnFwdFlops } from "./attention.bench";
 
 export const GPT2_SMALL: Gpt2Config = { vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12, layerNormEpsilon: 1e-5 };
@@ -22,14 +22,21 @@ export function gpt2SmallWeights(cfg: Gpt2Config): WeightMap {
   mat("wpe.weight", [P, d]);
   for (let l = 0; l < L; l++) {
     const p = `h.${l}.`;
-    vec(p + "ln_1.weight", d, 1); vec(p + "ln_1.bias", d, 0);
-    mat(p + "attn.c_attn.weight", [d, 3 * d]); vec(p + "attn.c_attn.bias", 3 * d, 0);
-    mat(p + "attn.c_proj.weight", [d, d]); vec(p + "attn.c_proj.bias", d, 0);
-    vec(p + "ln_2.weight", d, 1); vec(p + "ln_2.bias", d, 0);
-    mat(p + "mlp.c_fc.weight", [d, 4 * d]); vec(p + "mlp.c_fc.bias", 4 * d, 0);
-    mat(p + "mlp.c_proj.weight", [4 * d, d]); vec(p + "mlp.c_proj.bias", d, 0);
+    vec(p + "ln_1.weight", d, 1);
+    vec(p + "ln_1.bias", d, 0);
+    mat(p + "attn.c_attn.weight", [d, 3 * d]);
+    vec(p + "attn.c_attn.bias", 3 * d, 0);
+    mat(p + "attn.c_proj.weight", [d, d]);
+    vec(p + "attn.c_proj.bias", d, 0);
+    vec(p + "ln_2.weight", d, 1);
+    vec(p + "ln_2.bias", d, 0);
+    mat(p + "mlp.c_fc.weight", [d, 4 * d]);
+    vec(p + "mlp.c_fc.bias", 4 * d, 0);
+    mat(p + "mlp.c_proj.weight", [4 * d, d]);
+    vec(p + "mlp.c_proj.bias", d, 0);
   }
-  vec("ln_f.weight", d, 1); vec("ln_f.bias", d, 0);
+  vec("ln_f.weight", d, 1);
+  vec("ln_f.bias", d, 0);
   return w;
 }
 
@@ -43,7 +50,10 @@ export function gpt2Flops(cfg: Gpt2Config, B: number, T: number): { fwd: number;
 }
 
 export async function run(ctx: Ctx): Promise<SuiteResult> {
-  const cfg = GPT2_SMALL, B = GPT2_BATCH, T = GPT2_T, d = cfg.nEmbd;
+  const cfg = GPT2_SMALL,
+    B = GPT2_BATCH,
+    T = GPT2_T,
+    d = cfg.nEmbd;
   const t0 = Date.now();
   const model = new Gpt2(cfg, gpt2SmallWeights(cfg), ctx.device);
   const loadMs = Date.now() - t0;
@@ -63,21 +73,42 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
   };
   let bothSkipped = false;
   // v1: fp32 weights; v2: the frozen block weights packed to BF16 (--dtype bf16), when the CPU has it
-  const bf16 = ctx.device === "cpu" && native().bf16Supported() ? new Gpt2(cfg, gpt2SmallWeights(cfg), ctx.device, { dtype: "bf16" }) : null;
+  const bf16 =
+    ctx.device === "cpu" && native().bf16Supported() ? new Gpt2(cfg, gpt2SmallWeights(cfg), ctx.device, { dtype: "bf16" }) : null;
   for (const [m, suffix] of [[model, ""], ...(bf16 ? [[bf16, " v2 bf16 weights"]] : [])] as [Gpt2, string][]) {
     if (suffix && ctx.timeLeft() < 10) break;
-    const fwd = time("forward", () => {
-      noGrad(() => tidy(() => {
-        m.forward(x0, mask, B, T);
-      }));
-      sync();
-    }, opts);
-    rows.push(row(`forward ${B}x${T}${suffix}`, fwd, { "tokens/s": tokens / (fwd.ms / 1000), "GFLOP/s": flops.fwd / (fwd.ms / 1000) / 1e9, "of peak": fracPeak(flops.fwd, fwd.ms, ctx) }, "tokens/s"));
+    const fwd = time(
+      "forward",
+      () => {
+        noGrad(() =>
+          tidy(() => {
+            m.forward(x0, mask, B, T);
+          }),
+        );
+        sync();
+      },
+      opts,
+    );
+    rows.push(
+      row(
+        `forward ${B}x${T}${suffix}`,
+        fwd,
+        { "tokens/s": tokens / (fwd.ms / 1000), "GFLOP/s": flops.fwd / (fwd.ms / 1000) / 1e9, "of peak": fracPeak(flops.fwd, fwd.ms, ctx) },
+        "tokens/s",
+      ),
+    );
     bothSkipped = ctx.timeLeft() <= 3 * (fwd.ms / 1000) + 5; // fwd+bwd costs about 2.5 forwards
     if (bothSkipped) continue;
     const both = time("forward+input-backward", () => step(m), opts);
     const f = flops.fwd + flops.inputBwd;
-    rows.push(row(`fwd+input-bwd ${B}x${T}${suffix}`, both, { "tokens/s": tokens / (both.ms / 1000), "GFLOP/s": f / (both.ms / 1000) / 1e9, "of peak": fracPeak(f, both.ms, ctx) }, "tokens/s"));
+    rows.push(
+      row(
+        `fwd+input-bwd ${B}x${T}${suffix}`,
+        both,
+        { "tokens/s": tokens / (both.ms / 1000), "GFLOP/s": f / (both.ms / 1000) / 1e9, "of peak": fracPeak(f, both.ms, ctx) },
+        "tokens/s",
+      ),
+    );
   }
   // one profiled fp32 forward + input backward: where the time goes (not part of the timings)
   const profileNotes: string[] = [];
@@ -88,8 +119,14 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
     step(model);
     profile = profileReport();
     disableProfile();
-    profileNotes.push(`profile of one fp32 fwd+input-bwd (bench/gpt2.bench.ts, as --profile): GEMMs ${(100 * profile.gemmMs / profile.wallMs).toFixed(0)}% of its wall time`);
-    profileNotes.push(...formatProfile(profile, 12).split("\n").map((l) => "  " + l));
+    profileNotes.push(
+      `profile of one fp32 fwd+input-bwd (bench/gpt2.bench.ts, as --profile): GEMMs ${((100 * profile.gemmMs) / profile.wallMs).toFixed(0)}% of its wall time`,
+    );
+    profileNotes.push(
+      ...formatProfile(profile, 12)
+        .split("\n")
+        .map((l) => "  " + l),
+    );
   }
   model.dispose();
   bf16?.dispose();
@@ -102,7 +139,11 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
       `FLOPs per pass: forward ${(flops.fwd / 1e9).toFixed(0)} GFLOP (GEMMs + causal attention), input backward ${(flops.inputBwd / 1e9).toFixed(0)} GFLOP (dX GEMMs + 2.5x attention)`,
       `weights built and uploaded in ${loadMs} ms (not timed)` + (ctx.quick ? "; quick mode: 1 iteration, no warm-up" : ""),
       ...(bothSkipped ? [`fwd+input-bwd skipped: ${ctx.timeLeft().toFixed(0)} s of the time budget left`] : []),
-      ...(rows.some((r) => r.case.includes("bf16")) ? ["v2 bf16 weights: Gpt2 { dtype: 'bf16' }: block GEMMs on BF16-packed weights with fp32 accumulation (relative RMS ~3e-3 vs fp32)"] : []),
+      ...(rows.some((r) => r.case.includes("bf16"))
+        ? [
+            "v2 bf16 weights: Gpt2 { dtype: 'bf16' }: block GEMMs on BF16-packed weights with fp32 accumulation (relative RMS ~3e-3 vs fp32)",
+          ]
+        : []),
       ...profileNotes,
     ],
     extra: profile ? { profile } : undefined,

@@ -44,7 +44,15 @@ export function runReference(root: string, ctx: Ctx, suite: string, spec: Record
   if (!fs.existsSync(script)) return { ok: false, message: `${script} not found` };
   // the script stops starting cases after budgetS; the hard timeout is a backstop
   const budgetS = Math.max(5, Math.min(ctx.timeLeft() - 15, 300));
-  const input = JSON.stringify({ suite, device: ctx.device, threads: ctx.threads, iterations: ctx.quick ? 1 : 5, warmup: 1, budgetS, ...spec });
+  const input = JSON.stringify({
+    suite,
+    device: ctx.device,
+    threads: ctx.threads,
+    iterations: ctx.quick ? 1 : 5,
+    warmup: 1,
+    budgetS,
+    ...spec,
+  });
   const libs = torchLibs(root);
   const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: String(ctx.threads), OMP_NUM_THREADS: String(ctx.threads) };
   // a peer counts only at its best: let OpenBLAS pick its kernels and cache sizes for this
@@ -56,9 +64,23 @@ export function runReference(root: string, ctx: Ctx, suite: string, spec: Record
       delete env[k];
     }
   if (libs) env.LD_LIBRARY_PATH = [libs, process.env.LD_LIBRARY_PATH].filter(Boolean).join(":");
-  const r = spawnSync(python(), [script], { input, env, encoding: "utf8", timeout: Math.round((budgetS + 120) * 1000), maxBuffer: 16 << 20 });
+  const r = spawnSync(python(), [script], {
+    input,
+    env,
+    encoding: "utf8",
+    timeout: Math.round((budgetS + 120) * 1000),
+    maxBuffer: 16 << 20,
+  });
   if (r.error) return { ok: false, message: `${python()}: ${r.error.message}` };
-  let parsed: { error?: string; torch?: string; threads?: number; blas?: string; openblas?: ReferenceRun["openblas"]; skipped?: string[]; cases?: ReferenceRun["cases"] } = {};
+  let parsed: {
+    error?: string;
+    torch?: string;
+    threads?: number;
+    blas?: string;
+    openblas?: ReferenceRun["openblas"];
+    skipped?: string[];
+    cases?: ReferenceRun["cases"];
+  } = {};
   try {
     parsed = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}");
   } catch {
@@ -69,8 +91,15 @@ export function runReference(root: string, ctx: Ctx, suite: string, spec: Record
   const core = parsed.openblas ? ` (OpenBLAS core ${parsed.openblas.core}: ${parsed.openblas.config})` : "";
   const clearedNote = cleared.length ? `; cleared for the peer: ${cleared.join(", ")}` : "";
   return {
-    ok: true, message: `PyTorch ${parsed.torch} on ${ctx.device}, ${parsed.threads} threads, BLAS ${parsed.blas ?? "?"}${core}${clearedNote}${skipped}`,
-    torch: parsed.torch, threads: parsed.threads, blas: parsed.blas, openblas: parsed.openblas, cleared, skipped: parsed.skipped, cases: parsed.cases,
+    ok: true,
+    message: `PyTorch ${parsed.torch} on ${ctx.device}, ${parsed.threads} threads, BLAS ${parsed.blas ?? "?"}${core}${clearedNote}${skipped}`,
+    torch: parsed.torch,
+    threads: parsed.threads,
+    blas: parsed.blas,
+    openblas: parsed.openblas,
+    cleared,
+    skipped: parsed.skipped,
+    cases: parsed.cases,
   };
 }
 
@@ -90,7 +119,13 @@ export function mergeRounds(rounds: { rows: Row[]; ref: ReferenceRun | null }[])
     const ms = same.map((x) => x.ms);
     const med = median(ms);
     const pick = same.reduce((best, x) => (Math.abs(x.ms - med) < Math.abs(best.ms - med) ? x : best), same[0]);
-    return { ...pick, ms: med, minMs: Math.min(...same.map((x) => x.minMs)), rounds: ms.length, spread: [Math.min(...ms), Math.max(...ms)] as [number, number] };
+    return {
+      ...pick,
+      ms: med,
+      minMs: Math.min(...same.map((x) => x.minMs)),
+      rounds: ms.length,
+      spread: [Math.min(...ms), Math.max(...ms)] as [number, number],
+    };
   });
   const refs = rounds.map((r) => r.ref).filter((r): r is ReferenceRun => !!r && r.ok && !!r.cases);
   if (refs.length === 0) return { rows, ref: rounds[rounds.length - 1].ref };
@@ -98,7 +133,13 @@ export function mergeRounds(rounds: { rows: Row[]; ref: ReferenceRun | null }[])
   for (const key of Object.keys(refs[0].cases ?? {})) {
     const all = refs.map((r) => r.cases?.[key]).filter((c): c is { ms: number; minMs: number; n: number } => !!c);
     const ms = all.map((c) => c.ms);
-    cases[key] = { ms: median(ms), minMs: Math.min(...all.map((c) => c.minMs)), n: all.reduce((s, c) => s + c.n, 0), rounds: ms.length, spread: [Math.min(...ms), Math.max(...ms)] } as { ms: number; minMs: number; n: number };
+    cases[key] = {
+      ms: median(ms),
+      minMs: Math.min(...all.map((c) => c.minMs)),
+      n: all.reduce((s, c) => s + c.n, 0),
+      rounds: ms.length,
+      spread: [Math.min(...ms), Math.max(...ms)],
+    } as { ms: number; minMs: number; n: number };
   }
   const rest = rounds.length > 1 ? `; ${rounds.length} interleaved rounds (median, spread min-max per round)` : "";
   return { rows, ref: { ...refs[refs.length - 1], message: refs[refs.length - 1].message + rest, cases } };

@@ -8,15 +8,23 @@ import * as path from "node:path";
 import { native } from "../src/engine";
 import type { Device } from "../src/engine";
 import {
-  Ctx, SuiteResult, Limits, environment, cpuPeak, gpuLimits, measureCopyBandwidth, printTable, cpuInfo,
+  type Ctx,
+  type SuiteResult,
+  type Limits,
+  environment,
+  cpuPeak,
+  gpuLimits,
+  measureCopyBandwidth,
+  printTable,
+  cpuInfo,
 } from "./common";
-import { runReference, attachReference, referenceDisabled, ReferenceRun, mergeRounds } from "./reference";
+import { runReference, attachReference, referenceDisabled, type ReferenceRun, mergeRounds } from "./reference";
 import * as gemm from "./gemm.bench";
 import * as multinomial from "./multinomial_nll.bench";
 import * as crossEntropy from "./cross_entropy.bench";
 import * as attention from "./attention.bench";
 import * as gpt2 from "./gpt2.bench";
-import * as trainStep from "./train-step.bench";
+import * as trainStep from "./train_step.bench";
 import * as scale from "./scale.bench";
 import { runDataBench } from "./data.bench";
 import * as serve from "./serve.bench";
@@ -33,18 +41,32 @@ interface Suite {
 }
 
 async function dataSuite(): Promise<SuiteResult> {
-  const r = (await runDataBench()) as Record<string, any>;
+  const r = (await runDataBench()) as Record<string, unknown>;
   const rows = (["firstEpoch", "laterEpoch"] as const).map((k) => {
     const e = r[k] as Record<string, number>;
     return {
       case: `${k === "firstEpoch" ? "first" : "later"} epoch (collab+content+rec)`,
-      ms: e.totalMs, minMs: e.totalMs, samples: 1,
-      metrics: { "tokens/s": e.tokensPerSecond, tokens: e.tokens, batches: e.batches, rows: e.rows, padding: e.padding, "collab ms": e.collaborativeMs, "content ms": e.contentMs, "rec ms": e.recMs },
+      ms: e.totalMs,
+      minMs: e.totalMs,
+      samples: 1,
+      metrics: {
+        "tokens/s": e.tokensPerSecond,
+        tokens: e.tokens,
+        batches: e.batches,
+        rows: e.rows,
+        padding: e.padding,
+        "collab ms": e.collaborativeMs,
+        "content ms": e.contentMs,
+        "rec ms": e.recMs,
+      },
     };
   });
   return {
-    suite: "data", rows,
-    notes: [`bench/data.bench.ts runDataBench(): synthetic ${JSON.stringify(r.dataset)}, built in ${r.buildDatasetMs} ms, batch ${r.batchSize}; one timing per epoch`],
+    suite: "data",
+    rows,
+    notes: [
+      `bench/data.bench.ts runDataBench(): synthetic ${JSON.stringify(r.dataset)}, built in ${r.buildDatasetMs} ms, batch ${r.batchSize}; one timing per epoch`,
+    ],
     extra: r,
   };
 }
@@ -53,45 +75,61 @@ const has = (res: SuiteResult, key: string): boolean => res.rows.some((r) => r.c
 
 const SUITES: Suite[] = [
   {
-    name: "gemm", run: gemm.run,
+    name: "gemm",
+    run: gemm.run,
     reference: (_ctx, res) => ({ cases: gemm.gemmCases().filter((c) => has(res, c.key)) }),
   },
   {
-    name: "multinomial_nll", run: multinomial.run,
+    name: "multinomial_nll",
+    run: multinomial.run,
     reference: (ctx, res) => ({
-      cases: multinomial.headCases(ctx.quick)
+      cases: multinomial
+        .headCases(ctx.quick)
         .filter((c) => has(res, multinomial.headKey(c.B, c.J, "fwd")))
         .map((c) => ({
-          B: c.B, J: c.J, d: multinomial.HEAD_D, positives: multinomial.HEAD_POSITIVES,
-          fwdKey: multinomial.headKey(c.B, c.J, "fwd"), bothKey: multinomial.headKey(c.B, c.J, "fwd+bwd"),
+          B: c.B,
+          J: c.J,
+          d: multinomial.HEAD_D,
+          positives: multinomial.HEAD_POSITIVES,
+          fwdKey: multinomial.headKey(c.B, c.J, "fwd"),
+          bothKey: multinomial.headKey(c.B, c.J, "fwd+bwd"),
           iterations: c.B * c.J >= 256 * 100000 ? 2 : undefined,
         })),
     }),
   },
   {
-    name: "cross_entropy", run: crossEntropy.run,
+    name: "cross_entropy",
+    run: crossEntropy.run,
     reference: () => {
-      const R = crossEntropy.XENT_ROWS, C = crossEntropy.XENT_CLASSES;
+      const R = crossEntropy.XENT_ROWS,
+        C = crossEntropy.XENT_CLASSES;
       return { cases: [{ R, C, fwdKey: `fwd R=${R} C=${C}`, bothKey: `fwd+bwd R=${R} C=${C}` }] };
     },
   },
   {
-    name: "attention", run: attention.run,
-    reference: () => ({ cases: attention.ATTN_CASES.map((c) => ({ ...c, fwdKey: attention.attnKey(c, "fwd"), bothKey: attention.attnKey(c, "fwd+bwd") })) }),
+    name: "attention",
+    run: attention.run,
+    reference: () => ({
+      cases: attention.ATTN_CASES.map((c) => ({ ...c, fwdKey: attention.attnKey(c, "fwd"), bothKey: attention.attnKey(c, "fwd+bwd") })),
+    }),
   },
-  { name: "train-step", run: trainStep.run },
+  { name: "train_step", run: trainStep.run },
   { name: "data", run: dataSuite },
   { name: "serve", run: serve.run },
   // the heaviest suites last, so a time budget cuts them rather than the cheap ones
   { name: "scale", run: scale.run },
   {
-    name: "gpt2", run: gpt2.run,
+    name: "gpt2",
+    run: gpt2.run,
     // quick mode: no torch run (its GPT-2 alone would take about a minute on 2 cores)
     reference: (ctx) => {
       if (ctx.quick) return null;
-      const c = gpt2.GPT2_SMALL, B = gpt2.GPT2_BATCH, T = gpt2.GPT2_T;
+      const c = gpt2.GPT2_SMALL,
+        B = gpt2.GPT2_BATCH,
+        T = gpt2.GPT2_T;
       return {
-        iterations: 3, warmup: 1,
+        iterations: 3,
+        warmup: 1,
         cases: [{ d: c.nEmbd, layers: c.nLayer, heads: c.nHead, B, T, fwdKey: `forward ${B}x${T}`, bothKey: `fwd+input-bwd ${B}x${T}` }],
       };
     },
@@ -105,7 +143,8 @@ function chooseDevice(): { device: Device; why: string } {
     return { device: "cpu", why: "" };
   }
   const n = native();
-  if (!n.hasCuda) return { device: "cpu", why: "CUDA requested but this addon was built without CUDA (npm run build:native); falling back to cpu" };
+  if (!n.hasCuda)
+    return { device: "cpu", why: "CUDA requested but this addon was built without CUDA (npm run build:native); falling back to cpu" };
   const count = n.cudaDeviceCount();
   if (count === 0) return { device: "cpu", why: "CUDA requested but no GPU answers (cudaGetDeviceCount = 0); falling back to cpu" };
   return { device: "cuda", why: "" };
@@ -130,27 +169,37 @@ async function main(): Promise<void> {
     // the peak GEMMs are held to is measured (an FMA loop on every engine thread), with the
     // spec-derived figure beside it: boost clocks and split 512-bit units make the latter wrong
     const p = cpuPeak();
-    const fp = n.fmaPeak(0, quick ? 0.5 : 2), bf = n.fmaPeak(1, quick ? 0.5 : 2);
+    const fp = n.fmaPeak(0, quick ? 0.5 : 2),
+      bf = n.fmaPeak(1, quick ? 0.5 : 2);
     const measured = fp.flops > 0 ? fp.flops : p.flops;
     limits = {
-      peakFlops: measured, bf16PeakFlops: bf.flops,
-      peakHow: (fp.flops > 0 ? `measured in this run: fp32 FMA loop (${fp.lanes} lanes) on ${n.numThreads()} threads = ${(fp.flops / 1e9).toFixed(1)} GFLOP/s` +
-        (bf.flops > 0 ? `, BF16 vdpbf16ps loop = ${(bf.flops / 1e9).toFixed(1)} GFLOP/s` : "") + "; spec-derived: " : "") + p.how,
+      peakFlops: measured,
+      bf16PeakFlops: bf.flops,
+      peakHow:
+        (fp.flops > 0
+          ? `measured in this run: fp32 FMA loop (${fp.lanes} lanes) on ${n.numThreads()} threads = ${(fp.flops / 1e9).toFixed(1)} GFLOP/s` +
+            (bf.flops > 0 ? `, BF16 vdpbf16ps loop = ${(bf.flops / 1e9).toFixed(1)} GFLOP/s` : "") +
+            "; spec-derived: "
+          : "") + p.how,
       bandwidth: copy.bytesPerS,
       bandwidthHow: `measured in this run: native().copy of 256 MiB, (read + write bytes) / time = ${(copy.bytesPerS / 1e9).toFixed(1)} GB/s`,
     };
   } else {
     const g = gpuLimits(deviceName);
     limits = {
-      peakFlops: g.flops, peakHow: g.how, bandwidth: g.bandwidth,
+      peakFlops: g.flops,
+      peakHow: g.how,
+      bandwidth: g.bandwidth,
       bandwidthHow: `${g.how}; measured native().copy in this run: ${(copy.bytesPerS / 1e9).toFixed(0)} GB/s (read + write)`,
     };
   }
   const ctx: Ctx = { device, deviceName, quick, threads: n.numThreads(), limits, timeLeft };
   const env = environment(ROOT, ctx);
   const m = env.machine as Record<string, unknown>;
-  console.log(`bench: ${quick ? "quick" : "full"} run on ${device} (${deviceName}); ${m.cpu}, ${m.cores} logical CPUs, ${n.numThreads()} engine threads; ` +
-    `node ${process.version}; commit ${String(env.commit).slice(0, 12)}${Number.isFinite(budgetS) ? `; budget ${budgetS} s` : ""}`);
+  console.log(
+    `bench: ${quick ? "quick" : "full"} run on ${device} (${deviceName}); ${m.cpu}, ${m.cores} logical CPUs, ${n.numThreads()} engine threads; ` +
+      `node ${process.version}; commit ${String(env.commit).slice(0, 12)}${Number.isFinite(budgetS) ? `; budget ${budgetS} s` : ""}`,
+  );
   console.log(`bench: peak: ${limits.peakHow}`);
   console.log(`bench: bandwidth assumed: ${limits.bandwidthHow}`);
   if (device === "cpu") console.log("bench: CPU timings on a shared machine are noisy (other processes compete for the cores)");
@@ -185,7 +234,9 @@ async function main(): Promise<void> {
             else if (timeLeft() < 20) ref = { ok: false, message: "torch reference skipped (time budget)" };
             else {
               const spec = s.reference(ctx, res);
-              ref = spec ? runReference(ROOT, ctx, s.name, spec) : { ok: false, message: "torch reference not run for this suite in quick mode" };
+              ref = spec
+                ? runReference(ROOT, ctx, s.name, spec)
+                : { ok: false, message: "torch reference not run for this suite in quick mode" };
             }
           }
           rounds.push({ rows: res.rows, ref });
@@ -200,7 +251,10 @@ async function main(): Promise<void> {
         console.log("");
         const table = printTable(`${s.name} on ${device} (${deviceName}), ${seconds.toFixed(1)} s`, res.rows, !!ref?.ok);
         for (const note of res.notes) console.log(`   ${note}`);
-        if (ref) console.log(`   reference: ${ref.message}${ref.ok ? "; ours/torch = torch ms / our ms for the same work (> 1: ours is faster)" : ""}`);
+        if (ref)
+          console.log(
+            `   reference: ${ref.message}${ref.ok ? "; ours/torch = torch ms / our ms for the same work (> 1: ours is faster)" : ""}`,
+          );
         record = { ...env, suite: s.name, seconds, rows: res.rows, notes: res.notes, reference: ref, extra: res.extra, table };
       } catch (e) {
         failed++;
@@ -216,8 +270,10 @@ async function main(): Promise<void> {
     // one file in OUT (rewritten after each suite, so a timeout keeps what finished)
     if (outDir) fs.writeFileSync(path.join(outDir, "bench.json"), JSON.stringify(all, null, 1) + "\n");
   }
-  console.log(`\nbench: done in ${((Date.now() - started) / 1000).toFixed(1)} s; results in ${path.relative(process.cwd(), resultsDir) || "."}/` +
-    (outDir ? ` and ${path.join(outDir, "bench.json")}` : ""));
+  console.log(
+    `\nbench: done in ${((Date.now() - started) / 1000).toFixed(1)} s; results in ${path.relative(process.cwd(), resultsDir) || "."}/` +
+      (outDir ? ` and ${path.join(outDir, "bench.json")}` : ""),
+  );
   if (failed) process.exitCode = 1;
 }
 

@@ -6,7 +6,7 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { Ctx, SuiteResult, Row } from "./common";
+import type { Ctx, SuiteResult, Row } from "./common";
 
 export const SCALE_USERS = 100_000;
 
@@ -32,26 +32,42 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
     }
     const child = path.join(__dirname, "scale_child.js");
     const t0 = Date.now();
-    const r = spawnSync(process.execPath, [child, String(I), String(J), String(steps)], { encoding: "utf8", timeout: Math.max(30, ctx.timeLeft() - 10) * 1000, maxBuffer: 1 << 20 });
+    const r = spawnSync(process.execPath, [child, String(I), String(J), String(steps)], {
+      encoding: "utf8",
+      timeout: Math.max(30, ctx.timeLeft() - 10) * 1000,
+      maxBuffer: 1 << 20,
+    });
     if (r.status !== 0) {
       notes.push(`J=${J}: child failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" | ")}`);
       continue;
     }
     const p = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}");
-    const epochS = (I / 20) * (p.lMs + p.cMs + p.recMs) / 1000;
+    const epochS = ((I / 20) * (p.lMs + p.cMs + p.recMs)) / 1000;
     const base = p.stateBytes + p.batchTargetBytes;
     rows.push({
-      case: `I=${I} J=${J}`, ms: p.lMs + p.cMs + p.recMs, minMs: p.lMs + p.cMs + p.recMs, samples: steps,
+      case: `I=${I} J=${J}`,
+      ms: p.lMs + p.cMs + p.recMs,
+      minMs: p.lMs + p.cMs + p.recMs,
+      samples: steps,
       metrics: {
-        "L ms": p.lMs, "C ms": p.cMs, "Rec ms": p.recMs, "epoch s": epochS, "peak RSS MB": p.maxRssBytes / 1e6,
-        "state+batch MB": base / 1e6, "RSS/(state+batch)": p.maxRssBytes / base, "point s": (Date.now() - t0) / 1000,
+        "L ms": p.lMs,
+        "C ms": p.cMs,
+        "Rec ms": p.recMs,
+        "epoch s": epochS,
+        "peak RSS MB": p.maxRssBytes / 1e6,
+        "state+batch MB": base / 1e6,
+        "RSS/(state+batch)": p.maxRssBytes / base,
+        "point s": (Date.now() - t0) / 1000,
       },
     });
   }
   if (rows.length > 1) {
-    const a = rows[0].metrics, b = rows[rows.length - 1].metrics;
-    notes.push(`growth from ${rows[0].case} to ${rows[rows.length - 1].case}: epoch time x${((b["epoch s"] as number) / (a["epoch s"] as number)).toFixed(1)}, ` +
-      `peak RSS x${((b["peak RSS MB"] as number) / (a["peak RSS MB"] as number)).toFixed(1)}`);
+    const a = rows[0].metrics,
+      b = rows[rows.length - 1].metrics;
+    notes.push(
+      `growth from ${rows[0].case} to ${rows[rows.length - 1].case}: epoch time x${((b["epoch s"] as number) / (a["epoch s"] as number)).toFixed(1)}, ` +
+        `peak RSS x${((b["peak RSS MB"] as number) / (a["peak RSS MB"] as number)).toFixed(1)}`,
+    );
   }
   return { suite: "scale", rows, notes };
 }

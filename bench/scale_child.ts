@@ -2,27 +2,36 @@
 // own: a CLLM4Rec model (tiny backbone) with I users and J items, timed L-steps, C-steps and
 // RecLLM steps on synthetic batches as the trainer runs them. Prints one JSON line.
 import { tidy, backward, native } from "../src/engine";
-import { Gpt2, Gpt2Config } from "../src/nn/gpt2";
+import { Gpt2, type Gpt2Config } from "../src/nn/gpt2";
 import { Adam } from "../src/nn/adam";
-import { tinyGpt2Weights, TINY_GPT2_DEFAULTS } from "../src/io/tiny-gpt2";
-import { Cllm4RecModel, Side } from "../src/cllm4rec/model/model";
-import type { PromptMainBatch } from "../src/cllm4rec/model/batch-layout";
+import { tinyGpt2Weights, TINY_GPT2_DEFAULTS } from "../src/io/tiny_gpt2";
+import { Cllm4RecModel, type Side } from "../src/cllm4rec/model/model";
+import type { PromptMainBatch } from "../src/cllm4rec/model/batch_layout";
 
 const [I, J, STEPS] = process.argv.slice(2).map(Number);
-const BATCH = 20, PROMPT = 8, MAIN = 30, REC_TARGETS = 10;
+const BATCH = 20,
+  PROMPT = 8,
+  MAIN = 30,
+  REC_TARGETS = 10;
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
 }
 
 function docBatch(side: Side, N: number, rnd: () => number): PromptMainBatch {
-  const promptIds = new Int32Array(BATCH * PROMPT), promptMask = new Int32Array(BATCH * PROMPT);
-  const mainIds = new Int32Array(BATCH * MAIN), mainMask = new Int32Array(BATCH * MAIN);
+  const promptIds = new Int32Array(BATCH * PROMPT),
+    promptMask = new Int32Array(BATCH * PROMPT);
+  const mainIds = new Int32Array(BATCH * MAIN),
+    mainMask = new Int32Array(BATCH * MAIN);
   const item = () => N + I + Math.floor(rnd() * J);
   for (let r = 0; r < BATCH; r++) {
     for (let t = 0; t < PROMPT; t++) {
-      promptIds[r * PROMPT + t] = t === 0 ? N + Math.floor(rnd() * I) : side === "content" && t === PROMPT - 2 ? item() : 200 + Math.floor(rnd() * 40000);
+      promptIds[r * PROMPT + t] =
+        t === 0 ? N + Math.floor(rnd() * I) : side === "content" && t === PROMPT - 2 ? item() : 200 + Math.floor(rnd() * 40000);
       promptMask[r * PROMPT + t] = 1;
     }
     for (let t = 0; t < MAIN; t++) {
@@ -30,12 +39,29 @@ function docBatch(side: Side, N: number, rnd: () => number): PromptMainBatch {
       mainMask[r * MAIN + t] = 1;
     }
   }
-  return { size: BATCH, promptLen: PROMPT, mainLen: MAIN, promptIds, promptMask, mainIds, mainMask, promptLengths: Array(BATCH).fill(PROMPT), mainLengths: Array(BATCH).fill(MAIN) };
+  return {
+    size: BATCH,
+    promptLen: PROMPT,
+    mainLen: MAIN,
+    promptIds,
+    promptMask,
+    mainIds,
+    mainMask,
+    promptLengths: Array(BATCH).fill(PROMPT),
+    mainLengths: Array(BATCH).fill(MAIN),
+  };
 }
 
 function main(): void {
   const t = TINY_GPT2_DEFAULTS;
-  const cfg: Gpt2Config = { vocabSize: 50257, nPositions: t.nPositions, nEmbd: t.nEmbd, nLayer: t.nLayer, nHead: t.nHead, layerNormEpsilon: 1e-5 };
+  const cfg: Gpt2Config = {
+    vocabSize: 50257,
+    nPositions: t.nPositions,
+    nEmbd: t.nEmbd,
+    nLayer: t.nLayer,
+    nHead: t.nHead,
+    layerNormEpsilon: 1e-5,
+  };
   const t0 = Date.now();
   const backbone = new Gpt2(cfg, tinyGpt2Weights(t), "cpu");
   const model = new Cllm4RecModel(backbone, { numUsers: I, numItems: J }, lcg(1));
@@ -64,16 +90,36 @@ function main(): void {
   const recMs = timeSteps(() => {
     const b = docBatch("collab", N, rnd);
     const targets = Array.from({ length: BATCH }, () => Array.from({ length: REC_TARGETS }, () => Math.floor(rnd() * J)));
-    step(() => model.recLoss({ size: BATCH, promptLen: PROMPT, promptIds: b.promptIds, promptMask: b.promptMask, promptLengths: b.promptLengths }, targets, 1), collabOpt);
+    step(
+      () =>
+        model.recLoss(
+          { size: BATCH, promptLen: PROMPT, promptIds: b.promptIds, promptMask: b.promptMask, promptLengths: b.promptLengths },
+          targets,
+          1,
+        ),
+      collabOpt,
+    );
   });
   const d = cfg.nEmbd;
   // the trained state: four tables, their gradients and two Adam moments each
   const tableBytes = 4 * 2 * (I + J) * d;
   const stats = native().stats();
-  console.log(JSON.stringify({
-    I, J, steps: STEPS, buildMs, lMs, cMs, recMs, tableBytes, stateBytes: 4 * tableBytes,
-    batchTargetBytes: 4 * BATCH * J, liveCpuBytes: stats.cpuBytes, maxRssBytes: process.resourceUsage().maxRSS * 1024,
-  }));
+  console.log(
+    JSON.stringify({
+      I,
+      J,
+      steps: STEPS,
+      buildMs,
+      lMs,
+      cMs,
+      recMs,
+      tableBytes,
+      stateBytes: 4 * tableBytes,
+      batchTargetBytes: 4 * BATCH * J,
+      liveCpuBytes: stats.cpuBytes,
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    }),
+  );
 }
 
 main();

@@ -7,9 +7,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { spawn, ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { train, openRun } from "../src/run";
-import { Ctx, SuiteResult, Row } from "./common";
+import type { Ctx, SuiteResult, Row } from "./common";
 
 const CLIENTS = [1, 8, 64];
 const TOP = 10;
@@ -21,7 +21,9 @@ interface Server {
 
 function startServer(out: string, args: string[], device: string): Promise<Server> {
   const cli = path.join(__dirname, "..", "src", "train.js");
-  const child = spawn(process.execPath, [cli, "serve", "--out", out, "--port", "0", "--device", device, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [cli, "serve", "--out", out, "--port", "0", "--device", device, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let text = "";
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start in 120 s: ${text}`)), 120_000);
@@ -55,7 +57,8 @@ async function metrics(url: string): Promise<{ passes: number; users: number }> 
 /** `total` GET /recommend requests from `clients` loops (each waits for its answer), bounded by deadlineMs. */
 async function load(url: string, users: readonly string[], clients: number, total: number, deadlineMs: number) {
   const latencies: number[] = [];
-  let next = 0, errors = 0;
+  let next = 0,
+    errors = 0;
   const stopAt = performance.now() + deadlineMs;
   const worker = async () => {
     while (next < total && performance.now() < stopAt) {
@@ -73,7 +76,8 @@ async function load(url: string, users: readonly string[], clients: number, tota
   return { latencies, wallMs: performance.now() - t0, errors };
 }
 
-const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+const quantile = (sorted: number[], q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 
 export async function run(ctx: Ctx): Promise<SuiteResult> {
   const notes: string[] = [];
@@ -85,10 +89,14 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
     const t0 = Date.now();
     // the embeddings' quality does not change serving cost: one short finetuning epoch
     const r = await train({
-      out, device: ctx.device, log: () => {},
+      out,
+      device: ctx.device,
+      log: () => {},
       config: { contentEpochs: 0, alternatingEpochs: 0, finetuneEpochs: 1, contentFraction: 0.02, patience: 0 },
     });
-    notes.push(`run: synthetic ${r.users.length} users x ${r.items.length} items, tiny default backbone, trained for the bench in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    notes.push(
+      `run: synthetic ${r.users.length} users x ${r.items.length} items, tiny default backbone, trained for the bench in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+    );
     r.dispose();
   } else notes.push(`run: ${out} (CLLM4REC_BENCH_SERVE_RUN)`);
   const opened = await openRun(out, { device: "cpu" });
@@ -97,7 +105,10 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
   const perRow = ctx.quick ? 150 : 600;
   const deadlineMs = ctx.quick ? 10_000 : 30_000;
   const rows: Row[] = [];
-  const modes: [string, string[]][] = [["one pass per request", ["--max-batch", "1", "--max-wait-ms", "0"]], ["micro-batched", ["--max-batch", "64", "--max-wait-ms", "5"]]];
+  const modes: [string, string[]][] = [
+    ["one pass per request", ["--max-batch", "1", "--max-wait-ms", "0"]],
+    ["micro-batched", ["--max-batch", "64", "--max-wait-ms", "5"]],
+  ];
   let oneByOne = 0;
   const perMode: Record<string, Record<number, number>> = {};
   try {
@@ -120,10 +131,17 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
           perMode[mode][clients] = rps;
           const passes = after.passes - before.passes;
           rows.push({
-            case: `${mode}, ${clients} client${clients > 1 ? "s" : ""}`, ms: quantile(sorted, 0.5), minMs: sorted[0], samples: sorted.length,
+            case: `${mode}, ${clients} client${clients > 1 ? "s" : ""}`,
+            ms: quantile(sorted, 0.5),
+            minMs: sorted[0],
+            samples: sorted.length,
             metrics: {
-              "req/s": rps, "p50 ms": quantile(sorted, 0.5), "p99 ms": quantile(sorted, 0.99),
-              "users/pass": passes ? (after.users - before.users) / passes : 0, passes, errors: r.errors,
+              "req/s": rps,
+              "p50 ms": quantile(sorted, 0.5),
+              "p99 ms": quantile(sorted, 0.99),
+              "users/pass": passes ? (after.users - before.users) / passes : 0,
+              passes,
+              errors: r.errors,
               "vs one by one": oneByOne ? rps / oneByOne : "-",
               "vs unbatched": mode === modes[1][0] && perMode[modes[0][0]][clients] ? rps / perMode[modes[0][0]][clients] : "-",
             },
@@ -136,7 +154,9 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
   } finally {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   }
-  notes.push(`${perRow} GET /recommend?top=${TOP} per row (or ${deadlineMs / 1000} s), users cycled; server and load generator share this machine's ${os.cpus().length} logical CPUs; ` +
-    "'one by one' = 1 client, one pass per request");
+  notes.push(
+    `${perRow} GET /recommend?top=${TOP} per row (or ${deadlineMs / 1000} s), users cycled; server and load generator share this machine's ${os.cpus().length} logical CPUs; ` +
+      "'one by one' = 1 client, one pass per request",
+  );
   return { suite: "serve", rows, notes };
 }

@@ -4,7 +4,7 @@
 //     compiler has already dropped imports used only as types;
 //  2. no two top folders of src/ that import each other in both directions, type-only imports
 //     included — read from the TypeScript sources.
-"use strict";
+
 const fs = require("node:fs");
 const path = require("node:path");
 const ts = require("typescript");
@@ -37,13 +37,17 @@ function tsSpecifiers(file) {
   const sf = ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.ES2022, true);
   const specs = [];
   const visit = (node) => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier &&
-      ts.isStringLiteral(node.moduleSpecifier)) specs.push(node.moduleSpecifier.text);
-    else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) &&
-      ts.isStringLiteral(node.argument.literal)) specs.push(node.argument.literal.text);
-    else if (ts.isCallExpression(node) && node.arguments.length === 1 && ts.isStringLiteral(node.arguments[0]) &&
-      (node.expression.kind === ts.SyntaxKind.ImportKeyword ||
-        (ts.isIdentifier(node.expression) && node.expression.text === "require"))) specs.push(node.arguments[0].text);
+    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier))
+      specs.push(node.moduleSpecifier.text);
+    else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal))
+      specs.push(node.argument.literal.text);
+    else if (
+      ts.isCallExpression(node) &&
+      node.arguments.length === 1 &&
+      ts.isStringLiteral(node.arguments[0]) &&
+      (node.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(node.expression) && node.expression.text === "require"))
+    )
+      specs.push(node.arguments[0].text);
     ts.forEachChild(node, visit);
   };
   visit(sf);
@@ -59,18 +63,31 @@ function jsSpecifiers(file) {
 /** Strongly connected components with more than one file (or a self-import): the cycles. */
 function cycles(graph) {
   let index = 0;
-  const idx = new Map(), low = new Map(), onStack = new Set(), stack = [], found = [];
+  const idx = new Map(),
+    low = new Map(),
+    onStack = new Set(),
+    stack = [],
+    found = [];
   const strong = (v) => {
-    idx.set(v, index); low.set(v, index); index++;
-    stack.push(v); onStack.add(v);
+    idx.set(v, index);
+    low.set(v, index);
+    index++;
+    stack.push(v);
+    onStack.add(v);
     for (const w of graph.get(v) ?? []) {
-      if (!idx.has(w)) { strong(w); low.set(v, Math.min(low.get(v), low.get(w))); }
-      else if (onStack.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)));
+      if (!idx.has(w)) {
+        strong(w);
+        low.set(v, Math.min(low.get(v), low.get(w)));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)));
     }
     if (low.get(v) === idx.get(v)) {
       const comp = [];
       let w;
-      do { w = stack.pop(); onStack.delete(w); comp.push(w); } while (w !== v);
+      do {
+        w = stack.pop();
+        onStack.delete(w);
+        comp.push(w);
+      } while (w !== v);
       if (comp.length > 1 || (graph.get(v) ?? new Set()).has(v)) found.push(comp.sort());
     }
   };
@@ -88,7 +105,10 @@ if (!fs.existsSync(compiledDir)) {
 const runtime = new Map();
 for (const f of walk(compiledDir, ".js")) {
   const deps = new Set();
-  for (const s of jsSpecifiers(f)) { const r = resolve(f, s, ".js"); if (r) deps.add(r); }
+  for (const s of jsSpecifiers(f)) {
+    const r = resolve(f, s, ".js");
+    if (r) deps.add(r);
+  }
   runtime.set(f, deps);
 }
 for (const comp of cycles(runtime)) {
@@ -120,4 +140,6 @@ if (problems.length > 0) {
   console.error(`check_imports: ${problems.length} problem(s)\n  ${problems.join("\n  ")}`);
   process.exit(1);
 }
-console.log(`check_imports: ${runtime.size} compiled files without runtime cycles; ${folderEdges.size} folder-to-folder import directions, none mutual`);
+console.log(
+  `check_imports: ${runtime.size} compiled files without runtime cycles; ${folderEdges.size} folder-to-folder import directions, none mutual`,
+);

@@ -4,7 +4,7 @@ import { main } from "./cli/main";
 
 main(process.argv.slice(2)).catch((e: unknown) => {
   const err = e as Error;
-  console.error(`error: ${err && err.message ? err.message : String(e)}`);
+  console.error(`error: ${err?.message ? err.message : String(e)}`);
   if (process.env.CLLM4REC_DEBUG) console.error(err.stack);
   process.exitCode = 1;
 });

@@ -16,8 +16,14 @@ const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperC
 test("every family has its cpu, cuda, wrapper, test and bench files", () => {
   for (const f of FAMILIES) {
     assert.match(f.name, /^[a-z][a-z0-9_]*$/, `${f.name}: family names are snake_case`);
-    const files = [`native/cpu/${f.name}.cc`, `native/cuda/${f.name}.cu`, f.wrapper ?? `src/engine/ops/${f.name}.ts`,
-      `test/native/${f.name}.test.ts`, `test/cuda/${f.name}.test.ts`, `test/ops/${f.name}.test.ts`];
+    const files = [
+      `native/cpu/${f.name}.cc`,
+      `native/cuda/${f.name}.cu`,
+      f.wrapper ?? `src/engine/ops/${f.name}.ts`,
+      `test/native/${f.name}.test.ts`,
+      `test/cuda/${f.name}.test.ts`,
+      `test/ops/${f.name}.test.ts`,
+    ];
     if (f.bench) files.push(`bench/${f.name}.bench.ts`);
     for (const file of files) assert.ok(fs.existsSync(path.join(root, file)), `family ${f.name}: ${file} is missing`);
   }
@@ -32,7 +38,8 @@ test("every kernel of kernels.h is in one family, defined in its twins and bound
   assert.deepEqual([...listed].sort(), [...declared].sort(), "the families' kernels are exactly those of kernels.h");
   const signatures = native().signatures;
   for (const f of FAMILIES) {
-    const cpu = read(`native/cpu/${f.name}.cc`), cuda = read(`native/cuda/${f.name}.cu`);
+    const cpu = read(`native/cpu/${f.name}.cc`),
+      cuda = read(`native/cuda/${f.name}.cu`);
     for (const k of f.kernels) {
       const def = new RegExp(`^void ${k}\\(`, "m");
       assert.match(cpu, def, `${k} is not defined in native/cpu/${f.name}.cc`);
@@ -54,8 +61,12 @@ test("every kernel of kernels.h is in one family, defined in its twins and bound
 
 test("every native and ops file belongs to a family; every listed op is exported by its wrapper", () => {
   const names = new Set(FAMILIES.map((f) => f.name));
-  const shared = new Set(["threads.cc", "runtime.cu", "timing.cu", "common.ts"]);  // the CPU thread pool, CUDA runtime and event timer, op helpers
-  for (const [dir, ext] of [["native/cpu", ".cc"], ["native/cuda", ".cu"], ["src/engine/ops", ".ts"]] as const)
+  const shared = new Set(["threads.cc", "runtime.cu", "timing.cu", "common.ts"]); // the CPU thread pool, CUDA runtime and event timer, op helpers
+  for (const [dir, ext] of [
+    ["native/cpu", ".cc"],
+    ["native/cuda", ".cu"],
+    ["src/engine/ops", ".ts"],
+  ] as const)
     for (const file of fs.readdirSync(path.join(root, dir)))
       if (file.endsWith(ext) && !shared.has(file))
         assert.ok(names.has(file.slice(0, -ext.length)), `${dir}/${file} belongs to no family (src/engine/families.ts)`);

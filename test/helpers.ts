@@ -10,7 +10,8 @@ export function lcg(seed: number): () => number {
 export function randn(n: number, std: number, rnd: () => number): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    const u = Math.max(rnd(), 1e-9), v = rnd();
+    const u = Math.max(rnd(), 1e-9),
+      v = rnd();
     out[i] = std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
   return out;
@@ -30,13 +31,20 @@ export function randomGpt2Weights(cfg: { vocabSize: number; nPositions: number; 
   put("wpe.weight", [P, d]);
   for (let l = 0; l < L; l++) {
     const p = `h.${l}.`;
-    put(p + "ln_1.weight", [d], 0.1, 1); put(p + "ln_1.bias", [d], 0.1);
-    put(p + "attn.c_attn.weight", [d, 3 * d]); put(p + "attn.c_attn.bias", [3 * d], 0.1);
-    put(p + "attn.c_proj.weight", [d, d]); put(p + "attn.c_proj.bias", [d], 0.1);
-    put(p + "ln_2.weight", [d], 0.1, 1); put(p + "ln_2.bias", [d], 0.1);
-    put(p + "mlp.c_fc.weight", [d, 4 * d]); put(p + "mlp.c_fc.bias", [4 * d], 0.1);
-    put(p + "mlp.c_proj.weight", [4 * d, d]); put(p + "mlp.c_proj.bias", [d], 0.1);
+    put(p + "ln_1.weight", [d], 0.1, 1);
+    put(p + "ln_1.bias", [d], 0.1);
+    put(p + "attn.c_attn.weight", [d, 3 * d]);
+    put(p + "attn.c_attn.bias", [3 * d], 0.1);
+    put(p + "attn.c_proj.weight", [d, d]);
+    put(p + "attn.c_proj.bias", [d], 0.1);
+    put(p + "ln_2.weight", [d], 0.1, 1);
+    put(p + "ln_2.bias", [d], 0.1);
+    put(p + "mlp.c_fc.weight", [d, 4 * d]);
+    put(p + "mlp.c_fc.bias", [4 * d], 0.1);
+    put(p + "mlp.c_proj.weight", [4 * d, d]);
+    put(p + "mlp.c_proj.bias", [d], 0.1);
   }
-  put("ln_f.weight", [d], 0.1, 1); put("ln_f.bias", [d], 0.1);
+  put("ln_f.weight", [d], 0.1, 1);
+  put("ln_f.bias", [d], 0.1);
   return w;
 }

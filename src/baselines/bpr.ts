@@ -6,13 +6,27 @@
 // One epoch visits every training pair once, in a seeded random order, with fresh negatives.
 // Scores: P_u Q^T + b.
 import {
-  Tensor, tidy, noGrad, backward, add, scale, reshape, matmul, selectRows, squaredDistance,
-  combineLosses, mul, rowSum, logSigmoid, mean, type Device,
-} from '../engine';
-import { Adam } from '../nn/adam';
-import { Rng } from '../shared/rng';
-import { checkSplit, checkUsers, fitLists, type FitOptions, type Recommender, type Split } from './types';
-import { canSelectOnVal, epochLoop, param, valRecall20 } from './neural';
+  Tensor,
+  tidy,
+  noGrad,
+  backward,
+  add,
+  scale,
+  reshape,
+  matmul,
+  selectRows,
+  squaredDistance,
+  combineLosses,
+  mul,
+  rowSum,
+  logSigmoid,
+  mean,
+  type Device,
+} from "../engine";
+import { Adam } from "../nn/adam";
+import { Rng } from "../shared/rng";
+import { checkSplit, checkUsers, fitLists, type FitOptions, type Recommender, type Split } from "./types";
+import { canSelectOnVal, epochLoop, param, valRecall20 } from "./neural";
 
 export interface BprOptions {
   /** Embedding size; default 64. */
@@ -39,8 +53,8 @@ export interface BprOptions {
 }
 
 export class BprRecommender implements Recommender {
-  readonly name = 'BPR-MF';
-  readonly opts: Required<Omit<BprOptions, 'log'>>;
+  readonly name = "BPR-MF";
+  readonly opts: Required<Omit<BprOptions, "log">>;
   private readonly log: (line: string) => void;
   private p: Tensor | null = null; // [U, d]
   private q: Tensor | null = null; // [J, d]
@@ -51,14 +65,22 @@ export class BprRecommender implements Recommender {
 
   constructor(opts: BprOptions = {}) {
     const o = {
-      dim: opts.dim ?? 64, itemBias: opts.itemBias ?? true, lambda: opts.lambda ?? 1e-4, lr: opts.lr ?? 1e-3,
-      initStd: opts.initStd ?? 0.1, batchSize: opts.batchSize ?? 1024, epochs: opts.epochs ?? 100,
-      evalEvery: opts.evalEvery ?? 5, seed: opts.seed ?? 1, device: opts.device ?? 'cpu',
+      dim: opts.dim ?? 64,
+      itemBias: opts.itemBias ?? true,
+      lambda: opts.lambda ?? 1e-4,
+      lr: opts.lr ?? 1e-3,
+      initStd: opts.initStd ?? 0.1,
+      batchSize: opts.batchSize ?? 1024,
+      epochs: opts.epochs ?? 100,
+      evalEvery: opts.evalEvery ?? 5,
+      seed: opts.seed ?? 1,
+      device: opts.device ?? "cpu",
     };
-    for (const k of ['dim', 'batchSize', 'epochs'] as const) {
+    for (const k of ["dim", "batchSize", "epochs"] as const) {
       if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`BprRecommender: ${k} must be a positive integer, got ${o[k]}`);
     }
-    if (!Number.isInteger(o.evalEvery) || o.evalEvery < 0) throw new Error(`BprRecommender: evalEvery must be an integer >= 0, got ${o.evalEvery}`);
+    if (!Number.isInteger(o.evalEvery) || o.evalEvery < 0)
+      throw new Error(`BprRecommender: evalEvery must be an integer >= 0, got ${o.evalEvery}`);
     if (!(o.lambda >= 0) || !(o.lr > 0) || !(o.initStd > 0)) {
       throw new Error(`BprRecommender: need lambda >= 0, lr > 0, initStd > 0; got ${o.lambda}, ${o.lr}, ${o.initStd}`);
     }
@@ -67,9 +89,10 @@ export class BprRecommender implements Recommender {
   }
 
   async fit(split: Split, fitOpts: FitOptions = {}): Promise<void> {
-    checkSplit('BprRecommender.fit', split);
+    checkSplit("BprRecommender.fit", split);
     const { dim: d, device, lambda } = this.opts;
-    const U = split.numUsers, J = split.numItems;
+    const U = split.numUsers,
+      J = split.numItems;
     this.dispose();
     this.numUsers = U;
     this.numItems = J;
@@ -77,21 +100,26 @@ export class BprRecommender implements Recommender {
     const known = lists.map((l) => new Set(l));
     // Training pairs of users that have at least one negative to sample.
     const pairs: [number, number][] = [];
-    lists.forEach((l, u) => { if (l.length < J) for (const i of l) pairs.push([u, i]); });
+    lists.forEach((l, u) => {
+      if (l.length < J) for (const i of l) pairs.push([u, i]);
+    });
     const rng = new Rng(this.opts.seed);
-    const init = rng.fork('init');
+    const init = rng.fork("init");
     const std = this.opts.initStd;
-    this.p = param([U, d], device, () => init.normal(0, std), 'bpr.p');
-    this.q = param([J, d], device, () => init.normal(0, std), 'bpr.q');
-    this.b = this.opts.itemBias ? param([J, 1], device, () => 0, 'bpr.b') : null;
+    this.p = param([U, d], device, () => init.normal(0, std), "bpr.p");
+    this.q = param([J, d], device, () => init.normal(0, std), "bpr.q");
+    this.b = this.opts.itemBias ? param([J, 1], device, () => 0, "bpr.b") : null;
     const params = [this.p, this.q, ...(this.b ? [this.b] : [])];
     const opt = new Adam(params, { lr: this.opts.lr });
-    const order = rng.fork('order'), negatives = rng.fork('negatives');
+    const order = rng.fork("order"),
+      negatives = rng.fork("negatives");
     const B = this.opts.batchSize;
 
     const step = (batch: [number, number][]): number => {
       const n = batch.length;
-      const u = new Int32Array(n), i = new Int32Array(n), j = new Int32Array(n);
+      const u = new Int32Array(n),
+        i = new Int32Array(n),
+        j = new Int32Array(n);
       batch.forEach(([bu, bi], k) => {
         let neg = negatives.int(J);
         while (known[bu].has(neg)) neg = negatives.int(J);
@@ -100,15 +128,22 @@ export class BprRecommender implements Recommender {
         j[k] = neg;
       });
       const v = tidy(() => {
-        const ut = Tensor.from(u, [n], { device }), it = Tensor.from(i, [n], { device }), jt = Tensor.from(j, [n], { device });
-        const pu = selectRows(this.p!, ut, u), qi = selectRows(this.q!, it, i), qj = selectRows(this.q!, jt, j); // [n, d]
+        const ut = Tensor.from(u, [n], { device }),
+          it = Tensor.from(i, [n], { device }),
+          jt = Tensor.from(j, [n], { device });
+        const pu = selectRows(this.p!, ut, u),
+          qi = selectRows(this.q!, it, i),
+          qj = selectRows(this.q!, jt, j); // [n, d]
         let x = rowSum(mul(pu, add(qi, scale(qj, -1)))); // [n]
         const zero = Tensor.zeros([n, d], { device });
         const terms: [Tensor, number][] = [
-          [squaredDistance(pu, zero), lambda / n], [squaredDistance(qi, zero), lambda / n], [squaredDistance(qj, zero), lambda / n],
+          [squaredDistance(pu, zero), lambda / n],
+          [squaredDistance(qi, zero), lambda / n],
+          [squaredDistance(qj, zero), lambda / n],
         ];
         if (this.b) {
-          const bi = selectRows(this.b, it, i), bj = selectRows(this.b, jt, j); // [n, 1]
+          const bi = selectRows(this.b, it, i),
+            bj = selectRows(this.b, jt, j); // [n, 1]
           x = add(x, reshape(add(bi, scale(bj, -1)), [n]));
           const zb = Tensor.zeros([n, 1], { device });
           terms.push([squaredDistance(bi, zb), lambda / n], [squaredDistance(bj, zb), lambda / n]);
@@ -128,7 +163,8 @@ export class BprRecommender implements Recommender {
       params,
       runEpoch: () => {
         const perm = order.shuffle(pairs.slice());
-        let sum = 0, steps = 0;
+        let sum = 0,
+          steps = 0;
         for (let s = 0; s < perm.length; s += B, steps++) sum += step(perm.slice(s, s + B));
         return steps > 0 ? sum / steps : 0;
       },
@@ -142,15 +178,17 @@ export class BprRecommender implements Recommender {
 
   /** P_u Q^T + b for `users`, [users, J]; known items are not masked (the evaluator excludes them). */
   score(users: number[]): Float32Array {
-    if (!this.p || !this.q) throw new Error('BprRecommender.score: call fit() first');
-    checkUsers('BprRecommender.score', users, this.numUsers);
+    if (!this.p || !this.q) throw new Error("BprRecommender.score: call fit() first");
+    checkUsers("BprRecommender.score", users, this.numUsers);
     const J = this.numItems;
     const { device } = this.opts;
-    const out = noGrad(() => tidy(() => {
-      const ids = Int32Array.from(users);
-      const pu = selectRows(this.p!, Tensor.from(ids, [users.length], { device }), ids);
-      return matmul(pu, this.q!, { transB: true }).toFloat32(); // [users, J]
-    }));
+    const out = noGrad(() =>
+      tidy(() => {
+        const ids = Int32Array.from(users);
+        const pu = selectRows(this.p!, Tensor.from(ids, [users.length], { device }), ids);
+        return matmul(pu, this.q!, { transB: true }).toFloat32(); // [users, J]
+      }),
+    );
     if (this.b) {
       const b = this.b.toFloat32();
       for (let r = 0; r < users.length; r++) for (let k = 0; k < J; k++) out[r * J + k] += b[k];

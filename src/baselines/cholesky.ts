@@ -12,7 +12,10 @@ function checkSquare(fn: string, a: Float64Array, n: number): void {
 
 /** sum_{t<len} x[xo+t] * y[yo+t] */
 function dot(x: Float64Array, xo: number, y: Float64Array, yo: number, len: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
   let t = 0;
   for (; t + 3 < len; t += 4) {
     s0 += x[xo + t] * y[yo + t];
@@ -21,15 +24,25 @@ function dot(x: Float64Array, xo: number, y: Float64Array, yo: number, len: numb
     s3 += x[xo + t + 3] * y[yo + t + 3];
   }
   for (; t < len; t++) s0 += x[xo + t] * y[yo + t];
-  return (s0 + s1) + (s2 + s3);
+  return s0 + s1 + (s2 + s3);
 }
 
 /** out[r] = sum_{t<len} x[xr+t] * y[yo+t] for r = 0..3: four dots share each load of y. */
 function dot4(
-  x: Float64Array, x0: number, x1: number, x2: number, x3: number,
-  y: Float64Array, yo: number, len: number, out: Float64Array,
+  x: Float64Array,
+  x0: number,
+  x1: number,
+  x2: number,
+  x3: number,
+  y: Float64Array,
+  yo: number,
+  len: number,
+  out: Float64Array,
 ): void {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
   for (let t = 0; t < len; t++) {
     const yt = y[yo + t];
     s0 += x[x0 + t] * yt;
@@ -37,7 +50,10 @@ function dot4(
     s2 += x[x2 + t] * yt;
     s3 += x[x3 + t] * yt;
   }
-  out[0] = s0; out[1] = s1; out[2] = s2; out[3] = s3;
+  out[0] = s0;
+  out[1] = s1;
+  out[2] = s2;
+  out[3] = s3;
 }
 
 /** Rows handled together, so each streamed row is reused from cache by the whole block. */
@@ -48,7 +64,7 @@ const BLOCK = 16;
  * upper triangle is set to 0). Throws when `a` is not positive definite.
  */
 export function choleskyInPlace(a: Float64Array, n: number): void {
-  checkSquare('choleskyInPlace', a, n);
+  checkSquare("choleskyInPlace", a, n);
   const acc = new Float64Array(4);
   for (let i0 = 0; i0 < n; i0 += BLOCK) {
     const i1 = Math.min(n, i0 + BLOCK);
@@ -72,10 +88,7 @@ export function choleskyInPlace(a: Float64Array, n: number): void {
           continue;
         }
         if (!(s > 0) || !Number.isFinite(s)) {
-          throw new Error(
-            `choleskyInPlace: matrix is not positive definite (pivot ${i} of ${n} is ${s}); ` +
-              'for EASE, increase lambda',
-          );
+          throw new Error(`choleskyInPlace: matrix is not positive definite (pivot ${i} of ${n} is ${s}); ` + "for EASE, increase lambda");
         }
         a[ri + i] = Math.sqrt(s);
         a.fill(0, ri + i + 1, ri + n);
@@ -89,7 +102,7 @@ export function choleskyInPlace(a: Float64Array, n: number): void {
  * `a` is consumed (overwritten) when `overwrite` is true, which saves one n*n buffer.
  */
 export function invertSpd(a: Float64Array, n: number, overwrite = false): Float64Array {
-  checkSquare('invertSpd', a, n);
+  checkSquare("invertSpd", a, n);
   const l = overwrite ? a : Float64Array.from(a);
   choleskyInPlace(l, n);
   // v = (L^-1)^T, upper triangular: row q of v is column q of L^-1, found by forward

@@ -1,12 +1,18 @@
 // Fit recommenders, time them, evaluate val and test, write compare.{md,json,svg}.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import * as fs from "node:fs";
+import * as path from "node:path";
 import {
-  evaluateRanking, DEFAULT_NDCG_KS, DEFAULT_RECALL_KS, DEFAULT_TEST_EXCLUDE, type EvalOptions, type EvalResult, type TestExclude,
-} from '../shared/metrics';
-import { compareMarkdown } from './compare-table';
-import { compareSvg } from './compare-chart';
-import { checkSplit, type Recommender, type Split } from './types';
+  evaluateRanking,
+  DEFAULT_NDCG_KS,
+  DEFAULT_RECALL_KS,
+  DEFAULT_TEST_EXCLUDE,
+  type EvalOptions,
+  type EvalResult,
+  type TestExclude,
+} from "../shared/metrics";
+import { compareMarkdown } from "./compare_table";
+import { compareSvg } from "./compare_chart";
+import { checkSplit, type Recommender, type Split } from "./types";
 
 /** One model's results; rows for models trained elsewhere (CLLM4Rec) have this shape too. */
 export interface CompareRow {
@@ -44,23 +50,23 @@ export interface CompareOptions {
 }
 
 function checkRow(row: CompareRow, recallKs: number[], ndcgKs: number[]): void {
-  for (const side of ['val', 'test'] as const) {
+  for (const side of ["val", "test"] as const) {
     const r = row[side];
     for (const k of recallKs) {
-      if (typeof r?.recall?.[k] !== 'number') throw new Error(`runCompare: row '${row.name}' lacks ${side}.recall[${k}]`);
+      if (typeof r?.recall?.[k] !== "number") throw new Error(`runCompare: row '${row.name}' lacks ${side}.recall[${k}]`);
     }
     for (const k of ndcgKs) {
-      if (typeof r?.ndcg?.[k] !== 'number') throw new Error(`runCompare: row '${row.name}' lacks ${side}.ndcg[${k}]`);
+      if (typeof r?.ndcg?.[k] !== "number") throw new Error(`runCompare: row '${row.name}' lacks ${side}.ndcg[${k}]`);
     }
   }
 }
 
 /** Fit and evaluate each recommender in turn, then write the three report files. */
 export async function runCompare(split: Split, recommenders: Recommender[], opts: CompareOptions): Promise<CompareReport> {
-  if (!opts || typeof opts.datasetName !== 'string' || typeof opts.outDir !== 'string') {
+  if (!opts || typeof opts.datasetName !== "string" || typeof opts.outDir !== "string") {
     throw new Error(`runCompare: opts.datasetName and opts.outDir must be strings, got ${JSON.stringify(opts)}`);
   }
-  checkSplit('runCompare', split);
+  checkSplit("runCompare", split);
   const evalOpts: EvalOptions = {
     recallKs: opts.eval?.recallKs ?? [...DEFAULT_RECALL_KS],
     ndcgKs: opts.eval?.ndcgKs ?? [...DEFAULT_NDCG_KS],
@@ -84,8 +90,8 @@ export async function runCompare(split: Split, recommenders: Recommender[], opts
       scored += users.length;
       return out;
     };
-    const val = await evaluateRanking(timedScore, split, 'val', evalOpts);
-    const test = await evaluateRanking(timedScore, split, 'test', evalOpts);
+    const val = await evaluateRanking(timedScore, split, "val", evalOpts);
+    const test = await evaluateRanking(timedScore, split, "test", evalOpts);
     // ms per user equals seconds per 1,000 users.
     const row: CompareRow = { name: rec.name, val, test, trainSeconds, scoreSecondsPer1k: scored > 0 ? scoreMs / scored : null };
     log(`${rec.name}: train ${trainSeconds.toFixed(2)} s, test R@${recallKs[0]} ${test.recall[recallKs[0]].toFixed(4)}`);
@@ -107,9 +113,9 @@ export async function runCompare(split: Split, recommenders: Recommender[], opts
     rows,
   };
   fs.mkdirSync(opts.outDir, { recursive: true });
-  fs.writeFileSync(path.join(opts.outDir, 'compare.md'), compareMarkdown(report));
+  fs.writeFileSync(path.join(opts.outDir, "compare.md"), compareMarkdown(report));
   // JSON has no NaN: a metric with no evaluable user is written as null.
-  fs.writeFileSync(path.join(opts.outDir, 'compare.json'), JSON.stringify(report, null, 2) + '\n');
-  fs.writeFileSync(path.join(opts.outDir, 'compare.svg'), compareSvg(report));
+  fs.writeFileSync(path.join(opts.outDir, "compare.json"), JSON.stringify(report, null, 2) + "\n");
+  fs.writeFileSync(path.join(opts.outDir, "compare.svg"), compareSvg(report));
   return report;
 }

@@ -1,8 +1,8 @@
 // EASE (Steck, WWW 2019): a closed-form item-item linear model.
 //   G = X^T X + lambda I,  P = G^-1,  B = I - P diag(1/diag(P)),  so diag(B) = 0;
 //   scores = X B, i.e. a user's row is the sum of the B rows of the user's items.
-import { invertSpd } from './cholesky';
-import { checkSplit, checkUsers, fitLists, type FitOptions, type Recommender, type Split } from './types';
+import { invertSpd } from "./cholesky";
+import { checkSplit, checkUsers, fitLists, type FitOptions, type Recommender, type Split } from "./types";
 
 export interface EaseOptions {
   /**
@@ -29,7 +29,7 @@ export class EaseRecommender implements Recommender {
   }
 
   async fit(split: Split, opts: FitOptions = {}): Promise<void> {
-    checkSplit('EaseRecommender.fit', split);
+    checkSplit("EaseRecommender.fit", split);
     const J = split.numItems;
     const lists = fitLists(split, opts).map((items) => Array.from(new Set(items)));
     this.b = easeWeights(lists, J, this.lambda);
@@ -39,14 +39,14 @@ export class EaseRecommender implements Recommender {
 
   /** The learned item-item matrix B, [numItems, numItems] row-major, zero diagonal. */
   weights(): Float32Array {
-    if (!this.b) throw new Error('EaseRecommender.weights: call fit() first');
+    if (!this.b) throw new Error("EaseRecommender.weights: call fit() first");
     return this.b;
   }
 
   score(users: number[]): Float32Array {
     const b = this.b;
-    if (!b) throw new Error('EaseRecommender.score: call fit() first');
-    checkUsers('EaseRecommender.score', users, this.lists.length);
+    if (!b) throw new Error("EaseRecommender.score: call fit() first");
+    checkUsers("EaseRecommender.score", users, this.lists.length);
     const J = this.numItems;
     const out = new Float32Array(users.length * J); // [users, J]
     for (let r = 0; r < users.length; r++) {

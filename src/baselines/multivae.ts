@@ -9,13 +9,25 @@
 // 40,000 updates); small data sets have far fewer updates, so annealSteps defaults to
 // 60% of this run's updates (documented in the options).
 import {
-  Tensor, tidy, noGrad, backward, add, scale, linear, multinomialNll, combineLosses,
-  mul, tanh, exp, mean, type Device,
-} from '../engine';
-import { Adam } from '../nn/adam';
-import { Rng } from '../shared/rng';
-import { checkSplit, checkUsers, fitLists, type FitOptions, type Recommender, type Split } from './types';
-import { canSelectOnVal, epochLoop, param, valRecall20, xavierUniform } from './neural';
+  Tensor,
+  tidy,
+  noGrad,
+  backward,
+  add,
+  scale,
+  linear,
+  multinomialNll,
+  combineLosses,
+  mul,
+  tanh,
+  exp,
+  mean,
+  type Device,
+} from "../engine";
+import { Adam } from "../nn/adam";
+import { Rng } from "../shared/rng";
+import { checkSplit, checkUsers, fitLists, type FitOptions, type Recommender, type Split } from "./types";
+import { canSelectOnVal, epochLoop, param, valRecall20, xavierUniform } from "./neural";
 
 export interface MultiVaeOptions {
   /** Hidden width of encoder and decoder; default 600. */
@@ -49,13 +61,21 @@ export interface MultiVaeOptions {
 }
 
 interface Weights {
-  w1: Tensor; b1: Tensor; wMu: Tensor; bMu: Tensor; wLv: Tensor; bLv: Tensor;
-  w3: Tensor; b3: Tensor; w4: Tensor; b4: Tensor;
+  w1: Tensor;
+  b1: Tensor;
+  wMu: Tensor;
+  bMu: Tensor;
+  wLv: Tensor;
+  bLv: Tensor;
+  w3: Tensor;
+  b3: Tensor;
+  w4: Tensor;
+  b4: Tensor;
 }
 
 export class MultiVaeRecommender implements Recommender {
-  readonly name = 'Multi-VAE';
-  readonly opts: Required<Omit<MultiVaeOptions, 'annealSteps' | 'log'>> & { annealSteps: number | null };
+  readonly name = "Multi-VAE";
+  readonly opts: Required<Omit<MultiVaeOptions, "annealSteps" | "log">> & { annealSteps: number | null };
   private readonly log: (line: string) => void;
   private w: Weights | null = null;
   private lists: number[][] = [];
@@ -66,18 +86,27 @@ export class MultiVaeRecommender implements Recommender {
 
   constructor(opts: MultiVaeOptions = {}) {
     const o = {
-      hidden: opts.hidden ?? 600, latent: opts.latent ?? 200, dropout: opts.dropout ?? 0.5,
-      betaCap: opts.betaCap ?? 0.2, annealSteps: opts.annealSteps ?? null, lr: opts.lr ?? 1e-3,
-      batchSize: opts.batchSize ?? 500, epochs: opts.epochs ?? 100, evalEvery: opts.evalEvery ?? 1,
-      seed: opts.seed ?? 1, device: opts.device ?? 'cpu',
+      hidden: opts.hidden ?? 600,
+      latent: opts.latent ?? 200,
+      dropout: opts.dropout ?? 0.5,
+      betaCap: opts.betaCap ?? 0.2,
+      annealSteps: opts.annealSteps ?? null,
+      lr: opts.lr ?? 1e-3,
+      batchSize: opts.batchSize ?? 500,
+      epochs: opts.epochs ?? 100,
+      evalEvery: opts.evalEvery ?? 1,
+      seed: opts.seed ?? 1,
+      device: opts.device ?? "cpu",
     };
-    const positiveInts = ['hidden', 'latent', 'batchSize', 'epochs'] as const;
+    const positiveInts = ["hidden", "latent", "batchSize", "epochs"] as const;
     for (const k of positiveInts) {
       if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`MultiVaeRecommender: ${k} must be a positive integer, got ${o[k]}`);
     }
-    if (!Number.isInteger(o.evalEvery) || o.evalEvery < 0) throw new Error(`MultiVaeRecommender: evalEvery must be an integer >= 0, got ${o.evalEvery}`);
+    if (!Number.isInteger(o.evalEvery) || o.evalEvery < 0)
+      throw new Error(`MultiVaeRecommender: evalEvery must be an integer >= 0, got ${o.evalEvery}`);
     if (!(o.dropout >= 0 && o.dropout < 1)) throw new Error(`MultiVaeRecommender: dropout must lie in [0, 1), got ${o.dropout}`);
-    if (!(o.betaCap >= 0) || !(o.lr > 0)) throw new Error(`MultiVaeRecommender: betaCap must be >= 0 and lr > 0, got ${o.betaCap}, ${o.lr}`);
+    if (!(o.betaCap >= 0) || !(o.lr > 0))
+      throw new Error(`MultiVaeRecommender: betaCap must be >= 0 and lr > 0, got ${o.betaCap}, ${o.lr}`);
     if (o.annealSteps !== null && !(Number.isInteger(o.annealSteps) && o.annealSteps >= 1)) {
       throw new Error(`MultiVaeRecommender: annealSteps must be a positive integer, got ${o.annealSteps}`);
     }
@@ -86,22 +115,27 @@ export class MultiVaeRecommender implements Recommender {
   }
 
   async fit(split: Split, fitOpts: FitOptions = {}): Promise<void> {
-    checkSplit('MultiVaeRecommender.fit', split);
+    checkSplit("MultiVaeRecommender.fit", split);
     const { hidden: H, latent: K, device, dropout: p, betaCap } = this.opts;
     const J = split.numItems;
     this.dispose();
     this.lists = fitLists(split, fitOpts).map((items) => Array.from(new Set(items)));
     this.numItems = J;
     const rng = new Rng(this.opts.seed);
-    const init = rng.fork('init');
+    const init = rng.fork("init");
     const bias = () => init.normal(0, 0.001);
     // mu and logvar heads are the two halves of Liang's [H, 2K] layer: Glorot over 2K outputs.
     const w: Weights = {
-      w1: param([J, H], device, xavierUniform(init, J, H), 'vae.w1'), b1: param([H], device, bias, 'vae.b1'),
-      wMu: param([H, K], device, xavierUniform(init, H, 2 * K), 'vae.wMu'), bMu: param([K], device, bias, 'vae.bMu'),
-      wLv: param([H, K], device, xavierUniform(init, H, 2 * K), 'vae.wLv'), bLv: param([K], device, bias, 'vae.bLv'),
-      w3: param([K, H], device, xavierUniform(init, K, H), 'vae.w3'), b3: param([H], device, bias, 'vae.b3'),
-      w4: param([H, J], device, xavierUniform(init, H, J), 'vae.w4'), b4: param([J], device, bias, 'vae.b4'),
+      w1: param([J, H], device, xavierUniform(init, J, H), "vae.w1"),
+      b1: param([H], device, bias, "vae.b1"),
+      wMu: param([H, K], device, xavierUniform(init, H, 2 * K), "vae.wMu"),
+      bMu: param([K], device, bias, "vae.bMu"),
+      wLv: param([H, K], device, xavierUniform(init, H, 2 * K), "vae.wLv"),
+      bLv: param([K], device, bias, "vae.bLv"),
+      w3: param([K, H], device, xavierUniform(init, K, H), "vae.w3"),
+      b3: param([H], device, bias, "vae.b3"),
+      w4: param([H, J], device, xavierUniform(init, H, J), "vae.w4"),
+      b4: param([J], device, bias, "vae.b4"),
     };
     this.w = w;
     const params = Object.values(w);
@@ -111,7 +145,9 @@ export class MultiVaeRecommender implements Recommender {
     const B = Math.min(this.opts.batchSize, users.length);
     const batchesPerEpoch = Math.ceil(users.length / B);
     const annealSteps = this.opts.annealSteps ?? Math.max(1, Math.round(0.6 * this.opts.epochs * batchesPerEpoch));
-    const order = rng.fork('order'), drop = rng.fork('dropout'), noise = rng.fork('eps');
+    const order = rng.fork("order"),
+      drop = rng.fork("dropout"),
+      noise = rng.fork("eps");
     this.updates = 0;
 
     const step = (batch: number[]): number => {
@@ -131,7 +167,10 @@ export class MultiVaeRecommender implements Recommender {
         const nll = multinomialNll(this.decode(z), t);
         // KL = mean_u 0.5 sum_k (exp(lv) + mu^2 - lv - 1) = 0.5 K (mean(exp(lv) + mu^2 - lv) - 1)
         const m = mean(add(add(exp(logvar), mul(mu, mu)), scale(logvar, -1)));
-        const loss = combineLosses([[nll, 1], [m, beta * 0.5 * K]]);
+        const loss = combineLosses([
+          [nll, 1],
+          [m, beta * 0.5 * K],
+        ]);
         backward(loss);
         return loss.item() - beta * 0.5 * K; // the constant of the KL, for the log only
       });
@@ -164,17 +203,19 @@ export class MultiVaeRecommender implements Recommender {
    * Known items are not masked: the evaluator excludes them.
    */
   score(users: number[]): Float32Array {
-    if (!this.w) throw new Error('MultiVaeRecommender.score: call fit() first');
-    checkUsers('MultiVaeRecommender.score', users, this.lists.length);
+    if (!this.w) throw new Error("MultiVaeRecommender.score: call fit() first");
+    checkUsers("MultiVaeRecommender.score", users, this.lists.length);
     const J = this.numItems;
     const out = new Float32Array(users.length * J);
     const chunk = 1024;
     for (let s = 0; s < users.length; s += chunk) {
       const us = users.slice(s, s + chunk);
-      const logits = noGrad(() => tidy(() => {
-        const x = Tensor.from(this.rows(us, true), [us.length, J], { device: this.opts.device });
-        return this.decode(this.encode(x).mu).toFloat32();
-      }));
+      const logits = noGrad(() =>
+        tidy(() => {
+          const x = Tensor.from(this.rows(us, true), [us.length, J], { device: this.opts.device });
+          return this.decode(this.encode(x).mu).toFloat32();
+        }),
+      );
       out.set(logits, s * J);
     }
     return out;

@@ -1,9 +1,9 @@
 // Shared pieces of the neural baselines (Multi-VAE, BPR) trained on our engine:
 // seeded parameter init, weight snapshots, and epoch-wise selection on validation.
-import { Tensor, keep, type Device } from '../engine';
-import { Rng } from '../shared/rng';
-import { evaluateRanking } from '../shared/metrics';
-import type { Split } from './types';
+import { Tensor, keep, type Device } from "../engine";
+import type { Rng } from "../shared/rng";
+import { evaluateRanking } from "../shared/metrics";
+import type { Split } from "./types";
 
 /** A trainable leaf filled by `draw()` (host values, uploaded once). */
 export function param(shape: number[], device: Device, draw: () => number, name: string): Tensor {
@@ -28,10 +28,14 @@ export class Snapshot {
     this.copies = params.map((p) => keep(p.clone()));
   }
   save(): void {
-    this.params.forEach((p, i) => this.copies[i].copyFrom(p));
+    this.params.forEach((p, i) => {
+      this.copies[i].copyFrom(p);
+    });
   }
   restore(): void {
-    this.params.forEach((p, i) => p.copyFrom(this.copies[i]));
+    this.params.forEach((p, i) => {
+      p.copyFrom(this.copies[i]);
+    });
   }
   dispose(): void {
     for (const c of this.copies) c.dispose();
@@ -55,7 +59,8 @@ export interface EpochLoopOptions {
 export async function epochLoop(o: EpochLoopOptions): Promise<{ bestEpoch: number; bestVal: number | null }> {
   const select = o.validate !== null && o.evalEvery > 0;
   const snap = select ? new Snapshot(o.params) : null;
-  let bestEpoch = o.epochs, bestVal = -Infinity;
+  let bestEpoch = o.epochs,
+    bestVal = -Infinity;
   try {
     for (let e = 1; e <= o.epochs; e++) {
       const loss = o.runEpoch(e);
@@ -81,7 +86,7 @@ export async function epochLoop(o: EpochLoopOptions): Promise<{ bestEpoch: numbe
 
 /** Recall@20 on split.val of a score function (train items excluded by the evaluator). */
 export async function valRecall20(score: (users: number[]) => Float32Array, split: Split): Promise<number> {
-  const r = await evaluateRanking(score, split, 'val', { recallKs: [20], ndcgKs: [100], batchSize: 512 });
+  const r = await evaluateRanking(score, split, "val", { recallKs: [20], ndcgKs: [100], batchSize: 512 });
   return r.recall[20];
 }
 

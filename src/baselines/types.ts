@@ -37,7 +37,7 @@ export function checkSplit(fn: string, split: Split): void {
   if (!Number.isInteger(numUsers) || numUsers < 0 || !Number.isInteger(numItems) || numItems < 1) {
     throw new Error(`${fn}: bad split sizes numUsers=${numUsers}, numItems=${numItems}`);
   }
-  for (const part of ['train', 'val', 'test'] as const) {
+  for (const part of ["train", "val", "test"] as const) {
     const lists = split[part];
     if (!Array.isArray(lists) || lists.length !== numUsers) {
       throw new Error(`${fn}: split.${part} has ${lists?.length} user lists, expected numUsers=${numUsers}`);

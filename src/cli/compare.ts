@@ -1,7 +1,7 @@
 // --compare: the baselines on the same split, next to the CLLM4Rec run, in one table.
 import * as path from "node:path";
-import { loadRun, TrainReport } from "../cllm4rec/pipeline";
-import { runCompare, PopularityRecommender, EaseRecommender, MultiVaeRecommender, BprRecommender, Recommender } from "../baselines";
+import { loadRun, type TrainReport } from "../cllm4rec/pipeline";
+import { runCompare, PopularityRecommender, EaseRecommender, MultiVaeRecommender, BprRecommender, type Recommender } from "../baselines";
 import type { OpenOptions } from "../cllm4rec/pipeline";
 
 export async function runComparison(outDir: string, report: TrainReport, open: OpenOptions): Promise<void> {
@@ -19,7 +19,15 @@ export async function runComparison(outDir: string, report: TrainReport, open: O
     outDir,
     log: open.log,
     eval: { testExclude: report.config.testExclude },
-    extraRows: [{ name: "CLLM4Rec", val: report.cllm4rec.val, test: report.cllm4rec.test, trainSeconds: report.totalSeconds, scoreSecondsPer1k: report.scoreSecondsPer1k }],
+    extraRows: [
+      {
+        name: "CLLM4Rec",
+        val: report.cllm4rec.val,
+        test: report.cllm4rec.test,
+        trainSeconds: report.totalSeconds,
+        scoreSecondsPer1k: report.scoreSecondsPer1k,
+      },
+    ],
   });
   open.log?.(`comparison of ${res.rows.length} models written to ${path.join(outDir, "compare.md")} (.json, .svg)`);
 }

@@ -1,16 +1,25 @@
 // The command line: train (default), evaluate, recommend, export, generate, pretrain.
 import * as os from "node:os";
 import * as path from "node:path";
-import { parseArgs, helpText, FLAGS, ParsedArgs } from "./flags";
-import { PAPER_DEFAULTS, QUICK_PRESET, TrainConfig, validateConfig } from "../cllm4rec/train/config";
+import { parseArgs, helpText, FLAGS, type ParsedArgs } from "./flags";
+import { PAPER_DEFAULTS, QUICK_PRESET, type TrainConfig, validateConfig } from "../cllm4rec/train/config";
 import {
-  RunSpec, trainRun, loadRun, recommend, exportEmbeddings, reportTable, popularityMetrics, TrainReport, cacheDir, scoringCorpora,
+  type RunSpec,
+  trainRun,
+  loadRun,
+  recommend,
+  exportEmbeddings,
+  reportTable,
+  popularityMetrics,
+  type TrainReport,
+  cacheDir,
+  scoringCorpora,
 } from "../cllm4rec/pipeline";
 import type { DataSpec } from "../cllm4rec/data";
 import { evaluateRun } from "../cllm4rec/predict/score";
 import { runComparison } from "./compare";
-import { ensureTinyModel } from "../io/tiny-gpt2";
-import { loadGpt2Folder } from "../io/gpt2-folder";
+import { ensureTinyModel } from "../io/tiny_gpt2";
+import { loadGpt2Folder } from "../io/gpt2_folder";
 import { Gpt2 } from "../nn/gpt2";
 import { greedyGenerate } from "../nn/generate";
 import { defaultDevice, native } from "../engine";
@@ -34,14 +43,19 @@ function dataSpec(f: ParsedArgs["flags"]): DataSpec {
       if (f["synthetic-items"] !== undefined) s.numItems = f["synthetic-items"] as number;
       return s;
     }
-    case "movielens": return { kind: "movielens", dir: need() };
+    case "movielens":
+      return { kind: "movielens", dir: need() };
     case "npz": {
       // the authors' split is used as is: preprocessing flags would silently do nothing
       const pre = ["rating-threshold", "user-core", "item-core", "split-seed"].filter((k) => f[k] !== undefined);
-      if (pre.length) throw new Error(`--data npz: ${pre.map((k) => "--" + k).join(", ")} do(es) not apply (the folder's train/val/test matrices are used as is)`);
+      if (pre.length)
+        throw new Error(
+          `--data npz: ${pre.map((k) => "--" + k).join(", ")} do(es) not apply (the folder's train/val/test matrices are used as is)`,
+        );
       return { kind: "npz", dir: need() };
     }
-    case "amazon": return { kind: "amazon", file: need(), ...(f["amazon-meta"] ? { meta: path.resolve(String(f["amazon-meta"])) } : {}) };
+    case "amazon":
+      return { kind: "amazon", file: need(), ...(f["amazon-meta"] ? { meta: path.resolve(String(f["amazon-meta"])) } : {}) };
     case "generic": {
       const g: DataSpec = { kind: "generic", interactions: need() };
       if (f["item-text"]) g.itemText = path.resolve(String(f["item-text"]));
@@ -49,7 +63,8 @@ function dataSpec(f: ParsedArgs["flags"]): DataSpec {
       if (f["review-text"]) g.reviews = path.resolve(String(f["review-text"]));
       return g;
     }
-    default: throw new Error(`--data: unknown kind '${kind}' (synthetic, movielens, amazon, generic or npz)`);
+    default:
+      throw new Error(`--data: unknown kind '${kind}' (synthetic, movielens, amazon, generic or npz)`);
   }
 }
 
@@ -65,11 +80,35 @@ function trainConfig(f: ParsedArgs["flags"], synthetic: boolean): TrainConfig {
 export const MAX_THREADS = 1024;
 
 /** Flags that describe the data or the backbone: --resume takes them from run.json. */
-const DATA_FLAGS = ["data", "item-text", "user-text", "review-text", "amazon-meta", "rating-threshold", "user-core", "item-core", "split-seed",
-  "synthetic-users", "synthetic-items", "strict", "model"];
+const DATA_FLAGS = [
+  "data",
+  "item-text",
+  "user-text",
+  "review-text",
+  "amazon-meta",
+  "rating-threshold",
+  "user-core",
+  "item-core",
+  "split-seed",
+  "synthetic-users",
+  "synthetic-items",
+  "strict",
+  "model",
+];
 
 /** Files of the run folder that export must never overwrite. */
-const RUN_FILES = ["run.json", "state.json", "report.json", "report.md", "metrics.jsonl", "dataset-card.json", "run.lock", "compare.md", "compare.json", "compare.svg"];
+const RUN_FILES = [
+  "run.json",
+  "state.json",
+  "report.json",
+  "report.md",
+  "metrics.jsonl",
+  "dataset-card.json",
+  "run.lock",
+  "compare.md",
+  "compare.json",
+  "compare.svg",
+];
 
 function needOut(f: ParsedArgs["flags"]): string {
   if (!f.out) throw new Error("this command needs --out DIR (a run folder made by training)");
@@ -85,8 +124,16 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (args.positional.length) throw new Error(`unexpected argument(s): ${args.positional.join(" ")} (see --help)`);
   if (f.threads !== undefined && !(Number.isInteger(f.threads) && (f.threads as number) >= 1 && (f.threads as number) <= MAX_THREADS))
-    throw new RangeError(`--threads must be an integer in 1..${MAX_THREADS}, got ${f.threads} (this machine has ${os.cpus().length} cores)`);
-  const open = { device: f.device as string | undefined, threads: f.threads as number | undefined, dtype: f.dtype as "f32" | "bf16" | undefined, log: (s: string) => console.log(s), allowDataChange: !!f["allow-data-change"] };
+    throw new RangeError(
+      `--threads must be an integer in 1..${MAX_THREADS}, got ${f.threads} (this machine has ${os.cpus().length} cores)`,
+    );
+  const open = {
+    device: f.device as string | undefined,
+    threads: f.threads as number | undefined,
+    dtype: f.dtype as "f32" | "bf16" | undefined,
+    log: (s: string) => console.log(s),
+    allowDataChange: !!f["allow-data-change"],
+  };
   switch (args.command) {
     case "train": {
       const data = dataSpec(f);
@@ -107,16 +154,22 @@ export async function main(argv: string[]): Promise<void> {
       console.log(`cllm4rec train: data ${data.kind}, out ${out}`);
       if (f.profile) enableProfile({ sync: f.device !== "cpu" && native().cudaDeviceCount() > 0 });
       const resumeConfig: Partial<TrainConfig> = {};
-      for (const def of FLAGS) if (def.config && f[def.name] !== undefined) (resumeConfig as Record<string, unknown>)[def.config] = f[def.name];
+      for (const def of FLAGS)
+        if (def.config && f[def.name] !== undefined) (resumeConfig as Record<string, unknown>)[def.config] = f[def.name];
       const report: TrainReport = await trainRun(spec, out, {
-        ...open, resume: !!f.resume, resumeConfig, resumeDataGiven: DATA_FLAGS.some((n) => f[n] !== undefined),
+        ...open,
+        resume: !!f.resume,
+        resumeConfig,
+        resumeDataGiven: DATA_FLAGS.some((n) => f[n] !== undefined),
       });
       if (f.profile) {
         const prof = profileReport();
         console.log(formatProfile(prof));
         fs.writeFileSync(path.join(out, "profile.json"), JSON.stringify(prof, null, 2) + "\n");
       }
-      console.log(`training curves: ${writeTrainingCurves(out, `CLLM4Rec on ${data.kind}${spec.config.ablation !== "none" ? ` (ablation ${spec.config.ablation})` : ""}`)}`);
+      console.log(
+        `training curves: ${writeTrainingCurves(out, `CLLM4Rec on ${data.kind}${spec.config.ablation !== "none" ? ` (ablation ${spec.config.ablation})` : ""}`)}`,
+      );
       if (f.compare) await runComparison(out, report, open);
       return;
     }
@@ -139,7 +192,10 @@ export async function main(argv: string[]): Promise<void> {
       if (!f.users) throw new Error("recommend needs --users ID[,ID...] (original user ids)");
       // stdout is the JSON; warnings (e.g. --allow-data-change) go to stderr
       const ctx = await loadRun(out, { ...open, log: (s) => console.error(s) });
-      const users = String(f.users).split(",").map((s) => s.trim()).filter(Boolean);
+      const users = String(f.users)
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
       if (users.length === 0) throw new Error(`--users names no user id ('${String(f.users)}'); give original ids separated by commas`);
       const recs = recommend(ctx, users, (f.top as number) ?? 10);
       console.log(JSON.stringify(recs, null, 2));
@@ -151,7 +207,8 @@ export async function main(argv: string[]): Promise<void> {
       const folder = loadGpt2Folder(dir);
       const gpt = new Gpt2(folder.config, folder.weights, defaultDevice(String(f.device ?? "auto"), console.log));
       const tokens = (f.tokens as number | undefined) ?? 10;
-      if (!(Number.isInteger(tokens) && tokens >= 1 && tokens <= 100000)) throw new RangeError(`--tokens must be an integer in 1..100000, got ${tokens}`);
+      if (!(Number.isInteger(tokens) && tokens >= 1 && tokens <= 100000))
+        throw new RangeError(`--tokens must be an integer in 1..100000, got ${tokens}`);
       const prompt = String(f.prompt ?? "The capital of France is");
       const ids = folder.tokenizer.encode(prompt);
       const next = greedyGenerate(gpt, ids, tokens);
@@ -171,8 +228,14 @@ export async function main(argv: string[]): Promise<void> {
       const ids = to.replace(/\.safetensors$/, "") + ".ids.json";
       for (const target of [to, ids]) {
         const rel = path.relative(out, target);
-        if (RUN_FILES.includes(rel) || rel.split(path.sep)[0] === "checkpoint" || (fs.existsSync(target) && fs.statSync(target).isDirectory()))
-          throw new Error(`--to ${target} would overwrite ${fs.existsSync(target) && fs.statSync(target).isDirectory() ? "a folder" : "a file of the run itself"}; choose another name`);
+        if (
+          RUN_FILES.includes(rel) ||
+          rel.split(path.sep)[0] === "checkpoint" ||
+          (fs.existsSync(target) && fs.statSync(target).isDirectory())
+        )
+          throw new Error(
+            `--to ${target} would overwrite ${fs.existsSync(target) && fs.statSync(target).isDirectory() ? "a folder" : "a file of the run itself"}; choose another name`,
+          );
       }
       const ctx = await loadRun(out, open);
       const r = exportEmbeddings(ctx, to);

@@ -5,7 +5,7 @@ import type { ParsedArgs } from "./flags";
 import type { DataSpec } from "../cllm4rec/data";
 import { loadDataset } from "../cllm4rec/data";
 import { cacheDir } from "../cllm4rec/pipeline";
-import { PRETRAIN_DEFAULTS, PretrainOptions, pretrain } from "../cllm4rec/pretrain/pretrain";
+import { PRETRAIN_DEFAULTS, type PretrainOptions, pretrain } from "../cllm4rec/pretrain/pretrain";
 import { datasetTexts, readTextFile } from "../cllm4rec/pretrain/texts";
 import { defaultDevice, native } from "../engine";
 
@@ -17,9 +17,19 @@ export function pretrainOptions(f: Flags): PretrainOptions {
   const num = (flag: string, key: keyof PretrainOptions) => {
     if (f[flag] !== undefined) (o as unknown as Record<string, number>)[key] = f[flag] as number;
   };
-  num("layers", "layers"); num("d", "d"); num("heads", "heads"); num("context", "context"); num("positions", "positions");
-  num("max-steps", "maxSteps"); num("batch-size", "batch"); num("lr", "lr"); num("warmup", "warmup");
-  num("weight-decay", "weightDecay"); num("grad-clip", "clip"); num("seed", "seed"); num("val-every", "valEvery");
+  num("layers", "layers");
+  num("d", "d");
+  num("heads", "heads");
+  num("context", "context");
+  num("positions", "positions");
+  num("max-steps", "maxSteps");
+  num("batch-size", "batch");
+  num("lr", "lr");
+  num("warmup", "warmup");
+  num("weight-decay", "weightDecay");
+  num("grad-clip", "clip");
+  num("seed", "seed");
+  num("val-every", "valEvery");
   num("checkpoint-every", "checkpointEvery");
   o.minLr = f["min-lr"] !== undefined ? (f["min-lr"] as number) : o.lr / 10;
   if (f.positions === undefined) o.positions = Math.max(o.positions, o.context);
@@ -27,10 +37,14 @@ export function pretrainOptions(f: Flags): PretrainOptions {
   return o;
 }
 
-export async function pretrainCommand(f: Flags, dataSpec: (f: Flags) => DataSpec,
-  open: { device?: string; threads?: number; log: (s: string) => void }): Promise<void> {
+export async function pretrainCommand(
+  f: Flags,
+  dataSpec: (f: Flags) => DataSpec,
+  open: { device?: string; threads?: number; log: (s: string) => void },
+): Promise<void> {
   if (!f.out) throw new Error("pretrain needs --out DIR (the Hugging Face folder to write)");
-  if (!f.data && !f.text) throw new Error("pretrain needs text: --data KIND PATH (its training split's texts) and/or --text FILE[,FILE...]");
+  if (!f.data && !f.text)
+    throw new Error("pretrain needs text: --data KIND PATH (its training split's texts) and/or --text FILE[,FILE...]");
   if (open.threads) native().setNumThreads(open.threads);
   const out = path.resolve(String(f.out));
   const docs: string[] = [];
@@ -41,7 +55,10 @@ export async function pretrainCommand(f: Flags, dataSpec: (f: Flags) => DataSpec
     docs.push(...texts);
   }
   if (f.text) {
-    for (const file of String(f.text).split(",").map((s) => s.trim()).filter(Boolean)) {
+    for (const file of String(f.text)
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const texts = readTextFile(path.resolve(file));
       open.log(`pretrain: ${texts.length} documents from ${file}`);
       docs.push(...texts);

@@ -7,17 +7,17 @@ import { native, defaultDevice, Tensor } from "../engine";
 import { scoreUsers } from "./predict/score";
 import type { Device } from "../engine";
 import { Gpt2 } from "../nn/gpt2";
-import { loadGpt2Folder } from "../io/gpt2-folder";
-import { ensureTinyModel, randomGpt2Weights } from "../io/tiny-gpt2";
+import { loadGpt2Folder } from "../io/gpt2_folder";
+import { ensureTinyModel, randomGpt2Weights } from "../io/tiny_gpt2";
 import { RecTokenizer } from "../io/tokenizer";
 import { writeSafetensors } from "../io/safetensors";
-import { loadDataset, Rng, Dataset, DataSpec, LoadOptions } from "./data";
-import { specInputFiles } from "./data/loadDataset";
-import { evaluateRanking, EvalResult, topK, TestExclude, DEFAULT_TEST_EXCLUDE } from "../shared/metrics";
+import { loadDataset, Rng, type Dataset, type DataSpec, type LoadOptions } from "./data";
+import { specInputFiles } from "./data/load_dataset";
+import { evaluateRanking, type EvalResult, topK, type TestExclude, DEFAULT_TEST_EXCLUDE } from "../shared/metrics";
 import { PopularityRecommender } from "../baselines";
 import { Cllm4RecModel } from "./model/model";
-import { PAPER_DEFAULTS, TrainConfig, validateConfig, withLegacyProtocol } from "./train/config";
-import { Trainer, TrainResult, plan, valScore } from "./train/trainer";
+import { PAPER_DEFAULTS, type TrainConfig, validateConfig, withLegacyProtocol } from "./train/config";
+import { Trainer, type TrainResult, plan, valScore } from "./train/trainer";
 import { parseState } from "./train/state";
 import { resolvePlan } from "./train/plan";
 import { datasetCorpora } from "./train/corpora";
@@ -26,7 +26,7 @@ import { CheckpointStore } from "./run/checkpoint";
 import { writeAtomic } from "./run/fs";
 import { Fields, readRunJson, stringifyRunJson } from "./run/json";
 import { lockRunFolder } from "./run/lock";
-import { DataFingerprint, fingerprint, fingerprintChanges, parseFingerprint } from "./run/fingerprint";
+import { type DataFingerprint, fingerprint, fingerprintChanges, parseFingerprint } from "./run/fingerprint";
 
 export interface RunSpec {
   data: DataSpec;
@@ -63,7 +63,12 @@ export async function openRun(spec: RunSpec, o: OpenOptions = {}): Promise<RunCo
   const log = o.log ?? (() => {});
   if (o.threads) native().setNumThreads(o.threads);
   const t0 = Date.now();
-  const dataset = await loadDataset(spec.data, { ...spec.dataOptions, cacheDir: path.join(cacheDir(), "datasets"), cardFile: o.cardFile, log });
+  const dataset = await loadDataset(spec.data, {
+    ...spec.dataOptions,
+    cacheDir: path.join(cacheDir(), "datasets"),
+    cardFile: o.cardFile,
+    log,
+  });
   log(`dataset ready in ${fmtSecs((Date.now() - t0) / 1000)}`);
   const modelDir = spec.modelDir ?? ensureTinyModel(path.join(cacheDir(), "models"));
   const folder = loadGpt2Folder(modelDir);
@@ -74,9 +79,11 @@ export async function openRun(spec: RunSpec, o: OpenOptions = {}): Promise<RunCo
   const backbone = new Gpt2(folder.config, weights, device, { dtype: o.dtype, trainable: p.backboneTrains });
   if (backbone.dtypeNote) log(`--dtype bf16: ${backbone.dtypeNote}`);
   const c = folder.config;
-  log(`backbone ${spec.modelDir ? modelDir : "tiny default (" + modelDir + ")"}: ${c.nLayer} layers, d=${c.nEmbd}, ${c.nHead} heads, ` +
-    `vocab ${c.vocabSize} (+${dataset.numUsers} users, +${dataset.numItems} items), tokenizer ${folder.tokenizerSource}, device ${device}, ${backbone.weightDtype} weights` +
-    (device === "cpu" ? `, ${native().numThreads()} threads` : ""));
+  log(
+    `backbone ${spec.modelDir ? modelDir : "tiny default (" + modelDir + ")"}: ${c.nLayer} layers, d=${c.nEmbd}, ${c.nHead} heads, ` +
+      `vocab ${c.vocabSize} (+${dataset.numUsers} users, +${dataset.numItems} items), tokenizer ${folder.tokenizerSource}, device ${device}, ${backbone.weightDtype} weights` +
+      (device === "cpu" ? `, ${native().numThreads()} threads` : ""),
+  );
   const tokenizer = new RecTokenizer(folder.tokenizer, dataset.numUsers, dataset.numItems);
   if (tokenizer.baseVocab !== c.vocabSize)
     throw new Error(`tokenizer has ${tokenizer.baseVocab} tokens but the backbone's vocabulary is ${c.vocabSize}`);
@@ -107,7 +114,8 @@ function metricRow(name: string, r: EvalResult): string {
 
 /** The test protocol in words, for every table that shows test numbers. */
 export const testProtocol = (e: TestExclude): string =>
-  e === "train" ? "test ranks all items except the user's training items (authors' protocol)"
+  e === "train"
+    ? "test ranks all items except the user's training items (authors' protocol)"
     : "test ranks all items except the user's training and validation items (variant, not the authors' protocol)";
 
 export function reportTable(rep: Pick<TrainReport, "cllm4rec" | "popularity">, testExclude: TestExclude = DEFAULT_TEST_EXCLUDE): string {
@@ -124,10 +132,16 @@ export function reportTable(rep: Pick<TrainReport, "cllm4rec" | "popularity">, t
   return lines.join("\n");
 }
 
-export async function popularityMetrics(ds: Dataset, testExclude: TestExclude = DEFAULT_TEST_EXCLUDE): Promise<{ val: EvalResult; test: EvalResult }> {
+export async function popularityMetrics(
+  ds: Dataset,
+  testExclude: TestExclude = DEFAULT_TEST_EXCLUDE,
+): Promise<{ val: EvalResult; test: EvalResult }> {
   const pop = new PopularityRecommender();
   await pop.fit(ds);
-  return { val: await evaluateRanking((u) => pop.score(u), ds, "val"), test: await evaluateRanking((u) => pop.score(u), ds, "test", { testExclude }) };
+  return {
+    val: await evaluateRanking((u) => pop.score(u), ds, "val"),
+    test: await evaluateRanking((u) => pop.score(u), ds, "test", { testExclude }),
+  };
 }
 
 /** run.json: the run description plus the fingerprint of the data it was trained on. */
@@ -136,7 +150,15 @@ export interface RunFile extends RunSpec {
 }
 
 /** Flags that --resume may change: they steer the rest of the schedule, not what was already learnt. */
-export const RESUME_SAFE: readonly (keyof TrainConfig)[] = ["lrPretrain", "lrFinetune", "contentEpochs", "alternatingEpochs", "finetuneEpochs", "patience", "syncEvery"];
+export const RESUME_SAFE: readonly (keyof TrainConfig)[] = [
+  "lrPretrain",
+  "lrFinetune",
+  "contentEpochs",
+  "alternatingEpochs",
+  "finetuneEpochs",
+  "patience",
+  "syncEvery",
+];
 
 const DATA_KINDS = ["synthetic", "movielens", "amazon", "generic", "npz"];
 
@@ -176,15 +198,22 @@ function writeRunFile(outDir: string, run: RunFile): void {
 }
 
 /** Checks the data read now against the run's fingerprint; returns the current fingerprint. */
-export function checkData(ctx: RunContext, recorded: DataFingerprint | undefined, allowChange: boolean, log: (s: string) => void): DataFingerprint {
+export function checkData(
+  ctx: RunContext,
+  recorded: DataFingerprint | undefined,
+  allowChange: boolean,
+  log: (s: string) => void,
+): DataFingerprint {
   const now = fingerprint(specInputFiles(ctx.spec.data), ctx.dataset);
   if (!recorded) return now;
   const changes = fingerprintChanges(recorded, now);
   if (changes.length === 0) return now;
   const what = changes.map((c) => `  - ${c}`).join("\n");
   if (!allowChange)
-    throw new Error(`the data changed since this run was trained; its embeddings belong to the old data:\n${what}\n` +
-      `pass --allow-data-change to use the run with the data as it is now`);
+    throw new Error(
+      `the data changed since this run was trained; its embeddings belong to the old data:\n${what}\n` +
+        `pass --allow-data-change to use the run with the data as it is now`,
+    );
   log(`warning: --allow-data-change: the data changed since this run was trained:\n${what}`);
   return now;
 }
@@ -227,7 +256,15 @@ export async function trainRun(spec: RunSpec, outDir: string, o: TrainRunOptions
       maxTokens: Math.min(spec.config.maxTokens, ctx.backbone.config.nPositions),
       lengthAware: spec.config.lengthAware,
     });
-    trainer = new Trainer({ model: ctx.model, corpora, split: ctx.dataset, config: spec.config, outDir, log, backboneRef: ctx.backboneRef });
+    trainer = new Trainer({
+      model: ctx.model,
+      corpora,
+      split: ctx.dataset,
+      config: spec.config,
+      outDir,
+      log,
+      backboneRef: ctx.backboneRef,
+    });
     if (o.resume && haveRun && !trainer.resume()) log(`resume: no epoch of ${outDir} was complete, starting from the beginning`);
     // only now, with flags, data and checkpoint all checked, does run.json change
     writeRunFile(outDir, { ...spec, fingerprint: fp });
@@ -235,14 +272,26 @@ export async function trainRun(spec: RunSpec, outDir: string, o: TrainRunOptions
     const report = await finalReport(ctx, trainer, result, start);
     const testExclude = spec.config.testExclude ?? DEFAULT_TEST_EXCLUDE;
     writeAtomic(path.join(outDir, "report.json"), stringifyRunJson(report));
-    const perEpoch = Object.entries(result.stageEpochs).filter(([, n]) => n > 0)
-      .map(([s, n]) => `${s}: ${n} epoch(s), ${fmtSecs(result.stageSeconds[s as keyof typeof result.stageSeconds] / n)}/epoch`).join("; ");
-    const md = [`# CLLM4Rec run: ${ctx.dataset.name}`, "", `device ${ctx.device}; backbone ${ctx.backboneRef}`, "",
-      reportTable(report, testExclude), "", `selection score (val R@20+R@40+N@100): ${valScore(report.cllm4rec.val).toFixed(4)}`,
-      `time: ${fmtSecs(report.totalSeconds)} total; ${perEpoch}`, ""].join("\n");
+    const perEpoch = Object.entries(result.stageEpochs)
+      .filter(([, n]) => n > 0)
+      .map(([s, n]) => `${s}: ${n} epoch(s), ${fmtSecs(result.stageSeconds[s as keyof typeof result.stageSeconds] / n)}/epoch`)
+      .join("; ");
+    const md = [
+      `# CLLM4Rec run: ${ctx.dataset.name}`,
+      "",
+      `device ${ctx.device}; backbone ${ctx.backboneRef}`,
+      "",
+      reportTable(report, testExclude),
+      "",
+      `selection score (val R@20+R@40+N@100): ${valScore(report.cllm4rec.val).toFixed(4)}`,
+      `time: ${fmtSecs(report.totalSeconds)} total; ${perEpoch}`,
+      "",
+    ].join("\n");
     writeAtomic(path.join(outDir, "report.md"), md);
     log("\n" + reportTable(report, testExclude));
-    log(`\ntotal ${fmtSecs(report.totalSeconds)}; ${perEpoch}\nrun saved in ${outDir} (report.md, report.json, metrics.jsonl, state.json + checkpoint/)`);
+    log(
+      `\ntotal ${fmtSecs(report.totalSeconds)}; ${perEpoch}\nrun saved in ${outDir} (report.md, report.json, metrics.jsonl, state.json + checkpoint/)`,
+    );
     return report;
   } catch (e) {
     // a start that failed before any epoch was committed leaves nothing behind
@@ -263,16 +312,20 @@ function resumeSpec(saved: RunFile, given: RunSpec, o: TrainRunOptions, log: (s:
   if (o.resumeDataGiven) {
     const pick = (s: RunSpec) => JSON.stringify({ data: s.data, dataOptions: s.dataOptions, modelDir: s.modelDir });
     if (pick(savedSpec) !== pick(given))
-      throw new Error(`--resume continues the run as saved in run.json; data and model flags cannot change ` +
-        `(saved ${pick(savedSpec)}, given ${pick(given)}); drop them or choose another --out`);
+      throw new Error(
+        `--resume continues the run as saved in run.json; data and model flags cannot change ` +
+          `(saved ${pick(savedSpec)}, given ${pick(given)}); drop them or choose another --out`,
+      );
   }
   const config = { ...savedSpec.config };
   const applied: string[] = [];
   for (const [k, v] of Object.entries(o.resumeConfig ?? {}) as [keyof TrainConfig, unknown][]) {
     if (config[k] === v) continue;
     if (!RESUME_SAFE.includes(k))
-      throw new Error(`--resume cannot change ${k} (${JSON.stringify(config[k])} -> ${JSON.stringify(v)}): it would make the finished epochs ` +
-        `mean something else; only ${RESUME_SAFE.join(", ")} may change`);
+      throw new Error(
+        `--resume cannot change ${k} (${JSON.stringify(config[k])} -> ${JSON.stringify(v)}): it would make the finished epochs ` +
+          `mean something else; only ${RESUME_SAFE.join(", ")} may change`,
+      );
     applied.push(`${k} ${JSON.stringify(config[k])} -> ${JSON.stringify(v)}`);
     (config as Record<string, unknown>)[k] = v;
   }
@@ -284,12 +337,21 @@ function resumeSpec(saved: RunFile, given: RunSpec, o: TrainRunOptions, log: (s:
 async function finalReport(ctx: RunContext, trainer: Trainer, result: TrainResult, start: number): Promise<TrainReport> {
   const tEval = Date.now();
   const cllm = { val: await trainer.evaluate("val"), test: await trainer.evaluate("test") };
-  const scoreSecondsPer1k = (Date.now() - tEval) / 1000 / Math.max(1, cllm.val.users + cllm.test.users) * 1000;
+  const scoreSecondsPer1k = ((Date.now() - tEval) / 1000 / Math.max(1, cllm.val.users + cllm.test.users)) * 1000;
   const popularity = await popularityMetrics(ctx.dataset, ctx.spec.config.testExclude ?? DEFAULT_TEST_EXCLUDE);
   return {
-    dataset: ctx.dataset.name, device: ctx.device, backbone: ctx.backboneRef, config: ctx.spec.config,
-    cllm4rec: cllm, popularity, bestEpoch: result.best.valEpoch, stoppedEarly: result.stoppedEarly,
-    stageSeconds: result.stageSeconds, stageEpochs: result.stageEpochs, totalSeconds: (Date.now() - start) / 1000, scoreSecondsPer1k,
+    dataset: ctx.dataset.name,
+    device: ctx.device,
+    backbone: ctx.backboneRef,
+    config: ctx.spec.config,
+    cllm4rec: cllm,
+    popularity,
+    bestEpoch: result.best.valEpoch,
+    stoppedEarly: result.stoppedEarly,
+    stageSeconds: result.stageSeconds,
+    stageEpochs: result.stageEpochs,
+    totalSeconds: (Date.now() - start) / 1000,
+    scoreSecondsPer1k,
   };
 }
 
@@ -305,7 +367,12 @@ export async function loadRun(outDir: string, o: OpenOptions & { allowDataChange
   const part = commit.files.best ?? commit.files.tables!;
   const { I, J, d } = ctx.model;
   const shapes: Record<string, number[]> = { "collab.user": [I, d], "collab.item": [J, d], "content.user": [I, d], "content.item": [J, d] };
-  const targets: Record<string, Tensor> = { "collab.user": ctx.model.collab.user, "collab.item": ctx.model.collab.item, "content.user": ctx.model.content.user, "content.item": ctx.model.content.item };
+  const targets: Record<string, Tensor> = {
+    "collab.user": ctx.model.collab.user,
+    "collab.item": ctx.model.collab.item,
+    "content.user": ctx.model.content.user,
+    "content.item": ctx.model.content.item,
+  };
   // a trained backbone (llm-scratch, llm-ftall) is saved with the tables
   if (ctx.backbone.trainable)
     for (const [n, t] of ctx.backbone.namedParameters()) [shapes[`backbone.${n}`], targets[`backbone.${n}`]] = [[...t.shape], t];
@@ -320,7 +387,11 @@ export async function loadRun(outDir: string, o: OpenOptions & { allowDataChange
 
 /** Prompt batches for scoring a reopened run (no training corpora are built). */
 export function scoringCorpora(ctx: RunContext) {
-  return datasetCorpora(ctx.dataset, ctx.tokenizer, { batchSize: 64, maxTokens: Math.min(ctx.spec.config.maxTokens, ctx.backbone.config.nPositions), lengthAware: false });
+  return datasetCorpora(ctx.dataset, ctx.tokenizer, {
+    batchSize: 64,
+    maxTokens: Math.min(ctx.spec.config.maxTokens, ctx.backbone.config.nPositions),
+    lengthAware: false,
+  });
 }
 
 /** Top-M recommendations (original ids) for users given by their original ids. */
@@ -328,8 +399,10 @@ export function recommend(ctx: RunContext, userIds: string[], topM: number): { u
   const index = new Map(ctx.dataset.userIds.map((u, i) => [u, i]));
   const unknown = userIds.filter((u) => !index.has(u));
   if (unknown.length)
-    throw new Error(`unknown user id(s): ${unknown.slice(0, 10).join(", ")}${unknown.length > 10 ? " ..." : ""} ` +
-      `(the run knows ${ctx.dataset.numUsers} users, e.g. ${ctx.dataset.userIds.slice(0, 3).join(", ")})`);
+    throw new Error(
+      `unknown user id(s): ${unknown.slice(0, 10).join(", ")}${unknown.length > 10 ? " ..." : ""} ` +
+        `(the run knows ${ctx.dataset.numUsers} users, e.g. ${ctx.dataset.userIds.slice(0, 3).join(", ")})`,
+    );
   if (!(Number.isInteger(topM) && topM > 0)) throw new RangeError(`--top must be a positive integer, got ${topM}`);
   const users = userIds.map((u) => index.get(u)!);
   const corpora = scoringCorpora(ctx);
@@ -350,10 +423,18 @@ export function recommend(ctx: RunContext, userIds: string[], topM: number): { u
 export function exportEmbeddings(ctx: RunContext, file: string): { tensors: string; ids: string } {
   const m = ctx.model;
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [name, t] of [["collab.user", m.collab.user], ["collab.item", m.collab.item], ["content.user", m.content.user], ["content.item", m.content.item]] as const)
+  for (const [name, t] of [
+    ["collab.user", m.collab.user],
+    ["collab.item", m.collab.item],
+    ["content.user", m.content.user],
+    ["content.item", m.content.item],
+  ] as const)
     tensors.set(name, { shape: [...t.shape], data: t.toFloat32() });
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  writeSafetensors(file, tensors, { format: "cllm4rec-embeddings-v1", note: "rows follow the id maps in the .ids.json file beside this one" });
+  writeSafetensors(file, tensors, {
+    format: "cllm4rec-embeddings-v1",
+    note: "rows follow the id maps in the .ids.json file beside this one",
+  });
   const ids = file.replace(/\.safetensors$/, "") + ".ids.json";
   writeAtomic(ids, JSON.stringify({ users: ctx.dataset.userIds, items: ctx.dataset.itemIds }, null, 2) + "\n");
   return { tensors: file, ids };

@@ -18,9 +18,11 @@ export function defaultDevice(choice: string = "auto", log: (s: string) => void 
   if (choice === "cuda") {
     if (!ok) {
       const n = native();
-      throw new Error(n.hasCuda
-        ? "--device cuda: the CUDA addon is built but no GPU answers (cudaGetDeviceCount = 0)"
-        : "--device cuda: this build has no CUDA backend; run `npm run build:native` on a machine with nvcc");
+      throw new Error(
+        n.hasCuda
+          ? "--device cuda: the CUDA addon is built but no GPU answers (cudaGetDeviceCount = 0)"
+          : "--device cuda: this build has no CUDA backend; run `npm run build:native` on a machine with nvcc",
+      );
     }
     return "cuda";
   }

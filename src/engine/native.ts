@@ -72,62 +72,191 @@ export interface NativeAddon {
   cudaTimerStart(): void;
   cudaTimerStopMs(): number;
 
-  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
-    A: NativeBuffer, offA: number, strideA: number,
-    B: NativeBuffer, offB: number, strideB: number,
-    beta: number, C: NativeBuffer, offC: number, strideC: number,
-    batch: number, bias: NativeBuffer | null): void;
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: NativeBuffer,
+    offA: number,
+    strideA: number,
+    B: NativeBuffer,
+    offB: number,
+    strideB: number,
+    beta: number,
+    C: NativeBuffer,
+    offC: number,
+    strideC: number,
+    batch: number,
+    bias: NativeBuffer | null,
+  ): void;
   colSum(X: NativeBuffer, rows: number, cols: number, out: NativeBuffer, accumulate: boolean): void;
-  add(a: NativeBuffer, alpha: number, b: NativeBuffer | null, beta: number, out: NativeBuffer,
-    n: number, accumulate: boolean): void;
+  add(a: NativeBuffer, alpha: number, b: NativeBuffer | null, beta: number, out: NativeBuffer, n: number, accumulate: boolean): void;
   fill(out: NativeBuffer, value: number, n: number): void;
   sum(x: NativeBuffer, n: number, out: NativeBuffer): void;
-  copyStrided(dst: NativeBuffer, dstOff: number, dstBatchStride: number, dstRowStride: number,
-    src: NativeBuffer, srcOff: number, srcBatchStride: number, srcRowStride: number,
-    batch: number, rows: number, cols: number, accumulate: boolean): void;
-  layernormForward(x: NativeBuffer, gamma: NativeBuffer, beta: NativeBuffer, y: NativeBuffer,
-    mean: NativeBuffer, rstd: NativeBuffer, R: number, D: number, eps: number): void;
-  layernormBackward(dy: NativeBuffer, x: NativeBuffer, gamma: NativeBuffer, mean: NativeBuffer,
-    rstd: NativeBuffer, dx: NativeBuffer | null, dgamma: NativeBuffer | null,
-    dbeta: NativeBuffer | null, R: number, D: number, accumulateDx: boolean): void;
+  copyStrided(
+    dst: NativeBuffer,
+    dstOff: number,
+    dstBatchStride: number,
+    dstRowStride: number,
+    src: NativeBuffer,
+    srcOff: number,
+    srcBatchStride: number,
+    srcRowStride: number,
+    batch: number,
+    rows: number,
+    cols: number,
+    accumulate: boolean,
+  ): void;
+  layernormForward(
+    x: NativeBuffer,
+    gamma: NativeBuffer,
+    beta: NativeBuffer,
+    y: NativeBuffer,
+    mean: NativeBuffer,
+    rstd: NativeBuffer,
+    R: number,
+    D: number,
+    eps: number,
+  ): void;
+  layernormBackward(
+    dy: NativeBuffer,
+    x: NativeBuffer,
+    gamma: NativeBuffer,
+    mean: NativeBuffer,
+    rstd: NativeBuffer,
+    dx: NativeBuffer | null,
+    dgamma: NativeBuffer | null,
+    dbeta: NativeBuffer | null,
+    R: number,
+    D: number,
+    accumulateDx: boolean,
+  ): void;
   geluForward(x: NativeBuffer, y: NativeBuffer, n: number): void;
   geluBackward(x: NativeBuffer, dy: NativeBuffer, dx: NativeBuffer, n: number, accumulate: boolean): void;
-  attentionForward(q: NativeBuffer, offQ: number, ldq: number,
-    kv: NativeBuffer, offK: number, offV: number, ldk: number,
-    keyMask: NativeBuffer | null, out: NativeBuffer, lse: NativeBuffer,
-    B: number, H: number, Tq: number, Tk: number, Dh: number,
-    seed: number, site: number, step: number, threshold: number, scale: number): void;
-  attentionBackward(dout: NativeBuffer, q: NativeBuffer, offQ: number, ldq: number,
-    kv: NativeBuffer, offK: number, offV: number, ldk: number,
-    keyMask: NativeBuffer | null, out: NativeBuffer, lse: NativeBuffer,
-    dq: NativeBuffer, offDq: number, dkv: NativeBuffer, offDk: number, offDv: number,
-    B: number, H: number, Tq: number, Tk: number, Dh: number,
-    seed: number, site: number, step: number, threshold: number, scale: number): void;
+  attentionForward(
+    q: NativeBuffer,
+    offQ: number,
+    ldq: number,
+    kv: NativeBuffer,
+    offK: number,
+    offV: number,
+    ldk: number,
+    keyMask: NativeBuffer | null,
+    out: NativeBuffer,
+    lse: NativeBuffer,
+    B: number,
+    H: number,
+    Tq: number,
+    Tk: number,
+    Dh: number,
+    seed: number,
+    site: number,
+    step: number,
+    threshold: number,
+    scale: number,
+  ): void;
+  attentionBackward(
+    dout: NativeBuffer,
+    q: NativeBuffer,
+    offQ: number,
+    ldq: number,
+    kv: NativeBuffer,
+    offK: number,
+    offV: number,
+    ldk: number,
+    keyMask: NativeBuffer | null,
+    out: NativeBuffer,
+    lse: NativeBuffer,
+    dq: NativeBuffer,
+    offDq: number,
+    dkv: NativeBuffer,
+    offDk: number,
+    offDv: number,
+    B: number,
+    H: number,
+    Tq: number,
+    Tk: number,
+    Dh: number,
+    seed: number,
+    site: number,
+    step: number,
+    threshold: number,
+    scale: number,
+  ): void;
   /** strict: every id must lie in [idBase, idBase+rows) or a RangeError is thrown */
-  gatherRows(table: NativeBuffer, rows: number, d: number, ids: NativeBuffer, n: number,
-    idBase: number, out: NativeBuffer, strict: boolean): void;
-  scatterAddRows(dtable: NativeBuffer, rows: number, d: number, ids: NativeBuffer, n: number,
-    idBase: number, dout: NativeBuffer): void;
-  crossEntropyForward(logits: NativeBuffer, target: NativeBuffer, loss: NativeBuffer,
-    lse: NativeBuffer, R: number, C: number): void;
-  crossEntropyBackward(logits: NativeBuffer, target: NativeBuffer, lse: NativeBuffer,
-    dloss: NativeBuffer, dlogits: NativeBuffer, R: number, C: number, accumulate: boolean): void;
-  multinomialNllForward(logits: NativeBuffer, t: NativeBuffer, loss: NativeBuffer,
-    lse: NativeBuffer, R: number, C: number): void;
-  multinomialNllBackward(logits: NativeBuffer, t: NativeBuffer, lse: NativeBuffer,
-    dloss: NativeBuffer, dlogits: NativeBuffer, R: number, C: number, accumulate: boolean): void;
+  gatherRows(
+    table: NativeBuffer,
+    rows: number,
+    d: number,
+    ids: NativeBuffer,
+    n: number,
+    idBase: number,
+    out: NativeBuffer,
+    strict: boolean,
+  ): void;
+  scatterAddRows(dtable: NativeBuffer, rows: number, d: number, ids: NativeBuffer, n: number, idBase: number, dout: NativeBuffer): void;
+  crossEntropyForward(logits: NativeBuffer, target: NativeBuffer, loss: NativeBuffer, lse: NativeBuffer, R: number, C: number): void;
+  crossEntropyBackward(
+    logits: NativeBuffer,
+    target: NativeBuffer,
+    lse: NativeBuffer,
+    dloss: NativeBuffer,
+    dlogits: NativeBuffer,
+    R: number,
+    C: number,
+    accumulate: boolean,
+  ): void;
+  multinomialNllForward(logits: NativeBuffer, t: NativeBuffer, loss: NativeBuffer, lse: NativeBuffer, R: number, C: number): void;
+  multinomialNllBackward(
+    logits: NativeBuffer,
+    t: NativeBuffer,
+    lse: NativeBuffer,
+    dloss: NativeBuffer,
+    dlogits: NativeBuffer,
+    R: number,
+    C: number,
+    accumulate: boolean,
+  ): void;
   squaredDistanceForward(a: NativeBuffer, b: NativeBuffer, n: number, out: NativeBuffer): void;
-  squaredDistanceBackward(a: NativeBuffer, b: NativeBuffer, g: NativeBuffer, da: NativeBuffer,
-    n: number, accumulate: boolean): void;
+  squaredDistanceBackward(a: NativeBuffer, b: NativeBuffer, g: NativeBuffer, da: NativeBuffer, n: number, accumulate: boolean): void;
   /** raw Philox4x32-10 words of nBlocks counters from (c1:c0, c2, c3) under key (k0, k1) */
-  philoxBlocks(out: NativeBuffer, nBlocks: number, c0: number, c1: number, c2: number, c3: number,
-    k0: number, k1: number): void;
-  dropoutForward(x: NativeBuffer, y: NativeBuffer, n: number, seed: number, site: number,
-    step: number, threshold: number, scale: number): void;
-  dropoutBackward(dy: NativeBuffer, dx: NativeBuffer, n: number, seed: number, site: number,
-    step: number, threshold: number, scale: number, accumulate: boolean): void;
-  adam(p: NativeBuffer, g: NativeBuffer, m: NativeBuffer, v: NativeBuffer, n: number,
-    lr: number, beta1: number, beta2: number, eps: number, step: number): void;
+  philoxBlocks(out: NativeBuffer, nBlocks: number, c0: number, c1: number, c2: number, c3: number, k0: number, k1: number): void;
+  dropoutForward(
+    x: NativeBuffer,
+    y: NativeBuffer,
+    n: number,
+    seed: number,
+    site: number,
+    step: number,
+    threshold: number,
+    scale: number,
+  ): void;
+  dropoutBackward(
+    dy: NativeBuffer,
+    dx: NativeBuffer,
+    n: number,
+    seed: number,
+    site: number,
+    step: number,
+    threshold: number,
+    scale: number,
+    accumulate: boolean,
+  ): void;
+  adam(
+    p: NativeBuffer,
+    g: NativeBuffer,
+    m: NativeBuffer,
+    v: NativeBuffer,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    step: number,
+  ): void;
   /** out (+)= a * b elementwise */
   mul(a: NativeBuffer, b: NativeBuffer, out: NativeBuffer, n: number, accumulate: boolean): void;
   tanhForward(x: NativeBuffer, y: NativeBuffer, n: number): void;
@@ -148,8 +277,17 @@ export interface NativeAddon {
 
   // CPU-only fast kernels (native/include/kernels_cpu.h); a cuda buffer is an Error.
   /** fused h [n,d] @ W [C,d]^T + softmax cross-entropy: loss, lse and (dh not null) the unit input gradient */
-  linearXentForward(h: NativeBuffer, W: NativeBuffer, target: NativeBuffer, loss: NativeBuffer,
-    lse: NativeBuffer, dh: NativeBuffer | null, n: number, C: number, d: number): void;
+  linearXentForward(
+    h: NativeBuffer,
+    W: NativeBuffer,
+    target: NativeBuffer,
+    loss: NativeBuffer,
+    lse: NativeBuffer,
+    dh: NativeBuffer | null,
+    n: number,
+    C: number,
+    d: number,
+  ): void;
   /** the CPU has AVX512_BF16 (and CLLM4REC_CPU_ISA does not cap it) */
   bf16Supported(): boolean;
   /** int32 words of a [K, N] matrix packed to BF16 panels */
@@ -157,8 +295,20 @@ export interface NativeAddon {
   /** packs op(B) [K, N] (B stored [N, K] when transB) into dst (an int32 buffer of bf16PackedWords) */
   bf16PackB(transB: boolean, B: NativeBuffer, K: number, N: number, dst: NativeBuffer): void;
   /** C = alpha op(A) @ Bp + beta C (+ bias); A rounded to BF16, fp32 accumulation */
-  gemmBf16(transA: boolean, M: number, N: number, K: number, alpha: number, A: NativeBuffer, offA: number,
-    Bp: NativeBuffer, beta: number, C: NativeBuffer, offC: number, bias: NativeBuffer | null): void;
+  gemmBf16(
+    transA: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: NativeBuffer,
+    offA: number,
+    Bp: NativeBuffer,
+    beta: number,
+    C: NativeBuffer,
+    offC: number,
+    bias: NativeBuffer | null,
+  ): void;
   /** measured peak FLOP/s on all threads: kind 0 fp32 FMA, 1 BF16 dot products (0 when missing) */
   fmaPeak(kind: 0 | 1, seconds: number): { flops: number; lanes: number };
 }
@@ -172,7 +322,8 @@ function candidates(): string[] {
   if (process.env.CLLM4REC_ADDON) return [process.env.CLLM4REC_ADDON];
   const here = path.resolve(__dirname, "..", "..");
   const out: string[] = [];
-  for (const r of [here, path.resolve(here, "..")]) { // dist/ and dist-test/src/ layouts
+  for (const r of [here, path.resolve(here, "..")]) {
+    // dist/ and dist-test/src/ layouts
     const cuda = path.join(r, "build-cuda", "Release", "cllm4rec_cuda.node");
     const cpu = path.join(r, "build", "Release", "cllm4rec.node");
     const mtime = (f: string) => (fs.existsSync(f) ? fs.statSync(f).mtimeMs : -1);
@@ -201,7 +352,8 @@ export function native(): NativeAddon {
   }
   throw new Error(
     "cllm4rec: native addon not found or not loadable. Run `npm ci` (builds the CPU addon) " +
-      "or `npm run build:native` (CPU + CUDA).\n" + errors.join("\n"),
+      "or `npm run build:native` (CPU + CUDA).\n" +
+      errors.join("\n"),
   );
 }
 

@@ -29,7 +29,11 @@ export interface ProfileReport {
 }
 
 type Fn = (...args: unknown[]) => unknown;
-interface Cost { flops?: number; bytes?: number; key?: string }
+interface Cost {
+  flops?: number;
+  bytes?: number;
+  key?: string;
+}
 
 const num = (v: unknown): number => (typeof v === "number" ? v : 0);
 const F = 4; // bytes per f32
@@ -41,11 +45,14 @@ const COSTS: Record<string, (a: unknown[]) => Cost> = {
     const batch = num(a[16]) || 1;
     return { flops: 2 * M * N * K * batch, key: `gemm ${tA ? "T" : "N"}${tB ? "T" : "N"} ${M}x${N}x${K}${batch > 1 ? ` x${batch}` : ""}` };
   },
-  gemmBf16: (a) => ({ flops: 2 * num(a[1]) * num(a[2]) * num(a[3]), key: `gemmBf16 ${a[0] ? "T" : "N"}N ${num(a[1])}x${num(a[2])}x${num(a[3])}` }),
+  gemmBf16: (a) => ({
+    flops: 2 * num(a[1]) * num(a[2]) * num(a[3]),
+    key: `gemmBf16 ${a[0] ? "T" : "N"}N ${num(a[1])}x${num(a[2])}x${num(a[3])}`,
+  }),
   linearXentForward: (a) => ({ flops: (a[5] ? 4 : 2) * num(a[6]) * num(a[7]) * num(a[8]) }),
   // attention: the causal half of the QK^T and PV products (forward), four products backward
-  attentionForward: (a) => ({ flops: 4 * num(a[10]) * num(a[11]) * num(a[12]) * num(a[13]) * num(a[14]) / 2 }),
-  attentionBackward: (a) => ({ flops: 8 * num(a[16]) * num(a[17]) * num(a[18]) * num(a[19]) * num(a[20]) / 2 }),
+  attentionForward: (a) => ({ flops: (4 * num(a[10]) * num(a[11]) * num(a[12]) * num(a[13]) * num(a[14])) / 2 }),
+  attentionBackward: (a) => ({ flops: (8 * num(a[16]) * num(a[17]) * num(a[18]) * num(a[19]) * num(a[20])) / 2 }),
   layernormForward: (a) => ({ bytes: 2 * F * num(a[6]) * num(a[7]) }),
   layernormBackward: (a) => ({ bytes: 3 * F * num(a[8]) * num(a[9]) }),
   geluForward: (a) => ({ bytes: 2 * F * num(a[2]) }),
@@ -71,9 +78,32 @@ const COSTS: Record<string, (a: unknown[]) => Cost> = {
 };
 
 // Calls that are bookkeeping, not kernels: never timed (they are cheap and frequent).
-const SKIP = new Set(["fmaPeak", "bf16Supported", "bf16PackedWords", "isFreed", "numel", "deviceOf", "dtypeOf", "stats", "resetStats", "numThreads", "setNumThreads", "cudaDeviceCount", "cudaDeviceName", "hasCuda", "free", "synchronize"]);
+const SKIP = new Set([
+  "fmaPeak",
+  "bf16Supported",
+  "bf16PackedWords",
+  "isFreed",
+  "numel",
+  "deviceOf",
+  "dtypeOf",
+  "stats",
+  "resetStats",
+  "numThreads",
+  "setNumThreads",
+  "cudaDeviceCount",
+  "cudaDeviceName",
+  "hasCuda",
+  "free",
+  "synchronize",
+]);
 
-interface Acc { calls: number; ms: number; cpuMs: number; flops: number; bytes: number }
+interface Acc {
+  calls: number;
+  ms: number;
+  cpuMs: number;
+  flops: number;
+  bytes: number;
+}
 
 let originals: Map<string, Fn> | null = null;
 let table = new Map<string, Acc>();
@@ -105,7 +135,10 @@ export function enableProfile(opts: { sync?: boolean } = {}): void {
       const c = cost ? cost(args) : {};
       const key = c.key ?? name;
       let e = table.get(key);
-      if (!e) table.set(key, (e = { calls: 0, ms: 0, cpuMs: 0, flops: 0, bytes: 0 }));
+      if (!e) {
+        e = { calls: 0, ms: 0, cpuMs: 0, flops: 0, bytes: 0 };
+        table.set(key, e);
+      }
       e.calls++;
       e.ms += ms;
       e.cpuMs += (cu.user + cu.system) / 1e3;
@@ -147,9 +180,12 @@ export function formatProfile(r: ProfileReport, maxRows = 30): string {
   ];
   for (const row of r.rows.slice(0, maxRows)) {
     const s = row.ms / 1e3;
-    const rate = row.flops > 0 ? `${(row.flops / s / 1e9).toFixed(1)} GFLOP/s` : row.bytes > 0 ? `${(row.bytes / s / 1e9).toFixed(1)} GB/s` : "";
+    const rate =
+      row.flops > 0 ? `${(row.flops / s / 1e9).toFixed(1)} GFLOP/s` : row.bytes > 0 ? `${(row.bytes / s / 1e9).toFixed(1)} GB/s` : "";
     const par = row.ms > 0 ? (row.cpuMs / row.ms).toFixed(2) : "";
-    lines.push(`${row.op.padEnd(34)} ${String(row.calls).padStart(7)} ${row.ms.toFixed(1).padStart(10)} ${pct(row.ms).padStart(7)} ${par.padStart(8)} ${rate.padStart(15)}`);
+    lines.push(
+      `${row.op.padEnd(34)} ${String(row.calls).padStart(7)} ${row.ms.toFixed(1).padStart(10)} ${pct(row.ms).padStart(7)} ${par.padStart(8)} ${rate.padStart(15)}`,
+    );
   }
   if (r.rows.length > maxRows) lines.push(`(${r.rows.length - maxRows} more rows in the JSON)`);
   return lines.join("\n");

@@ -2,7 +2,7 @@
 // Lifetimes are explicit: dispose(), or tidy(fn) which frees everything made inside
 // fn except what fn returns. A FinalizationRegistry (in the addon, on the External)
 // is only a backstop.
-import { native, NativeBuffer, DeviceCode, DTypeCode } from "./native";
+import { native, type NativeBuffer, type DeviceCode, type DTypeCode } from "./native";
 import type { GradNode } from "./autograd";
 
 export type Device = "cpu" | "cuda";
@@ -23,7 +23,10 @@ export function numelOf(shape: readonly number[]): number {
 /** Native storage shared by a tensor and its reshaped views. */
 class Storage {
   refs = 1;
-  constructor(readonly buf: NativeBuffer, readonly numel: number) {}
+  constructor(
+    readonly buf: NativeBuffer,
+    readonly numel: number,
+  ) {}
   release(): void {
     if (--this.refs === 0) native().free(this.buf);
   }
@@ -41,7 +44,7 @@ function track(t: Tensor): void {
 function collectTensors(v: unknown, out: Set<Tensor>): void {
   if (v instanceof Tensor) out.add(v);
   else if (Array.isArray(v)) for (const x of v) collectTensors(x, out);
-  else if (v && typeof v === "object" && !(ArrayBuffer.isView(v)))
+  else if (v && typeof v === "object" && !ArrayBuffer.isView(v))
     for (const x of Object.values(v as Record<string, unknown>)) collectTensors(x, out);
 }
 
@@ -151,12 +154,15 @@ export class Tensor {
   static from(data: ArrayLike<number>, shape: readonly number[], opts: TensorOptions = {}): Tensor {
     const dtype = opts.dtype ?? (data instanceof Int32Array ? "i32" : "f32");
     const n = numelOf(shape);
-    if (data.length !== n)
-      throw new RangeError(`Tensor.from: ${data.length} values do not fill shape [${shape.join(", ")}] (${n})`);
+    if (data.length !== n) throw new RangeError(`Tensor.from: ${data.length} values do not fill shape [${shape.join(", ")}] (${n})`);
     const host =
       dtype === "i32"
-        ? data instanceof Int32Array ? data : Int32Array.from(data)
-        : data instanceof Float32Array ? data : Float32Array.from(data);
+        ? data instanceof Int32Array
+          ? data
+          : Int32Array.from(data)
+        : data instanceof Float32Array
+          ? data
+          : Float32Array.from(data);
     if (dtype === "i32" && !(data instanceof Int32Array)) {
       for (let i = 0; i < n; i++)
         if (!Number.isInteger(data[i]) || data[i] > 2147483647 || data[i] < -2147483648)
@@ -198,8 +204,7 @@ export class Tensor {
    *  ops/reshape.ts adds the autograd edge). */
   view(shape: readonly number[]): Tensor {
     const n = numelOf(shape);
-    if (n !== this.numel)
-      throw new RangeError(`reshape: cannot view [${this.shape.join(", ")}] as [${shape.join(", ")}]`);
+    if (n !== this.numel) throw new RangeError(`reshape: cannot view [${this.shape.join(", ")}] as [${shape.join(", ")}]`);
     const s = this.storage;
     if (!s) throw new Error("reshape: tensor was disposed");
     s.refs++;
@@ -254,14 +259,11 @@ export function describe(t: Tensor): string {
 export function expect(op: string, t: Tensor, what: string, dtype: DType, rank?: number): void {
   if (t.disposed) throw new Error(`${op}: ${what} was disposed`);
   if (t.dtype !== dtype) throw new TypeError(`${op}: ${what} must be ${dtype}, got ${describe(t)}`);
-  if (rank !== undefined && t.shape.length !== rank)
-    throw new RangeError(`${op}: ${what} must have rank ${rank}, got ${describe(t)}`);
+  if (rank !== undefined && t.shape.length !== rank) throw new RangeError(`${op}: ${what} must have rank ${rank}, got ${describe(t)}`);
 }
 
 export function sameDevice(op: string, ...ts: Tensor[]): Device {
   const d = ts[0].device;
-  for (const t of ts)
-    if (t.device !== d)
-      throw new TypeError(`${op}: tensors on different devices: ${ts.map(describe).join(" / ")}`);
+  for (const t of ts) if (t.device !== d) throw new TypeError(`${op}: tensors on different devices: ${ts.map(describe).join(" / ")}`);
   return d;
 }

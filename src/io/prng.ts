@@ -19,13 +19,19 @@ export function fnv1a(text: string, seed = 0x811c9dc5): number {
   return h;
 }
 
-const LN2 = 0.6931471805599453;
+const LN2 = Math.LN2;
 
 /** Natural log for x > 0 from +,*,/ only (Math.log may differ in the last bit between engines). */
 export function exactLn(x: number): number {
   let e = 0;
-  while (x >= 2) { x /= 2; e++; }
-  while (x < 1) { x *= 2; e--; }
+  while (x >= 2) {
+    x /= 2;
+    e++;
+  }
+  while (x < 1) {
+    x *= 2;
+    e--;
+  }
   // ln(m) = 2 atanh(z), z = (m-1)/(m+1) in [0, 1/3]
   const z = (x - 1) / (x + 1);
   const z2 = z * z;

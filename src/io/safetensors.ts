@@ -1,9 +1,9 @@
 // The safetensors format: 8-byte LE header length, JSON header, raw little-endian tensor data.
-import * as fs from 'fs';
-import * as path from 'path';
-import { bf16ToF32, f16ToF32 } from './half';
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { bf16ToF32, f16ToF32 } from "./half";
 
-export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I32';
+export type SafetensorsDtype = "F32" | "F16" | "BF16" | "F64" | "I32";
 
 /** A tensor as read: floating dtypes are widened/narrowed to Float32Array, I32 is an Int32Array. */
 export interface SafeTensor {
@@ -30,8 +30,8 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** Reads a safetensors file (path) or buffer; every malformed input is an Error naming the source and tensor. */
 export function readSafetensors(input: Uint8Array | string, sourceName?: string): SafetensorsFile {
   let bytes: Uint8Array;
-  const src = sourceName ?? (typeof input === 'string' ? input : '<buffer>');
-  if (typeof input === 'string') {
+  const src = sourceName ?? (typeof input === "string" ? input : "<buffer>");
+  if (typeof input === "string") {
     try {
       bytes = fs.readFileSync(input);
     } catch (e) {
@@ -51,11 +51,11 @@ export function readSafetensors(input: Uint8Array | string, sourceName?: string)
   const hLen = Number(headerLen);
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + hLen)));
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + hLen)));
   } catch (e) {
     fail(`header is not valid UTF-8 JSON: ${(e as Error).message}`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object');
+  if (header === null || typeof header !== "object" || Array.isArray(header)) fail("header is not a JSON object");
   const dataStart = 8 + hLen;
   const dataLen = bytes.length - dataStart;
 
@@ -63,35 +63,37 @@ export function readSafetensors(input: Uint8Array | string, sourceName?: string)
   const ranges: Array<{ name: string; start: number; end: number }> = [];
   const entries: Array<{ name: string; dtype: SafetensorsDtype; shape: number[]; start: number; end: number }> = [];
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
-    if (name === '__metadata__') {
-      if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) fail('__metadata__ is not an object');
+    if (name === "__metadata__") {
+      if (entry === null || typeof entry !== "object" || Array.isArray(entry)) fail("__metadata__ is not an object");
       for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`__metadata__ value for ${JSON.stringify(k)} is not a string`);
+        if (typeof v !== "string") fail(`__metadata__ value for ${JSON.stringify(k)} is not a string`);
         metadata[k] = v as string;
       }
       continue;
     }
     const bad = (msg: string): never => fail(`tensor ${JSON.stringify(name)}: ${msg}`);
-    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) bad('entry is not an object');
+    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) bad("entry is not an object");
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
-    if (typeof dtype !== 'string' || !Object.prototype.hasOwnProperty.call(DTYPE_BYTES, dtype)) bad(`unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
+    if (typeof dtype !== "string" || !Object.hasOwn(DTYPE_BYTES, dtype))
+      bad(`unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(", ")})`);
     if (!Array.isArray(shape)) bad(`shape ${JSON.stringify(shape)} is not an array`);
     const dims = shape as unknown[];
     if (dims.length > 64) bad(`shape has ${dims.length} dimensions`);
     let count = 1;
     for (const d of dims) {
-      if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) bad(`shape ${JSON.stringify(shape)} has an invalid dimension ${JSON.stringify(d)}`);
+      if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0)
+        bad(`shape ${JSON.stringify(shape)} has an invalid dimension ${JSON.stringify(d)}`);
       count *= d as number;
       if (count > dataLen) {
         // already too big for the file: say how big, instead of a clamped product
-        const total = dims.reduce((a: number, x) => a * (typeof x === 'number' ? x : 1), 1);
+        const total = dims.reduce((a: number, x) => a * (typeof x === "number" ? x : 1), 1);
         bad(`shape ${JSON.stringify(shape)} has ${total.toPrecision(4)} elements, more than the ${dataLen}-byte data area can hold`);
       }
     }
     if (!Array.isArray(offsets) || offsets.length !== 2) bad(`data_offsets ${JSON.stringify(offsets)} is not [start, end]`);
     const [start, end] = offsets as unknown[];
     for (const o of [start, end]) {
-      if (typeof o !== 'number' || !Number.isSafeInteger(o) || o < 0) bad(`data_offsets ${JSON.stringify(offsets)} has an invalid offset`);
+      if (typeof o !== "number" || !Number.isSafeInteger(o) || o < 0) bad(`data_offsets ${JSON.stringify(offsets)} has an invalid offset`);
     }
     const s = start as number;
     const e = end as number;
@@ -107,7 +109,9 @@ export function readSafetensors(input: Uint8Array | string, sourceName?: string)
     const prev = ranges[i - 1];
     const cur = ranges[i];
     if (cur.start < prev.end && cur.end > cur.start) {
-      fail(`tensors ${JSON.stringify(prev.name)} [${prev.start}, ${prev.end}] and ${JSON.stringify(cur.name)} [${cur.start}, ${cur.end}] overlap`);
+      fail(
+        `tensors ${JSON.stringify(prev.name)} [${prev.start}, ${prev.end}] and ${JSON.stringify(cur.name)} [${cur.start}, ${cur.end}] overlap`,
+      );
     }
   }
 
@@ -122,29 +126,29 @@ export function readSafetensors(input: Uint8Array | string, sourceName?: string)
 
 function decodeData(bytes: Uint8Array, off: number, n: number, dtype: SafetensorsDtype): Float32Array | Int32Array {
   switch (dtype) {
-    case 'F32':
-    case 'I32': {
-      const out = dtype === 'F32' ? new Float32Array(n) : new Int32Array(n);
+    case "F32":
+    case "I32": {
+      const out = dtype === "F32" ? new Float32Array(n) : new Int32Array(n);
       if (LITTLE_ENDIAN_HOST) {
         new Uint8Array(out.buffer).set(bytes.subarray(off, off + 4 * n));
       } else {
         const v = new DataView(bytes.buffer, bytes.byteOffset + off, 4 * n);
-        for (let i = 0; i < n; i++) out[i] = dtype === 'F32' ? v.getFloat32(4 * i, true) : v.getInt32(4 * i, true);
+        for (let i = 0; i < n; i++) out[i] = dtype === "F32" ? v.getFloat32(4 * i, true) : v.getInt32(4 * i, true);
       }
       return out;
     }
-    case 'F64': {
+    case "F64": {
       const out = new Float32Array(n);
       const v = new DataView(bytes.buffer, bytes.byteOffset + off, 8 * n);
       for (let i = 0; i < n; i++) out[i] = v.getFloat64(8 * i, true);
       return out;
     }
-    case 'F16': {
+    case "F16": {
       const out = new Float32Array(n);
       f16ToF32(bytes, off, out);
       return out;
     }
-    case 'BF16': {
+    case "BF16": {
       const out = new Float32Array(n);
       bf16ToF32(bytes, off, out);
       return out;
@@ -162,30 +166,34 @@ function layout(tensors: TensorSource, metadata: Record<string, string> | undefi
   const header: Record<string, unknown> = {};
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new Error(`${fn}: metadata value for ${JSON.stringify(k)} is not a string`);
+      if (typeof v !== "string") throw new Error(`${fn}: metadata value for ${JSON.stringify(k)} is not a string`);
     }
     header.__metadata__ = metadata;
   }
   let offset = 0;
   for (const [name, t] of entries) {
-    if (name === '' || name === '__metadata__') throw new Error(`${fn}: invalid tensor name ${JSON.stringify(name)}`);
+    if (name === "" || name === "__metadata__") throw new Error(`${fn}: invalid tensor name ${JSON.stringify(name)}`);
     const isF32 = t.data instanceof Float32Array;
-    if (!isF32 && !(t.data instanceof Int32Array)) throw new Error(`${fn}: tensor ${JSON.stringify(name)} data must be a Float32Array or Int32Array`);
+    if (!isF32 && !(t.data instanceof Int32Array))
+      throw new Error(`${fn}: tensor ${JSON.stringify(name)} data must be a Float32Array or Int32Array`);
     let count = 1;
     for (const d of t.shape) {
-      if (!Number.isSafeInteger(d) || d < 0) throw new Error(`${fn}: tensor ${JSON.stringify(name)} has invalid shape ${JSON.stringify(t.shape)}`);
+      if (!Number.isSafeInteger(d) || d < 0)
+        throw new Error(`${fn}: tensor ${JSON.stringify(name)} has invalid shape ${JSON.stringify(t.shape)}`);
       count *= d;
     }
     if (count !== t.data.length) {
-      throw new Error(`${fn}: tensor ${JSON.stringify(name)} has ${t.data.length} values but shape ${JSON.stringify(t.shape)} needs ${count}`);
+      throw new Error(
+        `${fn}: tensor ${JSON.stringify(name)} has ${t.data.length} values but shape ${JSON.stringify(t.shape)} needs ${count}`,
+      );
     }
-    header[name] = { dtype: isF32 ? 'F32' : 'I32', shape: [...t.shape], data_offsets: [offset, offset + t.data.byteLength] };
+    header[name] = { dtype: isF32 ? "F32" : "I32", shape: [...t.shape], data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }
   let json = JSON.stringify(header);
-  const jsonBytes = Buffer.byteLength(json, 'utf8');
-  json += ' '.repeat((8 - ((8 + jsonBytes) % 8)) % 8); // data area starts 8-byte aligned
-  const headerBytes = Buffer.from(json, 'utf8');
+  const jsonBytes = Buffer.byteLength(json, "utf8");
+  json += " ".repeat((8 - ((8 + jsonBytes) % 8)) % 8); // data area starts 8-byte aligned
+  const headerBytes = Buffer.from(json, "utf8");
   const prefix = Buffer.alloc(8 + headerBytes.length);
   prefix.writeBigUInt64LE(BigInt(headerBytes.length), 0);
   headerBytes.copy(prefix, 8);
@@ -205,7 +213,7 @@ function leBytes(data: Float32Array | Int32Array): Uint8Array {
 
 /** The bytes of a safetensors file holding these tensors. */
 export function serializeSafetensors(tensors: TensorSource, metadata?: Record<string, string>): Uint8Array {
-  const { prefix, entries, dataBytes } = layout(tensors, metadata, 'serializeSafetensors');
+  const { prefix, entries, dataBytes } = layout(tensors, metadata, "serializeSafetensors");
   const out = new Uint8Array(prefix.length + dataBytes);
   out.set(prefix, 0);
   let off = prefix.length;
@@ -222,7 +230,7 @@ export function writeSafetensors(file: string, tensors: TensorSource, metadata?:
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${Date.now()}-${Math.floor(Math.random() * 1e9)}`);
   let fd: number | undefined;
   try {
-    fd = fs.openSync(tmp, 'w');
+    fd = fs.openSync(tmp, "w");
     fs.writeSync(fd, prefix);
     for (const [, t] of entries) {
       const b = leBytes(t.data);
@@ -242,6 +250,7 @@ export function writeSafetensors(file: string, tensors: TensorSource, metadata?:
 
 /** The Float32Array of a floating tensor; an Error naming it when it holds integers. */
 export function floatData(t: SafeTensor, name: string): Float32Array {
-  if (!(t.data instanceof Float32Array)) throw new Error(`safetensors: tensor ${JSON.stringify(name)} is ${t.dtype}, expected a floating dtype`);
+  if (!(t.data instanceof Float32Array))
+    throw new Error(`safetensors: tensor ${JSON.stringify(name)} is ${t.dtype}, expected a floating dtype`);
   return t.data;
 }

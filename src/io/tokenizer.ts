@@ -1,5 +1,5 @@
 // Text tokenizers: the interface every tokenizer implements, and the built-in GPT-2 one.
-import * as r50k from 'gpt-tokenizer/cjs/encoding/r50k_base';
+import * as r50k from "gpt-tokenizer/cjs/encoding/r50k_base";
 
 export interface TextTokenizer {
   readonly vocabSize: number;
@@ -7,8 +7,8 @@ export interface TextTokenizer {
   decode(ids: number[]): string;
 }
 
-export { loadBpeTokenizer, BpeTokenizer } from './bpe';
-export { RecTokenizer } from './rec-tokenizer';
+export { loadBpeTokenizer, BpeTokenizer } from "./bpe";
+export { RecTokenizer } from "./rec_tokenizer";
 
 // Special tokens such as "<|endoftext|>" in user text are encoded as plain text, never as 50256.
 const plainText = { disallowedSpecial: new Set<string>() };
@@ -16,7 +16,7 @@ const plainText = { disallowedSpecial: new Set<string>() };
 class BuiltinGpt2Tokenizer implements TextTokenizer {
   readonly vocabSize = 50257;
   encode(text: string): number[] {
-    if (typeof text !== 'string') throw new TypeError(`defaultTokenizer.encode: expected a string, got ${typeof text}`);
+    if (typeof text !== "string") throw new TypeError(`defaultTokenizer.encode: expected a string, got ${typeof text}`);
     return r50k.encode(text, plainText);
   }
   decode(ids: number[]): string {

@@ -1,7 +1,7 @@
 // A small, strict zip reader (stored and deflated entries, zip64 sizes): enough for numpy's
 // .npz and PyTorch's pytorch_model.bin. Every malformed archive is an Error naming the
 // source and the entry; nothing is extracted to disk.
-import * as zlib from 'zlib';
+import * as zlib from "node:zlib";
 
 export interface ZipEntry {
   name: string;
@@ -44,7 +44,7 @@ export function crc32(bytes: Uint8Array): number {
 }
 
 /** Parses the central directory of a zip held in memory. */
-export function openZip(bytes: Uint8Array, source = '<buffer>'): ZipArchive {
+export function openZip(bytes: Uint8Array, source = "<buffer>"): ZipArchive {
   const fail = (msg: string): never => {
     throw new Error(`zip(${source}): ${msg}`);
   };
@@ -67,26 +67,29 @@ export function openZip(bytes: Uint8Array, source = '<buffer>'): ZipArchive {
       break;
     }
   }
-  if (eocd < 0) fail(n < 22 ? `file is ${n} bytes, too short for a zip archive` : 'no end-of-central-directory record (not a zip archive, or truncated)');
-  if (u16(eocd + 4) !== 0 || u16(eocd + 6) !== 0) fail('multi-disk archives are not supported');
+  if (eocd < 0)
+    fail(
+      n < 22 ? `file is ${n} bytes, too short for a zip archive` : "no end-of-central-directory record (not a zip archive, or truncated)",
+    );
+  if (u16(eocd + 4) !== 0 || u16(eocd + 6) !== 0) fail("multi-disk archives are not supported");
   let count = u16(eocd + 10);
   let cdSize = u32(eocd + 12);
   let cdOffset = u32(eocd + 16);
   if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
     // zip64: the locator sits right before the classic record
     const loc = eocd - 20;
-    if (loc < 0 || u32(loc) !== EOCD64_LOCATOR_SIG) fail('zip64 sizes without a zip64 end-of-central-directory locator');
-    const rec = u64(loc + 8, 'zip64 record offset');
+    if (loc < 0 || u32(loc) !== EOCD64_LOCATOR_SIG) fail("zip64 sizes without a zip64 end-of-central-directory locator");
+    const rec = u64(loc + 8, "zip64 record offset");
     if (rec + 56 > n || u32(rec) !== EOCD64_SIG) fail(`no zip64 end-of-central-directory record at byte ${rec}`);
-    count = u64(rec + 32, 'entry count');
-    cdSize = u64(rec + 40, 'central directory size');
-    cdOffset = u64(rec + 48, 'central directory offset');
+    count = u64(rec + 32, "entry count");
+    cdSize = u64(rec + 40, "central directory size");
+    cdOffset = u64(rec + 48, "central directory offset");
   }
   if (count > MAX_ENTRIES) fail(`${count} entries exceed the limit of ${MAX_ENTRIES}`);
   if (cdOffset + cdSize > n) fail(`central directory [${cdOffset}, ${cdOffset + cdSize}) lies outside the ${n}-byte file`);
 
   const entries = new Map<string, ZipEntry>();
-  const utf8 = new TextDecoder('utf-8', { fatal: false });
+  const utf8 = new TextDecoder("utf-8", { fatal: false });
   let p = cdOffset;
   for (let i = 0; i < count; i++) {
     if (p + 46 > cdOffset + cdSize || u32(p) !== CENTRAL_SIG) fail(`central directory entry ${i} at byte ${p} is malformed`);
@@ -95,7 +98,9 @@ export function openZip(bytes: Uint8Array, source = '<buffer>'): ZipArchive {
     const crc = u32(p + 16);
     let compressedSize = u32(p + 20);
     let size = u32(p + 24);
-    const nameLen = u16(p + 28), extraLen = u16(p + 30), commentLen = u16(p + 32);
+    const nameLen = u16(p + 28),
+      extraLen = u16(p + 30),
+      commentLen = u16(p + 32);
     let localHeaderOffset = u32(p + 42);
     const end = p + 46 + nameLen + extraLen + commentLen;
     if (end > cdOffset + cdSize) fail(`central directory entry ${i} runs past the directory`);
@@ -105,7 +110,8 @@ export function openZip(bytes: Uint8Array, source = '<buffer>'): ZipArchive {
     let e = p + 46 + nameLen;
     const extraEnd = e + extraLen;
     while (e + 4 <= extraEnd) {
-      const id = u16(e), len = u16(e + 2);
+      const id = u16(e),
+        len = u16(e + 2);
       if (e + 4 + len > extraEnd) fail(`entry ${JSON.stringify(name)}: extra field runs past its header`);
       if (id === 0x0001) {
         let q = e + 4;
@@ -115,14 +121,16 @@ export function openZip(bytes: Uint8Array, source = '<buffer>'): ZipArchive {
           q += 8;
           return v;
         };
-        if (size === 0xffffffff) size = take('size');
-        if (compressedSize === 0xffffffff) compressedSize = take('compressed size');
-        if (localHeaderOffset === 0xffffffff) localHeaderOffset = take('local header offset');
+        if (size === 0xffffffff) size = take("size");
+        if (compressedSize === 0xffffffff) compressedSize = take("compressed size");
+        if (localHeaderOffset === 0xffffffff) localHeaderOffset = take("local header offset");
       }
       e += 4 + len;
     }
-    if (method !== 0 && method !== 8) fail(`entry ${JSON.stringify(name)} uses compression method ${method} (only stored and deflate are supported)`);
-    if (method === 0 && compressedSize !== size) fail(`stored entry ${JSON.stringify(name)} has compressed size ${compressedSize} but size ${size}`);
+    if (method !== 0 && method !== 8)
+      fail(`entry ${JSON.stringify(name)} uses compression method ${method} (only stored and deflate are supported)`);
+    if (method === 0 && compressedSize !== size)
+      fail(`stored entry ${JSON.stringify(name)} has compressed size ${compressedSize} but size ${size}`);
     if (entries.has(name)) fail(`entry ${JSON.stringify(name)} appears twice`);
     entries.set(name, { name, method, compressedSize, size, crc32: crc, localHeaderOffset });
     p = end;
@@ -134,7 +142,8 @@ export function openZip(bytes: Uint8Array, source = '<buffer>'): ZipArchive {
     const o = en.localHeaderOffset;
     if (o + 30 > n || u32(o) !== LOCAL_SIG) fail(`entry ${JSON.stringify(name)}: no local header at byte ${o}`);
     const start = o + 30 + u16(o + 26) + u16(o + 28);
-    if (start + en.compressedSize > n) fail(`entry ${JSON.stringify(name)}: data [${start}, ${start + en.compressedSize}) runs past the ${n}-byte file`);
+    if (start + en.compressedSize > n)
+      fail(`entry ${JSON.stringify(name)}: data [${start}, ${start + en.compressedSize}) runs past the ${n}-byte file`);
     const raw = bytes.subarray(start, start + en.compressedSize);
     let out: Uint8Array;
     if (en.method === 0) out = raw;

@@ -25,7 +25,10 @@ export class Adam {
   readonly weightDecay: number;
   private readonly noDecay: ReadonlySet<Tensor>;
 
-  constructor(readonly params: Tensor[], opts: AdamOptions) {
+  constructor(
+    readonly params: Tensor[],
+    opts: AdamOptions,
+  ) {
     this.lr = opts.lr;
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
@@ -46,8 +49,18 @@ export class Adam {
       if (!p.grad) return;
       if (this.weightDecay > 0 && !this.noDecay.has(p))
         nat.add(p.buffer, 1 - this.lr * this.weightDecay, null, 0, p.buffer, p.numel, false);
-      nat.adam(p.buffer, p.grad.buffer, this.m[i].buffer, this.v[i].buffer, p.numel,
-        this.lr, this.beta1, this.beta2, this.eps, this.stepCount);
+      nat.adam(
+        p.buffer,
+        p.grad.buffer,
+        this.m[i].buffer,
+        this.v[i].buffer,
+        p.numel,
+        this.lr,
+        this.beta1,
+        this.beta2,
+        this.eps,
+        this.stepCount,
+      );
     });
   }
 

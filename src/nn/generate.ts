@@ -7,17 +7,22 @@ import type { Gpt2 } from "./gpt2";
 export function nextTokenLogits(model: Gpt2, ids: readonly number[]): Float32Array {
   const T = ids.length;
   if (T === 0) throw new RangeError("nextTokenLogits: empty prompt");
-  if (T > model.config.nPositions) throw new RangeError(`nextTokenLogits: ${T} tokens exceed the model's ${model.config.nPositions} positions`);
-  return noGrad(() => tidy(() => {
-    const dev = model.device;
-    const idsHost = Int32Array.from(ids);
-    const x0 = add(embedTokens(idsHost, Tensor.from(idsHost, [T], { device: dev }), [{ table: model.wte, base: 0 }]),
-      model.positions(Int32Array.from({ length: T }, (_, t) => t)));
-    const { hidden } = model.forward(x0, Tensor.full([T], 1, { device: dev, dtype: "i32" }), 1, T);
-    const last = Int32Array.of(T - 1);
-    const h = selectRows(hidden, Tensor.from(last, [1], { device: dev }), last);
-    return matmul(h, model.wte, { transB: true }).toFloat32();
-  }));
+  if (T > model.config.nPositions)
+    throw new RangeError(`nextTokenLogits: ${T} tokens exceed the model's ${model.config.nPositions} positions`);
+  return noGrad(() =>
+    tidy(() => {
+      const dev = model.device;
+      const idsHost = Int32Array.from(ids);
+      const x0 = add(
+        embedTokens(idsHost, Tensor.from(idsHost, [T], { device: dev }), [{ table: model.wte, base: 0 }]),
+        model.positions(Int32Array.from({ length: T }, (_, t) => t)),
+      );
+      const { hidden } = model.forward(x0, Tensor.full([T], 1, { device: dev, dtype: "i32" }), 1, T);
+      const last = Int32Array.of(T - 1);
+      const h = selectRows(hidden, Tensor.from(last, [1], { device: dev }), last);
+      return matmul(h, model.wte, { transB: true }).toFloat32();
+    }),
+  );
 }
 
 /** Appends `count` greedily chosen tokens (ties: the lowest id). */

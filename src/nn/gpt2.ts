@@ -8,18 +8,24 @@ import { Tensor, keep, linear, layerNorm, gelu, attention, add, concatTime, sele
 import type { Bf16Weight } from "../engine";
 import type { Device } from "../engine";
 
-import type { Gpt2Config as FolderConfig } from "../io/gpt2-config";
+import type { Gpt2Config as FolderConfig } from "../io/gpt2_config";
 
 /** The hyper-parameters the model needs (the activation is always tanh GELU). */
 export type Gpt2Config = Omit<FolderConfig, "activation">;
 
 export interface Gpt2Block {
-  ln1g: Tensor; ln1b: Tensor;
-  attnW: Tensor; attnB: Tensor;
-  projW: Tensor; projB: Tensor;
-  ln2g: Tensor; ln2b: Tensor;
-  fcW: Tensor; fcB: Tensor;
-  fcProjW: Tensor; fcProjB: Tensor;
+  ln1g: Tensor;
+  ln1b: Tensor;
+  attnW: Tensor;
+  attnB: Tensor;
+  projW: Tensor;
+  projB: Tensor;
+  ln2g: Tensor;
+  ln2b: Tensor;
+  fcW: Tensor;
+  fcB: Tensor;
+  fcProjW: Tensor;
+  fcProjB: Tensor;
 }
 
 export type WeightMap = Map<string, { shape: readonly number[]; data: Float32Array }>;
@@ -35,7 +41,12 @@ export interface Gpt2Options {
   dtype?: "f32" | "bf16";
 }
 
-interface PackedBlock { attn: Bf16Weight; proj: Bf16Weight; fc: Bf16Weight; fcProj: Bf16Weight }
+interface PackedBlock {
+  attn: Bf16Weight;
+  proj: Bf16Weight;
+  fc: Bf16Weight;
+  fcProj: Bf16Weight;
+}
 
 /**
  * Training-mode dropout, in the three places Hugging Face's GPT-2 applies it: the embedding
@@ -72,7 +83,12 @@ export class Gpt2 {
   readonly dtypeNote: string = "";
   private readonly packed: PackedBlock[] = [];
 
-  constructor(readonly config: Gpt2Config, weights: WeightMap, readonly device: Device, opts: Gpt2Options = {}) {
+  constructor(
+    readonly config: Gpt2Config,
+    weights: WeightMap,
+    readonly device: Device,
+    opts: Gpt2Options = {},
+  ) {
     this.trainable = !!opts.trainable;
     const get = (name: string, shape: number[]): Tensor => {
       const w = weights.get(name);
@@ -91,12 +107,18 @@ export class Gpt2 {
     for (let l = 0; l < L; l++) {
       const p = `h.${l}.`;
       this.blocks.push({
-        ln1g: get(p + "ln_1.weight", [d]), ln1b: get(p + "ln_1.bias", [d]),
-        attnW: get(p + "attn.c_attn.weight", [d, 3 * d]), attnB: get(p + "attn.c_attn.bias", [3 * d]),
-        projW: get(p + "attn.c_proj.weight", [d, d]), projB: get(p + "attn.c_proj.bias", [d]),
-        ln2g: get(p + "ln_2.weight", [d]), ln2b: get(p + "ln_2.bias", [d]),
-        fcW: get(p + "mlp.c_fc.weight", [d, 4 * d]), fcB: get(p + "mlp.c_fc.bias", [4 * d]),
-        fcProjW: get(p + "mlp.c_proj.weight", [4 * d, d]), fcProjB: get(p + "mlp.c_proj.bias", [d]),
+        ln1g: get(p + "ln_1.weight", [d]),
+        ln1b: get(p + "ln_1.bias", [d]),
+        attnW: get(p + "attn.c_attn.weight", [d, 3 * d]),
+        attnB: get(p + "attn.c_attn.bias", [3 * d]),
+        projW: get(p + "attn.c_proj.weight", [d, d]),
+        projB: get(p + "attn.c_proj.bias", [d]),
+        ln2g: get(p + "ln_2.weight", [d]),
+        ln2b: get(p + "ln_2.bias", [d]),
+        fcW: get(p + "mlp.c_fc.weight", [d, 4 * d]),
+        fcB: get(p + "mlp.c_fc.bias", [4 * d]),
+        fcProjW: get(p + "mlp.c_proj.weight", [4 * d, d]),
+        fcProjB: get(p + "mlp.c_proj.bias", [d]),
       });
     }
     this.lnfG = get("ln_f.weight", [d]);
@@ -111,7 +133,12 @@ export class Gpt2 {
     this.weightDtype = dtype;
     if (dtype === "bf16")
       for (const b of this.blocks)
-        this.packed.push({ attn: keepPacked(packBf16(b.attnW)), proj: keepPacked(packBf16(b.projW)), fc: keepPacked(packBf16(b.fcW)), fcProj: keepPacked(packBf16(b.fcProjW)) });
+        this.packed.push({
+          attn: keepPacked(packBf16(b.attnW)),
+          proj: keepPacked(packBf16(b.projW)),
+          fc: keepPacked(packBf16(b.fcW)),
+          fcProj: keepPacked(packBf16(b.fcProjW)),
+        });
   }
 
   /** Every weight tensor (frozen unless the model was made trainable). */
@@ -144,14 +171,22 @@ export class Gpt2 {
    * a prompt cache is given, else [B*T]. Returns the final hidden states [B*T, d] and
    * this segment's per-layer packed qkv (its cache, for a later segment to attend to).
    */
-  forward(x0: Tensor, keyMask: Tensor, batch: number, t: number, prompt?: PromptCache, drop?: Gpt2Dropout): { hidden: Tensor; cache: PromptCache } {
+  forward(
+    x0: Tensor,
+    keyMask: Tensor,
+    batch: number,
+    t: number,
+    prompt?: PromptCache,
+    drop?: Gpt2Dropout,
+  ): { hidden: Tensor; cache: PromptCache } {
     const { nHead: H, layerNormEpsilon: eps } = this.config;
     if (prompt && prompt.batch !== batch) throw new RangeError(`GPT-2: prompt cache batch ${prompt.batch} != ${batch}`);
     const tp = prompt ? prompt.tp : 0;
     const qkvs: Tensor[] = [];
     // mask k of this call: sites (site, k) are disjoint counter ranges of one stream; k = 0 the
     // embedding sum, 1 + 2l and 2 + 2l layer l's residual branches, 1 + 2L + l its probabilities
-    const on = !!drop && drop.p > 0, L = this.blocks.length;
+    const on = !!drop && drop.p > 0,
+      L = this.blocks.length;
     const at = (k: number) => ({ p: drop!.p, seed: drop!.seed, site: drop!.site * 256 + k, step: drop!.step });
     const dr = (y: Tensor, k: number) => (on ? dropout(y, drop!.p, at(k)) : y);
     if (on && 3 * L + 1 > 256) throw new RangeError(`GPT-2: dropout supports at most 85 layers, this model has ${L}`);
@@ -172,7 +207,11 @@ export class Gpt2 {
 
   dispose(): void {
     for (const p of this.parameters()) p.dispose();
-    for (const pb of this.packed) for (const w of Object.values(pb)) { w.fwd.dispose(); w.bwd.dispose(); }
+    for (const pb of this.packed)
+      for (const w of Object.values(pb)) {
+        w.fwd.dispose();
+        w.bwd.dispose();
+      }
   }
 }
 

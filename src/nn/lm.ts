@@ -23,8 +23,7 @@ export function lmLoss(model: Gpt2, ids: Int32Array, batch: number, t: number, m
     }
   const pos = new Int32Array(batch * t);
   for (let i = 0; i < pos.length; i++) pos[i] = i % t;
-  const x0 = add(embedTokens(ids, Tensor.from(ids, [ids.length], { device: dev }), [{ table: model.wte, base: 0 }]),
-    model.positions(pos)); // [B*T, d]
+  const x0 = add(embedTokens(ids, Tensor.from(ids, [ids.length], { device: dev }), [{ table: model.wte, base: 0 }]), model.positions(pos)); // [B*T, d]
   const keyMask = mask ? Tensor.from(mask, [mask.length], { device: dev }) : Tensor.full([ids.length], 1, { device: dev, dtype: "i32" });
   const { hidden } = model.forward(x0, keyMask, batch, t);
   return linearCrossEntropy(hidden, model.wte, targets);

@@ -5,7 +5,10 @@
 
 /** High 32 bits of the 64-bit product of two uint32 values. */
 function mulhi(a: number, b: number): number {
-  const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
+  const a0 = a & 0xffff,
+    a1 = a >>> 16,
+    b0 = b & 0xffff,
+    b1 = b >>> 16;
   const mid = a1 * b0 + ((a0 * b0) >>> 16);
   const mid2 = a0 * b1 + (mid & 0xffff);
   return (a1 * b1 + Math.floor(mid / 65536) + Math.floor(mid2 / 65536)) >>> 0;
@@ -14,8 +17,10 @@ function mulhi(a: number, b: number): number {
 /** Ten Philox rounds of counter (c0..c3) under key (k0, k1); writes 4 uint32 words into out. */
 export function philox4x32(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, out: Uint32Array): void {
   for (let r = 0; r < 10; r++) {
-    const hi0 = mulhi(0xd2511f53, c0), lo0 = Math.imul(0xd2511f53, c0) >>> 0;
-    const hi1 = mulhi(0xcd9e8d57, c2), lo1 = Math.imul(0xcd9e8d57, c2) >>> 0;
+    const hi0 = mulhi(0xd2511f53, c0),
+      lo0 = Math.imul(0xd2511f53, c0) >>> 0;
+    const hi1 = mulhi(0xcd9e8d57, c2),
+      lo1 = Math.imul(0xcd9e8d57, c2) >>> 0;
     c0 = (hi1 ^ c1 ^ k0) >>> 0;
     c1 = lo1;
     c2 = (hi0 ^ c3 ^ k1) >>> 0;
@@ -23,7 +28,10 @@ export function philox4x32(c0: number, c1: number, c2: number, c3: number, k0: n
     k0 = (k0 + 0x9e3779b9) >>> 0;
     k1 = (k1 + 0xbb67ae85) >>> 0;
   }
-  out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+  out[0] = c0;
+  out[1] = c1;
+  out[2] = c2;
+  out[3] = c3;
 }
 
 /** Fixed second key word: separates dropout streams from any other use of the seed. */

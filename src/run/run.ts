@@ -4,8 +4,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { noGrad, tidy } from "../engine";
 import type { Device } from "../engine";
-import { loadRun, scoringCorpora, RunContext, TrainReport } from "../cllm4rec/pipeline";
-import { evaluateRun, ScoreKind } from "../cllm4rec/predict/score";
+import { loadRun, scoringCorpora, type RunContext, type TrainReport } from "../cllm4rec/pipeline";
+import { evaluateRun, type ScoreKind } from "../cllm4rec/predict/score";
 import { promptBatch } from "../cllm4rec/train/corpora";
 import { Rng } from "../cllm4rec/data";
 import type { DatasetCard } from "../cllm4rec/data";
@@ -73,8 +73,10 @@ export interface Embeddings {
 export class UnknownUserError extends Error {
   readonly users: string[];
   constructor(users: string[], known: readonly string[]) {
-    super(`unknown user id(s): ${users.slice(0, 10).join(", ")}${users.length > 10 ? ` (+${users.length - 10} more)` : ""} ` +
-      `(the run knows ${known.length} users, e.g. ${known.slice(0, 3).join(", ")})`);
+    super(
+      `unknown user id(s): ${users.slice(0, 10).join(", ")}${users.length > 10 ? ` (+${users.length - 10} more)` : ""} ` +
+        `(the run knows ${known.length} users, e.g. ${known.slice(0, 3).join(", ")})`,
+    );
     this.name = "UnknownUserError";
     this.users = users;
   }
@@ -144,7 +146,19 @@ export class Run {
           const one = this.corpora.evalBatch([u], new Rng(`${this.config.seed}:recommend:${u}`), this.kind);
           return one.promptIds.subarray(0, one.promptLengths[0]);
         });
-        out.set(tidy(() => this.context.model.recScores(promptBatch(Array.from(rows, (r) => Array.from(r)), maxTokens)).toFloat32()), s * J);
+        out.set(
+          tidy(() =>
+            this.context.model
+              .recScores(
+                promptBatch(
+                  Array.from(rows, (r) => Array.from(r)),
+                  maxTokens,
+                ),
+              )
+              .toFloat32(),
+          ),
+          s * J,
+        );
       }
     });
     return out;
@@ -174,7 +188,8 @@ export class Run {
     const ids = typeof users === "string" ? [users] : [...users];
     checkTop(top);
     const exclude = o.exclude ?? "known";
-    if (!["known", "train", "none"].includes(exclude)) throw new RangeError(`recommend: exclude must be known, train or none, got '${exclude}'`);
+    if (!["known", "train", "none"].includes(exclude))
+      throw new RangeError(`recommend: exclude must be known, train or none, got '${exclude}'`);
     const idx = this.userIndices(ids);
     return this.rank(idx, this.scoreIndices(idx), top, exclude);
   }
@@ -193,7 +208,9 @@ export class Run {
     const m = this.context.model;
     const mat = (t: typeof m.collab.user): Matrix => ({ shape: [t.shape[0], t.shape[1]], data: t.toFloat32() });
     return {
-      users: this.users, items: this.items, dim: m.d,
+      users: this.users,
+      items: this.items,
+      dim: m.d,
       collab: { user: mat(m.collab.user), item: mat(m.collab.item) },
       content: { user: mat(m.content.user), item: mat(m.content.item) },
     };
@@ -220,7 +237,8 @@ export class Run {
 }
 
 export function checkTop(top: unknown): asserts top is number {
-  if (!(typeof top === "number" && Number.isInteger(top) && top > 0)) throw new RangeError(`top must be a positive integer, got ${String(top)}`);
+  if (!(typeof top === "number" && Number.isInteger(top) && top > 0))
+    throw new RangeError(`top must be a positive integer, got ${String(top)}`);
 }
 
 /** Reopens a run folder written by training (run.json + the epoch state.json commits: best or last tables). */

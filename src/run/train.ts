@@ -1,10 +1,10 @@
 // train(options): the `train` command as a function — trains (or resumes) a run into a
 // folder and returns it reopened with its selected embeddings.
 import * as path from "node:path";
-import { trainRun, RunSpec } from "../cllm4rec/pipeline";
+import { trainRun, type RunSpec } from "../cllm4rec/pipeline";
 import type { DataSpec, LoadOptions } from "../cllm4rec/data";
-import { PAPER_DEFAULTS, QUICK_PRESET, TrainConfig, validateConfig } from "../cllm4rec/train/config";
-import { openRun, Run } from "./run";
+import { PAPER_DEFAULTS, QUICK_PRESET, type TrainConfig, validateConfig } from "../cllm4rec/train/config";
+import { openRun, type Run } from "./run";
 
 export interface TrainOptions {
   /** the run folder to write (must not hold a run unless resume is set) */
@@ -30,7 +30,8 @@ export interface TrainOptions {
 export function resolveConfig(preset: "quick" | "paper", config: Partial<TrainConfig> = {}): TrainConfig {
   if (preset !== "quick" && preset !== "paper") throw new RangeError(`train: preset must be quick or paper, got '${String(preset)}'`);
   const unknown = Object.keys(config).filter((k) => !(k in PAPER_DEFAULTS));
-  if (unknown.length) throw new RangeError(`train: unknown config field(s) ${unknown.join(", ")} (known: ${Object.keys(PAPER_DEFAULTS).join(", ")})`);
+  if (unknown.length)
+    throw new RangeError(`train: unknown config field(s) ${unknown.join(", ")} (known: ${Object.keys(PAPER_DEFAULTS).join(", ")})`);
   const c: TrainConfig = { ...PAPER_DEFAULTS, ...(preset === "quick" ? QUICK_PRESET : {}), ...config };
   validateConfig(c);
   return c;

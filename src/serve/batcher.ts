@@ -2,7 +2,11 @@
 // the first, or until maxBatch items) run together in one call; the queue is bounded.
 
 export class QueueFullError extends Error {
-  constructor(readonly queued: number, readonly limit: number, readonly asked: number) {
+  constructor(
+    readonly queued: number,
+    readonly limit: number,
+    readonly asked: number,
+  ) {
     super(`queue full: ${queued} item(s) waiting, limit ${limit}; this request needs ${asked}; retry later`);
     this.name = "QueueFullError";
   }
@@ -23,9 +27,7 @@ interface Pending<T, R> {
   reject(e: unknown): void;
 }
 
-export interface BatchObserver {
-  (size: number, ms: number): void;
-}
+export type BatchObserver = (size: number, ms: number) => void;
 
 export class MicroBatcher<T, R> {
   private pending: Pending<T, R>[] = [];
@@ -40,8 +42,10 @@ export class MicroBatcher<T, R> {
     private readonly observe: BatchObserver = () => {},
   ) {
     for (const k of ["maxBatch", "maxQueue"] as const)
-      if (!(Number.isInteger(options[k]) && options[k] > 0)) throw new RangeError(`MicroBatcher: ${k} must be a positive integer, got ${options[k]}`);
-    if (!(Number.isFinite(options.maxWaitMs) && options.maxWaitMs >= 0)) throw new RangeError(`MicroBatcher: maxWaitMs must be >= 0, got ${options.maxWaitMs}`);
+      if (!(Number.isInteger(options[k]) && options[k] > 0))
+        throw new RangeError(`MicroBatcher: ${k} must be a positive integer, got ${options[k]}`);
+    if (!(Number.isFinite(options.maxWaitMs) && options.maxWaitMs >= 0))
+      throw new RangeError(`MicroBatcher: maxWaitMs must be >= 0, got ${options.maxWaitMs}`);
   }
 
   /** items waiting for a batch */
@@ -89,7 +93,9 @@ export class MicroBatcher<T, R> {
     try {
       const results = await this.runBatch(batch.map((p) => p.item));
       if (results.length !== batch.length) throw new Error(`batch function returned ${results.length} results for ${batch.length} items`);
-      batch.forEach((p, i) => p.resolve(results[i]));
+      batch.forEach((p, i) => {
+        p.resolve(results[i]);
+      });
     } catch (e) {
       for (const p of batch) p.reject(e);
     }

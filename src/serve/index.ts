@@ -1,6 +1,6 @@
 // Public surface of `cllm4rec/serve`: the HTTP JSON service on a run folder.
-import { openRun, OpenRunOptions } from "../run/run";
-import { createService, Service, ServiceOptions } from "./service";
+import { openRun, type OpenRunOptions } from "../run/run";
+import { createService, type Service, type ServiceOptions } from "./service";
 
 export { createService } from "./service";
 export type { Service, ServiceOptions } from "./service";
@@ -33,20 +33,29 @@ export async function serve(o: ServeOptions): Promise<Service & { url: string }>
   } catch (e) {
     run.dispose();
     const err = e as NodeJS.ErrnoException;
-    throw new Error(`cannot listen on ${o.host ?? "127.0.0.1"}:${port}: ${err.code === "EADDRINUSE" ? "the port is in use (choose another with --port)" : err.message}`);
+    throw new Error(
+      `cannot listen on ${o.host ?? "127.0.0.1"}:${port}: ${err.code === "EADDRINUSE" ? "the port is in use (choose another with --port)" : err.message}`,
+    );
   }
-  log(`serving ${run.users.length} users x ${run.items.length} items from ${run.dir} on ${url} (device ${run.device}, ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  log(`  GET ${url}/recommend?user=${encodeURIComponent(run.users[0] ?? "ID")}&top=10 | POST ${url}/recommend {"users":[...],"top":10} | GET ${url}/healthz | GET ${url}/metrics`);
+  log(
+    `serving ${run.users.length} users x ${run.items.length} items from ${run.dir} on ${url} (device ${run.device}, ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+  );
+  log(
+    `  GET ${url}/recommend?user=${encodeURIComponent(run.users[0] ?? "ID")}&top=10 | POST ${url}/recommend {"users":[...],"top":10} | GET ${url}/healthz | GET ${url}/metrics`,
+  );
   if (o.handleSignals !== false) {
     const stop = (signal: string) => {
       log(`${signal}: refusing new requests, answering the queued ones, then closing`);
-      service.close().then(() => {
-        run.dispose();
-        log("closed");
-      }, (e: unknown) => {
-        console.error(`error while closing: ${(e as Error).message}`);
-        process.exitCode = 1;
-      });
+      service.close().then(
+        () => {
+          run.dispose();
+          log("closed");
+        },
+        (e: unknown) => {
+          console.error(`error while closing: ${(e as Error).message}`);
+          process.exitCode = 1;
+        },
+      );
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));

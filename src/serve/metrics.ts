@@ -35,8 +35,13 @@ export class Histogram {
 
   toJSON(): Record<string, unknown> {
     return {
-      count: this.count, sum: round(this.sum), mean: this.count ? round(this.sum / this.count) : 0, max: round(this.max),
-      p50: round(this.quantile(0.5)), p90: round(this.quantile(0.9)), p99: round(this.quantile(0.99)),
+      count: this.count,
+      sum: round(this.sum),
+      mean: this.count ? round(this.sum / this.count) : 0,
+      max: round(this.max),
+      p50: round(this.quantile(0.5)),
+      p90: round(this.quantile(0.9)),
+      p99: round(this.quantile(0.99)),
       buckets: [...this.bounds.map((b, i) => ({ le: b, count: this.counts[i] })), { le: "+Inf", count: this.counts[this.bounds.length] }],
     };
   }
@@ -82,7 +87,12 @@ export class ServiceMetrics {
         byStatus: Object.fromEntries([...this.byStatus].sort((a, b) => a[0] - b[0]).map(([s, n]) => [String(s), n])),
       },
       latencyMs: this.latencyMs.toJSON(),
-      batches: { count: this.batchSize.count, users: this.batchSize.sum, size: this.batchSize.toJSON(), forwardMs: this.forwardMs.toJSON() },
+      batches: {
+        count: this.batchSize.count,
+        users: this.batchSize.sum,
+        size: this.batchSize.toJSON(),
+        forwardMs: this.forwardMs.toJSON(),
+      },
       queue: { ...queue, rejected: this.rejectedQueueFull },
     };
   }

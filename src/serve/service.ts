@@ -2,7 +2,7 @@
 // forward pass), GET /healthz, GET /metrics; bounded queue; graceful close.
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { Run, UnknownUserError, Exclude, Recommendation } from "../run/run";
+import { type Run, UnknownUserError, type Exclude, type Recommendation } from "../run/run";
 import { MicroBatcher, QueueFullError } from "./batcher";
 import { ServiceMetrics } from "./metrics";
 
@@ -42,14 +42,21 @@ interface Job {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly extra: Record<string, unknown> = {}) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
     super(message);
   }
 }
 
 /** A non-JSON answer (the Prometheus exposition). */
 class TextBody {
-  constructor(readonly text: string, readonly type: string) {}
+  constructor(
+    readonly text: string,
+    readonly type: string,
+  ) {}
 }
 
 const EXCLUDES: readonly Exclude[] = ["known", "train", "none"];
@@ -72,28 +79,34 @@ export function createService(run: Run, o: ServiceOptions = {}): Service {
     shutdownGraceMs: o.shutdownGraceMs ?? 10_000,
   };
   const metrics = new ServiceMetrics();
-  const batcher = new MicroBatcher<Job, Recommendation>((jobs) => {
-    // one forward pass for the distinct users of the batch; each job ranks its own row
-    const users = [...new Set(jobs.map((j) => j.user))];
-    const row = new Map(users.map((u, r) => [u, r]));
-    const scores = run.scoreIndices(users);
-    const J = run.items.length;
-    return jobs.map((j) => {
-      const r = row.get(j.user)!;
-      return run.rank([j.user], scores.subarray(r * J, (r + 1) * J), j.top, j.exclude)[0];
-    });
-  }, opts, (size, ms) => metrics.batch(size, ms));
+  const batcher = new MicroBatcher<Job, Recommendation>(
+    (jobs) => {
+      // one forward pass for the distinct users of the batch; each job ranks its own row
+      const users = [...new Set(jobs.map((j) => j.user))];
+      const row = new Map(users.map((u, r) => [u, r]));
+      const scores = run.scoreIndices(users);
+      const J = run.items.length;
+      return jobs.map((j) => {
+        const r = row.get(j.user)!;
+        return run.rank([j.user], scores.subarray(r * J, (r + 1) * J), j.top, j.exclude)[0];
+      });
+    },
+    opts,
+    (size, ms) => metrics.batch(size, ms),
+  );
   let closing = false;
 
   const parseTop = (v: unknown): number => {
     if (v === undefined || v === null || v === "") return Math.min(10, opts.maxTop);
     const n = typeof v === "number" ? v : /^\s*\d+\s*$/.test(String(v)) ? Number(v) : NaN;
-    if (!(Number.isInteger(n) && n >= 1 && n <= opts.maxTop)) throw new HttpError(400, `top must be an integer in [1, ${opts.maxTop}], got ${JSON.stringify(v)}`);
+    if (!(Number.isInteger(n) && n >= 1 && n <= opts.maxTop))
+      throw new HttpError(400, `top must be an integer in [1, ${opts.maxTop}], got ${JSON.stringify(v)}`);
     return n;
   };
   const parseExclude = (v: unknown): Exclude => {
     if (v === undefined || v === null || v === "") return "known";
-    if (!EXCLUDES.includes(v as Exclude)) throw new HttpError(400, `exclude must be one of ${EXCLUDES.join(", ")}, got ${JSON.stringify(v)}`);
+    if (!EXCLUDES.includes(v as Exclude))
+      throw new HttpError(400, `exclude must be one of ${EXCLUDES.join(", ")}, got ${JSON.stringify(v)}`);
     return v as Exclude;
   };
   const lookUp = (ids: string[]): number[] => {
@@ -116,43 +129,57 @@ export function createService(run: Run, o: ServiceOptions = {}): Service {
     }
   };
 
-  const readBody = (req: http.IncomingMessage): Promise<string> => new Promise((resolve, reject) => {
-    const tooLarge = () => new HttpError(413, `request body over ${opts.maxBodyBytes} bytes`, { close: true });
-    if (Number(req.headers["content-length"] ?? 0) > opts.maxBodyBytes) return reject(tooLarge());
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      // past the limit the rest is read and dropped; the answer closes the connection
-      if (size > opts.maxBodyBytes) reject(tooLarge());
-      else chunks.push(c);
+  const readBody = (req: http.IncomingMessage): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const tooLarge = () => new HttpError(413, `request body over ${opts.maxBodyBytes} bytes`, { close: true });
+      if (Number(req.headers["content-length"] ?? 0) > opts.maxBodyBytes) return reject(tooLarge());
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on("data", (c: Buffer) => {
+        size += c.length;
+        // past the limit the rest is read and dropped; the answer closes the connection
+        if (size > opts.maxBodyBytes) reject(tooLarge());
+        else chunks.push(c);
+      });
+      req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+      req.on("error", reject);
     });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 
   async function handle(req: http.IncomingMessage, url: URL): Promise<{ status: number; body: unknown; route: string }> {
     const method = req.method ?? "GET";
     const route = routeLabel(method, url.pathname);
     const allow = (methods: string[]) => {
-      if (!methods.includes(method)) throw new HttpError(405, `${url.pathname} accepts ${methods.join(", ")}, not ${method}`, { allow: methods });
+      if (!methods.includes(method))
+        throw new HttpError(405, `${url.pathname} accepts ${methods.join(", ")}, not ${method}`, { allow: methods });
     };
     switch (url.pathname) {
       case "/healthz":
         allow(["GET", "HEAD"]);
         if (closing) return { status: 503, route, body: { status: "shutting down" } };
-        return { status: 200, route, body: { status: "ok", users: run.users.length, items: run.items.length, device: run.device, queued: batcher.queued } };
+        return {
+          status: 200,
+          route,
+          body: { status: "ok", users: run.users.length, items: run.items.length, device: run.device, queued: batcher.queued },
+        };
       case "/metrics":
         allow(["GET"]);
         if (url.searchParams.get("format") === "prometheus")
-          return { status: 200, route, body: new TextBody(metrics.toPrometheus({ depth: batcher.queued, limit: maxQueue }), "text/plain; version=0.0.4; charset=utf-8") };
+          return {
+            status: 200,
+            route,
+            body: new TextBody(
+              metrics.toPrometheus({ depth: batcher.queued, limit: maxQueue }),
+              "text/plain; version=0.0.4; charset=utf-8",
+            ),
+          };
         return { status: 200, route, body: metrics.toJSON({ depth: batcher.queued, limit: maxQueue }) };
       case "/recommend": {
         allow(["GET", "POST"]);
         if (closing) throw new HttpError(503, "shutting down");
         if (method === "GET") {
           const users = url.searchParams.getAll("user");
-          if (users.length !== 1 || users[0] === "") throw new HttpError(400, "GET /recommend needs exactly one user=ID (POST /recommend takes a batch)");
+          if (users.length !== 1 || users[0] === "")
+            throw new HttpError(400, "GET /recommend needs exactly one user=ID (POST /recommend takes a batch)");
           const top = parseTop(url.searchParams.get("top") ?? undefined);
           const exclude = parseExclude(url.searchParams.get("exclude") ?? undefined);
           const [user] = lookUp(users);
@@ -160,7 +187,8 @@ export function createService(run: Run, o: ServiceOptions = {}): Service {
           return { status: 200, route, body: rec };
         }
         const type = String(req.headers["content-type"] ?? "");
-        if (!/^application\/json\b/i.test(type)) throw new HttpError(415, `POST /recommend takes application/json, got '${type || "no content-type"}'`);
+        if (!/^application\/json\b/i.test(type))
+          throw new HttpError(415, `POST /recommend takes application/json, got '${type || "no content-type"}'`);
         const text = await readBody(req);
         let body: unknown;
         try {
@@ -168,12 +196,14 @@ export function createService(run: Run, o: ServiceOptions = {}): Service {
         } catch (e) {
           throw new HttpError(400, `request body is not JSON: ${(e as Error).message}`);
         }
-        if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, 'body must be an object: {"users": ["ID", ...], "top": M}');
+        if (typeof body !== "object" || body === null || Array.isArray(body))
+          throw new HttpError(400, 'body must be an object: {"users": ["ID", ...], "top": M}');
         const b = body as Record<string, unknown>;
         const extra = Object.keys(b).filter((k) => !["users", "top", "exclude"].includes(k));
         if (extra.length) throw new HttpError(400, `unknown field(s) ${extra.join(", ")} (fields: users, top, exclude)`);
         if (!Array.isArray(b.users) || b.users.length === 0) throw new HttpError(400, "users must be a non-empty array of user ids");
-        if (b.users.length > opts.maxRequestUsers) throw new HttpError(400, `at most ${opts.maxRequestUsers} users per request, got ${b.users.length}`);
+        if (b.users.length > opts.maxRequestUsers)
+          throw new HttpError(400, `at most ${opts.maxRequestUsers} users per request, got ${b.users.length}`);
         const ids = b.users.map((u, i) => {
           if (typeof u === "string" && u !== "") return u;
           if (typeof u === "number" && Number.isFinite(u)) return String(u);
@@ -187,7 +217,10 @@ export function createService(run: Run, o: ServiceOptions = {}): Service {
         return { status: 200, route, body: { results } };
       }
       default:
-        throw new HttpError(404, `no route ${method} ${url.pathname} (routes: GET /recommend?user=ID&top=M, POST /recommend, GET /healthz, GET /metrics)`);
+        throw new HttpError(
+          404,
+          `no route ${method} ${url.pathname} (routes: GET /recommend?user=ID&top=M, POST /recommend, GET /healthz, GET /metrics)`,
+        );
     }
   }
 
@@ -218,7 +251,14 @@ export function createService(run: Run, o: ServiceOptions = {}): Service {
   });
   server.keepAliveTimeout = 5000;
 
-  function send(res: http.ServerResponse, status: number, body: unknown, route: string, t0: number, headers: Record<string, string> = {}): void {
+  function send(
+    res: http.ServerResponse,
+    status: number,
+    body: unknown,
+    route: string,
+    t0: number,
+    headers: Record<string, string> = {},
+  ): void {
     const text = body instanceof TextBody ? body.text : JSON.stringify(body) + "\n";
     const type = body instanceof TextBody ? body.type : "application/json; charset=utf-8";
     if (closing) headers.Connection = "close";
@@ -230,7 +270,9 @@ export function createService(run: Run, o: ServiceOptions = {}): Service {
   }
 
   return {
-    server, metrics, run,
+    server,
+    metrics,
+    run,
     listen(port = 8080, host = "127.0.0.1") {
       return new Promise((resolve, reject) => {
         server.once("error", reject);

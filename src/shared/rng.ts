@@ -3,7 +3,7 @@
 /** Mixes any integer (or string) seed into a well-spread 32-bit state (splitmix32 finaliser). */
 export function seedToState(seed: number | string): number {
   let h: number;
-  if (typeof seed === 'string') {
+  if (typeof seed === "string") {
     h = 0x811c9dc5;
     for (let i = 0; i < seed.length; i++) h = Math.imul(h ^ seed.charCodeAt(i), 0x01000193);
   } else {
@@ -26,7 +26,8 @@ export class Rng {
 
   /** Next raw 32-bit unsigned integer. */
   nextUint32(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) | 0);
+    this.state = (this.state + 0x6d2b79f5) | 0;
+    let t = this.state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (t ^ (t >>> 14)) >>> 0;
@@ -58,7 +59,7 @@ export class Rng {
   sample<T>(items: readonly T[], k: number): T[];
   sample(items: number, k: number): number[];
   sample<T>(items: readonly T[] | number, k: number): (T | number)[] {
-    const n = typeof items === 'number' ? items : items.length;
+    const n = typeof items === "number" ? items : items.length;
     if (!Number.isInteger(k) || k < 0 || k > n) {
       throw new RangeError(`Rng.sample (src/shared/rng.ts): k must be an integer in 0..${n}, got ${k}`);
     }
@@ -72,7 +73,7 @@ export class Rng {
       idx[j] = t;
     }
     idx.length = k;
-    return typeof items === 'number' ? idx : idx.map((i) => items[i]);
+    return typeof items === "number" ? idx : idx.map((i) => items[i]);
   }
 
   /** Standard normal (Box–Muller, the second value kept for the next call), scaled by std and shifted by mean. */
@@ -96,7 +97,7 @@ export class Rng {
   weighted(weights: ArrayLike<number>, total?: number): number {
     let sum = total ?? 0;
     if (total === undefined) for (let i = 0; i < weights.length; i++) sum += weights[i];
-    if (!(sum > 0)) throw new RangeError('Rng.weighted (src/shared/rng.ts): weights must have a positive sum');
+    if (!(sum > 0)) throw new RangeError("Rng.weighted (src/shared/rng.ts): weights must have a positive sum");
     let r = this.float() * sum;
     for (let i = 0; i < weights.length; i++) {
       r -= weights[i];

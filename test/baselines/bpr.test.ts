@@ -1,12 +1,12 @@
 // BPR-MF on our engine: beats popularity on the synthetic test split, leaves the
 // exclusion of known items to the evaluator, is deterministic under a seed, and
 // rejects bad options and unfitted use with clear errors.
-import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import { BprRecommender } from '../../src/baselines';
-import { checkExclusionByEvaluator, popularityTestRecall20, syntheticSplit, tinySplit } from './neural-helpers';
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { BprRecommender } from "../../src/baselines";
+import { checkExclusionByEvaluator, popularityTestRecall20, syntheticSplit, tinySplit } from "./neural_helpers";
 
-test('BPR-MF beats popularity on Recall@20 of the synthetic test split', async () => {
+test("BPR-MF beats popularity on Recall@20 of the synthetic test split", async () => {
   const split = await syntheticSplit();
   const pop = await popularityTestRecall20(split);
   // 256 triples per update: [256, 64] kernels stay under the CPU kernels' OpenMP grain,
@@ -18,7 +18,7 @@ test('BPR-MF beats popularity on Recall@20 of the synthetic test split', async (
   bpr.dispose();
 });
 
-test('BPR-MF is deterministic under a seed (init, pair order, negatives)', async () => {
+test("BPR-MF is deterministic under a seed (init, pair order, negatives)", async () => {
   const split = tinySplit(5);
   const run = async (seed: number) => {
     const bpr = new BprRecommender({ dim: 8, batchSize: 16, epochs: 3, evalEvery: 1, seed });
@@ -27,12 +27,14 @@ test('BPR-MF is deterministic under a seed (init, pair order, negatives)', async
     bpr.dispose();
     return s;
   };
-  const a = await run(3), b = await run(3), c = await run(4);
+  const a = await run(3),
+    b = await run(3),
+    c = await run(4);
   assert.deepEqual(a, b);
   assert.notDeepEqual(a, c);
 });
 
-test('BPR-MF: bad options and unfitted use are clear errors', async () => {
+test("BPR-MF: bad options and unfitted use are clear errors", async () => {
   assert.throws(() => new BprRecommender({ dim: 0 }), /BprRecommender: dim must be a positive integer, got 0/);
   assert.throws(() => new BprRecommender({ lambda: -1 }), /need lambda >= 0/);
   assert.throws(() => new BprRecommender().score([0]), /BprRecommender.score: call fit\(\) first/);

@@ -1,12 +1,12 @@
 // Multi-VAE on our engine: beats popularity on the synthetic test split, leaves the
 // exclusion of known items to the evaluator, is deterministic under a seed, and
 // rejects bad options and unfitted use with clear errors.
-import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import { MultiVaeRecommender } from '../../src/baselines';
-import { checkExclusionByEvaluator, popularityTestRecall20, syntheticSplit, tinySplit } from './neural-helpers';
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { MultiVaeRecommender } from "../../src/baselines";
+import { checkExclusionByEvaluator, popularityTestRecall20, syntheticSplit, tinySplit } from "./neural_helpers";
 
-test('Multi-VAE beats popularity on Recall@20 of the synthetic test split', async () => {
+test("Multi-VAE beats popularity on Recall@20 of the synthetic test split", async () => {
   const split = await syntheticSplit();
   const pop = await popularityTestRecall20(split);
   const vae = new MultiVaeRecommender({ epochs: 40, evalEvery: 10, seed: 1 });
@@ -17,7 +17,7 @@ test('Multi-VAE beats popularity on Recall@20 of the synthetic test split', asyn
   vae.dispose();
 });
 
-test('Multi-VAE is deterministic under a seed (init, dropout, eps, batch order)', async () => {
+test("Multi-VAE is deterministic under a seed (init, dropout, eps, batch order)", async () => {
   const split = tinySplit(4);
   const run = async (seed: number) => {
     const vae = new MultiVaeRecommender({ hidden: 16, latent: 4, batchSize: 8, epochs: 3, evalEvery: 1, seed });
@@ -26,12 +26,14 @@ test('Multi-VAE is deterministic under a seed (init, dropout, eps, batch order)'
     vae.dispose();
     return s;
   };
-  const a = await run(7), b = await run(7), c = await run(8);
+  const a = await run(7),
+    b = await run(7),
+    c = await run(8);
   assert.deepEqual(a, b);
   assert.notDeepEqual(a, c);
 });
 
-test('Multi-VAE: bad options and unfitted use are clear errors', async () => {
+test("Multi-VAE: bad options and unfitted use are clear errors", async () => {
   assert.throws(() => new MultiVaeRecommender({ dropout: 1 }), /MultiVaeRecommender: dropout must lie in \[0, 1\), got 1/);
   assert.throws(() => new MultiVaeRecommender({ epochs: 0 }), /epochs must be a positive integer, got 0/);
   assert.throws(() => new MultiVaeRecommender({ annealSteps: 1.5 }), /annealSteps must be a positive integer/);

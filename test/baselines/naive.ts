@@ -21,7 +21,10 @@ export function gaussJordanInverse(m: number[][]): number[][] {
 
 export function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
 }
 
 /** Random symmetric positive-definite matrix: M M^T + n I. */

@@ -5,7 +5,13 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { trainingCurvesSvg, comparisonCurvesSvg, writeTrainingCurves, readCurveRecords, CurveRecord } from "../../src/cllm4rec/report/curves";
+import {
+  trainingCurvesSvg,
+  comparisonCurvesSvg,
+  writeTrainingCurves,
+  readCurveRecords,
+  type CurveRecord,
+} from "../../src/cllm4rec/report/curves";
 
 const val = (r: number) => ({ recall: { "20": r, "40": r + 0.1 }, ndcg: { "100": r / 2 } });
 const RECS: CurveRecord[] = [
@@ -28,7 +34,10 @@ test("trainingCurvesSvg draws each loss and metric series with one point per epo
 });
 
 test("comparisonCurvesSvg: one line per run; writeTrainingCurves reads metrics.jsonl", () => {
-  const svg = comparisonCurvesSvg("cmp", [{ name: "pretrained", recs: RECS }, { name: "random", recs: RECS.map((r) => ({ ...r, contentLoss: 10.8 })) }]);
+  const svg = comparisonCurvesSvg("cmp", [
+    { name: "pretrained", recs: RECS },
+    { name: "random", recs: RECS.map((r) => ({ ...r, contentLoss: 10.8 })) },
+  ]);
   assert.equal((svg.match(/random @/g) ?? []).length, 5 + 2 + 2);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cllm4rec-curves-"));
   try {

@@ -8,11 +8,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { execFileSync, spawnSync } from "node:child_process";
-import { createTinyGpt2Folder } from "../../src/io/tiny-gpt2";
-import { openRun, trainRun, loadRun, recommend, RunSpec, RunContext } from "../../src/cllm4rec/pipeline";
+import { createTinyGpt2Folder } from "../../src/io/tiny_gpt2";
+import { openRun, trainRun, loadRun, recommend, type RunSpec, type RunContext } from "../../src/cllm4rec/pipeline";
 import { Trainer, NonFiniteLossError } from "../../src/cllm4rec/train/trainer";
 import { datasetCorpora } from "../../src/cllm4rec/train/corpora";
-import { PAPER_DEFAULTS, TrainConfig } from "../../src/cllm4rec/train/config";
+import { PAPER_DEFAULTS, type TrainConfig } from "../../src/cllm4rec/train/config";
 import { FLAGS, helpText } from "../../src/cli/flags";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cllm4rec-e2e-"));
@@ -22,11 +22,20 @@ createTinyGpt2Folder(modelDir, { nLayer: 1, nEmbd: 64, nHead: 1, nPositions: 256
 const quiet = () => {};
 
 const config = (over: Partial<TrainConfig> = {}): TrainConfig => ({
-  ...PAPER_DEFAULTS, contentEpochs: 1, alternatingEpochs: 1, finetuneEpochs: 4, lrFinetune: 3e-3,
-  contentFraction: 0.15, seed: 7, ...over,
+  ...PAPER_DEFAULTS,
+  contentEpochs: 1,
+  alternatingEpochs: 1,
+  finetuneEpochs: 4,
+  lrFinetune: 3e-3,
+  contentFraction: 0.15,
+  seed: 7,
+  ...over,
 });
 const spec = (over: Partial<TrainConfig> = {}, users = 80, items = 40): RunSpec => ({
-  data: { kind: "synthetic", numUsers: users, numItems: items, seed: 5 }, dataOptions: {}, modelDir, config: config(over),
+  data: { kind: "synthetic", numUsers: users, numItems: items, seed: 5 },
+  dataOptions: {},
+  modelDir,
+  config: config(over),
 });
 
 function hashBackbone(ctx: RunContext): string {
@@ -44,8 +53,10 @@ test("a short run beats popularity on Recall@20 and leaves GPT-2 bit-identical",
   const out = path.join(tmp, "run-main");
   const before = hashBackbone(await openRun(spec(), { log: quiet }));
   const report = await trainRun(spec(), out, { log: quiet });
-  assert.ok(report.cllm4rec.test.recall[20] > report.popularity.test.recall[20],
-    `CLLM4Rec test R@20 ${report.cllm4rec.test.recall[20]} vs popularity ${report.popularity.test.recall[20]}`);
+  assert.ok(
+    report.cllm4rec.test.recall[20] > report.popularity.test.recall[20],
+    `CLLM4Rec test R@20 ${report.cllm4rec.test.recall[20]} vs popularity ${report.popularity.test.recall[20]}`,
+  );
   for (const f of ["run.json", "dataset-card.json", "metrics.jsonl", "report.json", "report.md", "state.json"])
     assert.ok(fs.existsSync(path.join(out, f)), `${f} missing`);
   // the committed checkpoint names its tables and best epoch; both files exist
@@ -82,8 +93,10 @@ test("resume after an interruption gives exactly the uninterrupted result", asyn
   const tb = trainerFor(b2, dirB);
   assert.equal(tb.resume(), true);
   const rb = await tb.run();
-  assert.deepEqual(rb.history.map((h) => [h.collabLoss, h.contentLoss, h.recLoss, h.valScore]),
-    ra.history.map((h) => [h.collabLoss, h.contentLoss, h.recLoss, h.valScore]));
+  assert.deepEqual(
+    rb.history.map((h) => [h.collabLoss, h.contentLoss, h.recLoss, h.valScore]),
+    ra.history.map((h) => [h.collabLoss, h.contentLoss, h.recLoss, h.valScore]),
+  );
   for (let i = 0; i < 4; i++)
     assert.deepEqual(b2.model.parameters()[i].toFloat32(), a.model.parameters()[i].toFloat32(), `table ${i} differs`);
 });
@@ -98,9 +111,14 @@ test("a non-finite loss stops with the stage and step named and keeps the last g
   const bad = await openRun(spec({ lrPretrain: 1e30 }), { log: quiet });
   const t = trainerFor(bad, dir);
   t.resume();
-  await assert.rejects(() => t.run(), (e: Error) => e instanceof NonFiniteLossError && /stage 'alternating', epoch 1, step \d+/.test(e.message));
+  await assert.rejects(
+    () => t.run(),
+    (e: Error) => e instanceof NonFiniteLossError && /stage 'alternating', epoch 1, step \d+/.test(e.message),
+  );
   assert.deepEqual(runFiles(), names);
-  names.forEach((f, i) => assert.ok(fs.readFileSync(path.join(dir, f)).equals(saved[i]), `${f} changed`));
+  names.forEach((f, i) => {
+    assert.ok(fs.readFileSync(path.join(dir, f)).equals(saved[i]), `${f} changed`);
+  });
 });
 
 test("bad input: empty dataset after filtering, checkpoint from another backbone, existing run folder", async () => {
@@ -140,14 +158,20 @@ test("ablations: LLM-CF trains no content side, LLM-PreRec skips finetuning, LLM
   const cf = await openRun(spec({ ...small, ablation: "llm-cf" }), { log: quiet });
   const contentBefore = cf.model.content.item.toFloat32();
   const rcf = await trainerFor(cf, path.join(tmp, "run-cf")).run();
-  assert.deepEqual(rcf.history.map((h) => h.stage), ["alternating", "finetune"]);
+  assert.deepEqual(
+    rcf.history.map((h) => h.stage),
+    ["alternating", "finetune"],
+  );
   assert.ok(rcf.history.every((h) => h.contentLoss === undefined));
   assert.deepEqual(cf.model.content.item.toFloat32(), contentBefore, "LLM-CF must not touch the content tables");
 
   const pre = await openRun(spec({ ...small, ablation: "prerec" }), { log: quiet });
   const tp = trainerFor(pre, path.join(tmp, "run-prerec"));
   const rpre = await tp.run();
-  assert.deepEqual(rpre.history.map((h) => h.stage), ["content", "alternating"]);
+  assert.deepEqual(
+    rpre.history.map((h) => h.stage),
+    ["content", "alternating"],
+  );
   const m = await tp.evaluate("test");
   assert.ok(m.users > 0 && m.recall[20] >= 0 && m.recall[20] <= 1);
 
@@ -163,7 +187,9 @@ test("a dataset without any text trains with LLM-CF and says why the full method
   for (let u = 0; u < 30; u++) for (let k = 0; k < 8; k++) rows.push(`u${u},i${(u * 3 + k * 5) % 25},5`);
   fs.writeFileSync(csv, rows.join("\n") + "\n");
   const plain = (ablation: TrainConfig["ablation"]): RunSpec => ({
-    data: { kind: "generic", interactions: csv }, dataOptions: {}, modelDir,
+    data: { kind: "generic", interactions: csv },
+    dataOptions: {},
+    modelDir,
     config: config({ ablation, contentEpochs: 1, alternatingEpochs: 1, finetuneEpochs: 1 }),
   });
   const cf = await openRun(plain("llm-cf"), { log: quiet });

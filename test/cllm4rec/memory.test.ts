@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { native } from "../../src/engine";
-import { createTinyGpt2Folder } from "../../src/io/tiny-gpt2";
+import { createTinyGpt2Folder } from "../../src/io/tiny_gpt2";
 import { openRun } from "../../src/cllm4rec/pipeline";
 import { Trainer } from "../../src/cllm4rec/train/trainer";
 import { datasetCorpora } from "../../src/cllm4rec/train/corpora";
@@ -18,15 +18,35 @@ test("memory stays flat over 200+ steps and 20 evaluations", { timeout: 10 * 60 
   process.env.CLLM4REC_CACHE = path.join(tmp, "cache");
   const modelDir = path.join(tmp, "backbone");
   createTinyGpt2Folder(modelDir, { nLayer: 1, nEmbd: 64, nHead: 1, nPositions: 128, seed: 3 });
-  const config = { ...PAPER_DEFAULTS, contentEpochs: 0, alternatingEpochs: 1, finetuneEpochs: 20, batchSize: 4, contentFraction: 0.02, lrFinetune: 1e-3, seed: 1 };
-  const ctx = await openRun({ data: { kind: "synthetic", numUsers: 60, numItems: 60, seed: 2 }, dataOptions: {}, modelDir, config }, { log: () => {} });
+  const config = {
+    ...PAPER_DEFAULTS,
+    contentEpochs: 0,
+    alternatingEpochs: 1,
+    finetuneEpochs: 20,
+    batchSize: 4,
+    contentFraction: 0.02,
+    lrFinetune: 1e-3,
+    seed: 1,
+  };
+  const ctx = await openRun(
+    { data: { kind: "synthetic", numUsers: 60, numItems: 60, seed: 2 }, dataOptions: {}, modelDir, config },
+    { log: () => {} },
+  );
   const corpora = datasetCorpora(ctx.dataset, ctx.tokenizer, { batchSize: config.batchSize, maxTokens: 128, lengthAware: true });
   const samples: { epoch: number; rss: number; live: number }[] = [];
   const log = (s: string) => {
     const m = /^\[finetune (\d+)\]/.exec(s);
     if (m) samples.push({ epoch: Number(m[1]), rss: process.memoryUsage().rss, live: native().stats().liveBuffers });
   };
-  const trainer = new Trainer({ model: ctx.model, corpora, split: ctx.dataset, config, outDir: path.join(tmp, "run"), log, backboneRef: modelDir });
+  const trainer = new Trainer({
+    model: ctx.model,
+    corpora,
+    split: ctx.dataset,
+    config,
+    outDir: path.join(tmp, "run"),
+    log,
+    backboneRef: modelDir,
+  });
   const r = await trainer.run();
   const steps = r.history.length; // epochs
   const evals = r.history.filter((h) => h.val).length;
@@ -36,9 +56,12 @@ test("memory stays flat over 200+ steps and 20 evaluations", { timeout: 10 * 60 
   assert.equal(samples.length, 20, `${steps} epochs logged`);
   const warm = samples[4];
   const last = samples[samples.length - 1];
-  for (const s of samples.slice(4)) assert.equal(s.live, warm.live, `live buffers grew to ${s.live} (from ${warm.live}) by finetune epoch ${s.epoch}`);
+  for (const s of samples.slice(4))
+    assert.equal(s.live, warm.live, `live buffers grew to ${s.live} (from ${warm.live}) by finetune epoch ${s.epoch}`);
   const growMb = (last.rss - warm.rss) / 2 ** 20;
-  console.log(`memory: RSS ${(warm.rss / 2 ** 20).toFixed(0)} -> ${(last.rss / 2 ** 20).toFixed(0)} MB over finetune epochs 5..20; live buffers ${warm.live}`);
+  console.log(
+    `memory: RSS ${(warm.rss / 2 ** 20).toFixed(0)} -> ${(last.rss / 2 ** 20).toFixed(0)} MB over finetune epochs 5..20; live buffers ${warm.live}`,
+  );
   assert.ok(growMb < 6, `RSS grew ${growMb.toFixed(1)} MB between finetune epochs 5 and 20`);
   trainer.dispose();
 });

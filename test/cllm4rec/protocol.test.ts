@@ -6,11 +6,11 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { createTinyGpt2Folder } from "../../src/io/tiny-gpt2";
-import { openRun, trainRun, loadRun, RunSpec, RunContext } from "../../src/cllm4rec/pipeline";
+import { createTinyGpt2Folder } from "../../src/io/tiny_gpt2";
+import { openRun, trainRun, loadRun, type RunSpec, type RunContext } from "../../src/cllm4rec/pipeline";
 import { Trainer } from "../../src/cllm4rec/train/trainer";
-import { datasetCorpora, Corpora } from "../../src/cllm4rec/train/corpora";
-import { PAPER_DEFAULTS, TrainConfig, validateConfig, withLegacyProtocol } from "../../src/cllm4rec/train/config";
+import { datasetCorpora, type Corpora } from "../../src/cllm4rec/train/corpora";
+import { PAPER_DEFAULTS, type TrainConfig, validateConfig, withLegacyProtocol } from "../../src/cllm4rec/train/config";
 import { Rng } from "../../src/cllm4rec/data";
 import { tidy } from "../../src/engine";
 import { parseArgs } from "../../src/cli/flags";
@@ -22,11 +22,20 @@ createTinyGpt2Folder(modelDir, { nLayer: 1, nEmbd: 32, nHead: 1, nPositions: 256
 const quiet = () => {};
 
 const config = (over: Partial<TrainConfig> = {}): TrainConfig => ({
-  ...PAPER_DEFAULTS, contentEpochs: 1, alternatingEpochs: 1, finetuneEpochs: 2, lrFinetune: 3e-3,
-  contentFraction: 0.15, seed: 7, ...over,
+  ...PAPER_DEFAULTS,
+  contentEpochs: 1,
+  alternatingEpochs: 1,
+  finetuneEpochs: 2,
+  lrFinetune: 3e-3,
+  contentFraction: 0.15,
+  seed: 7,
+  ...over,
 });
 const spec = (over: Partial<TrainConfig> = {}): RunSpec => ({
-  data: { kind: "synthetic", numUsers: 40, numItems: 30, seed: 5 }, dataOptions: {}, modelDir, config: config(over),
+  data: { kind: "synthetic", numUsers: 40, numItems: 30, seed: 5 },
+  dataOptions: {},
+  modelDir,
+  config: config(over),
 });
 function trainerFor(ctx: RunContext, outDir: string, corpora?: Corpora): Trainer {
   corpora ??= datasetCorpora(ctx.dataset, ctx.tokenizer, { batchSize: ctx.spec.config.batchSize, maxTokens: 256, lengthAware: true });
@@ -36,7 +45,10 @@ function trainerFor(ctx: RunContext, outDir: string, corpora?: Corpora): Trainer
 test("--reg-scale: sum is the plain sum over occurrences (host reference), mean divides it by the batch size", async () => {
   const ctx = await openRun(spec(), { log: quiet });
   const m = ctx.model;
-  const lu = m.collab.user.toFloat32(), li = m.collab.item.toFloat32(), cu = m.content.user.toFloat32(), ci = m.content.item.toFloat32();
+  const lu = m.collab.user.toFloat32(),
+    li = m.collab.item.toFloat32(),
+    cu = m.content.user.toFloat32(),
+    ci = m.content.item.toFloat32();
   // occurrences, with repeats and a base-vocabulary id that must be ignored
   const ids = Int32Array.from([m.N + 3, m.N + m.I + 5, 17, m.N + 3, m.N + m.I + 29, m.N]);
   let want = 0;
@@ -49,7 +61,7 @@ test("--reg-scale: sum is the plain sum over occurrences (host reference), mean 
   const mean = tidy(() => m.regularizer("content", ids, 20, "mean")!.item());
   assert.ok(want > 0);
   assert.ok(Math.abs(sum - want) <= 1e-5 * want, `sum ${sum} vs host ${want}`);
-  assert.ok(Math.abs(mean - want / 20) <= 1e-5 * want / 20, `mean ${mean} vs host ${want / 20}`);
+  assert.ok(Math.abs(mean - want / 20) <= (1e-5 * want) / 20, `mean ${mean} vs host ${want / 20}`);
 });
 
 test("flags: --reg-scale, --test-exclude, --content-opt-finetune parse, reject bad values, and validate", () => {
@@ -60,7 +72,9 @@ test("flags: --reg-scale, --test-exclude, --content-opt-finetune parse, reject b
   assert.throws(() => validateConfig(config({ regScale: "avg" as "sum" })), /regScale must be sum or mean/);
   // a run saved before these fields existed reopens with what it did then
   const old = { ...config() } as Partial<TrainConfig>;
-  delete old.regScale; delete old.testExclude; delete old.contentOptFinetune;
+  delete old.regScale;
+  delete old.testExclude;
+  delete old.contentOptFinetune;
   const filled = withLegacyProtocol(old as TrainConfig);
   assert.deepEqual([filled.regScale, filled.testExclude, filled.contentOptFinetune], ["mean", "train+val", "keep"]);
 });
@@ -73,16 +87,33 @@ test("LLM-FixOrd is scored with its items in the fixed order it trained on; othe
   const rng = new Rng("probe");
   const fixed = base.evalBatch([user], rng, "rec", true);
   assert.equal(rng.float(), new Rng("probe").float(), "the fixed order must not consume randomness");
-  const itemIds = Array.from(fixed.promptIds).filter((id) => id >= ctx.model.N + ctx.model.I).map((id) => id - ctx.model.N - ctx.model.I);
-  assert.deepEqual(itemIds, [...ctx.dataset.train[user]].sort((x, y) => x - y));
+  const itemIds = Array.from(fixed.promptIds)
+    .filter((id) => id >= ctx.model.N + ctx.model.I)
+    .map((id) => id - ctx.model.N - ctx.model.I);
+  assert.deepEqual(
+    itemIds,
+    [...ctx.dataset.train[user]].sort((x, y) => x - y),
+  );
   const seen: (boolean | undefined)[] = [];
-  const spy: Corpora = { ...base, evalBatch: (u, r, k, f) => (seen.push(f), base.evalBatch(u, r, k, f)) };
+  const spy: Corpora = {
+    ...base,
+    evalBatch: (u, r, k, f) => {
+      seen.push(f);
+      return base.evalBatch(u, r, k, f);
+    },
+  };
   await trainerFor(ctx, path.join(tmp, "run-fixord"), spy).run();
   assert.ok(seen.length > 0 && seen.every((f) => f === true), `fixord evaluation orders: ${seen}`);
   const plain = await openRun(spec({ finetuneEpochs: 1 }), { log: quiet });
   const seenPlain: (boolean | undefined)[] = [];
   const basePlain = datasetCorpora(plain.dataset, plain.tokenizer, { batchSize: 20, maxTokens: 256, lengthAware: true });
-  await trainerFor(plain, path.join(tmp, "run-plain"), { ...basePlain, evalBatch: (u, r, k, f) => (seenPlain.push(f), basePlain.evalBatch(u, r, k, f)) }).run();
+  await trainerFor(plain, path.join(tmp, "run-plain"), {
+    ...basePlain,
+    evalBatch: (u, r, k, f) => {
+      seenPlain.push(f);
+      return basePlain.evalBatch(u, r, k, f);
+    },
+  }).run();
   assert.ok(seenPlain.length > 0 && seenPlain.every((f) => !f));
 });
 
@@ -94,7 +125,8 @@ test("--content-opt-finetune fresh starts a new content Adam for finetuning; kee
     const state = JSON.parse(fs.readFileSync(path.join(dir, "state.json"), "utf8"));
     return { content: state.state.optSteps.content as number, total: r.history.length };
   };
-  const fresh = await steps("fresh"), keep = await steps("keep");
+  const fresh = await steps("fresh"),
+    keep = await steps("keep");
   // same corpora and batches either way: the kept optimizer counts every C-step, the fresh one
   // only the finetuning ones (content + alternating passes are 2 of the 4 C-step passes here)
   assert.ok(fresh.content > 0 && keep.content > fresh.content, `fresh ${fresh.content}, keep ${keep.content}`);
@@ -107,7 +139,10 @@ test("end to end with the authors' protocol: report says which test exclusion, r
   const out = path.join(tmp, "run-authors");
   const report = await trainRun(s, out, { log: quiet });
   assert.equal(report.config.testExclude, "train");
-  assert.match(fs.readFileSync(path.join(out, "report.md"), "utf8"), /test excludes: train \(test ranks all items except the user's training items/);
+  assert.match(
+    fs.readFileSync(path.join(out, "report.md"), "utf8"),
+    /test excludes: train \(test ranks all items except the user's training items/,
+  );
   for (const r of [report.cllm4rec.test, report.popularity.test]) assert.ok(r.users > 0 && r.recall[20] >= 0 && r.recall[20] <= 1);
   // evaluate reproduces the report's numbers with the run's own protocol
   const ctx = await loadRun(out, { log: quiet });
@@ -122,14 +157,19 @@ test("end to end with the authors' protocol: report says which test exclusion, r
   const rb = await tb.run();
   const a = await openRun(s, { log: quiet });
   const ra = await trainerFor(a, path.join(tmp, "run-authors-a")).run();
-  assert.deepEqual(rb.history.map((h) => [h.collabLoss, h.contentLoss, h.recLoss, h.valScore]),
-    ra.history.map((h) => [h.collabLoss, h.contentLoss, h.recLoss, h.valScore]));
+  assert.deepEqual(
+    rb.history.map((h) => [h.collabLoss, h.contentLoss, h.recLoss, h.valScore]),
+    ra.history.map((h) => [h.collabLoss, h.contentLoss, h.recLoss, h.valScore]),
+  );
   // dropout is on in training (the losses differ from a run without it) and off at evaluation
   const plain = await openRun({ ...s, config: { ...s.config, dropout: 0 } }, { log: quiet });
   const rp = await trainerFor(plain, path.join(tmp, "run-authors-nodrop")).run({ untilEpoch: 1 });
   assert.notEqual(rp.history[0].contentLoss, ra.history[0].contentLoss);
   // same initial tables, dropout 0.1 vs 0: evaluation gives the same numbers
   const withDrop = trainerFor(await openRun(s, { log: quiet }), path.join(tmp, "run-authors-eval"));
-  const noDrop = trainerFor(await openRun({ ...s, config: { ...s.config, dropout: 0 } }, { log: quiet }), path.join(tmp, "run-authors-eval0"));
+  const noDrop = trainerFor(
+    await openRun({ ...s, config: { ...s.config, dropout: 0 } }, { log: quiet }),
+    path.join(tmp, "run-authors-eval0"),
+  );
   assert.deepEqual(await withDrop.evaluate("val"), await noDrop.evaluate("val"), "evaluation draws no masks");
 });

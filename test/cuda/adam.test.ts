@@ -2,14 +2,18 @@
 import { test, after } from "node:test";
 import { both, expectClose, freeAll, nat, rng, skipCuda, twinF32, twinFill, uniform, TOL_ELEMENTWISE } from "./twin";
 
-after(() => { if (!skipCuda) freeAll(); });
+after(() => {
+  if (!skipCuda) freeAll();
+});
 
 const sizes = [1, 7, 33, 1023, 70001];
 
 test("cuda adam: several steps", { skip: skipCuda }, () => {
   const rand = rng(6);
   for (const n of sizes) {
-    const p = twinF32(uniform(rand, n)), m = twinFill(n, 0), v = twinFill(n, 0);
+    const p = twinF32(uniform(rand, n)),
+      m = twinFill(n, 0),
+      v = twinFill(n, 0);
     for (let step = 1; step <= 3; step++) {
       const g = twinF32(uniform(rand, n));
       both((x) => nat().adam(x(p), x(g), x(m), x(v), n, 1e-3, 0.9, 0.999, 1e-8, step));

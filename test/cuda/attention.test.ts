@@ -4,24 +4,46 @@
 // Philox mask: a disagreement would move outputs far past the tolerance); forward (out, lse)
 // and backward (dq, dk, dv).
 import { test, after } from "node:test";
-import { both, expectClose, freeAll, nat, rng, skipCuda, Twin, twinF32, twinFill, twinI32, uniform, TOL_REDUCTION } from "./twin";
+import { both, expectClose, freeAll, nat, rng, skipCuda, type Twin, twinF32, twinFill, twinI32, uniform, TOL_REDUCTION } from "./twin";
 
-after(() => { if (!skipCuda) freeAll(); });
+after(() => {
+  if (!skipCuda) freeAll();
+});
 
-interface Case { B: number; H: number; Tq: number; Tk: number; Dh: number; masked: boolean; fused: boolean; p?: number }
+interface Case {
+  B: number;
+  H: number;
+  Tq: number;
+  Tk: number;
+  Dh: number;
+  masked: boolean;
+  fused: boolean;
+  p?: number;
+}
 
 function run(c: Case, seed: number): void {
   const rand = rng(seed);
-  const { B, H, Tq, Tk, Dh } = c, D = H * Dh;
+  const { B, H, Tq, Tk, Dh } = c,
+    D = H * Dh;
   const name = JSON.stringify(c);
   const drop: [number, number, number, number, number] = c.p
-    ? [seed, 7, 11, Math.round(c.p * 2 ** 24), Math.fround(1 / (1 - c.p))] : [0, 0, 0, 0, 1];
+    ? [seed, 7, 11, Math.round(c.p * 2 ** 24), Math.fround(1 / (1 - c.p))]
+    : [0, 0, 0, 0, 1];
   let q: Twin, kv: Twin, offQ: number, ldq: number, offK: number, offV: number, ldk: number;
-  if (c.fused) { // one [B*T, 3D] buffer, as the QKV projection writes it (Tq == Tk)
+  if (c.fused) {
+    // one [B*T, 3D] buffer, as the QKV projection writes it (Tq == Tk)
     q = kv = twinF32(uniform(rand, B * Tk * 3 * D, -2, 2));
-    offQ = 0; offK = D; offV = 2 * D; ldq = ldk = 3 * D;
-  } else { // prompt prefix: q rows with padding columns, kv [B*Tk, 2D + 1]
-    ldq = D + 3; offQ = 2; ldk = 2 * D + 1; offK = 1; offV = D + 1;
+    offQ = 0;
+    offK = D;
+    offV = 2 * D;
+    ldq = ldk = 3 * D;
+  } else {
+    // prompt prefix: q rows with padding columns, kv [B*Tk, 2D + 1]
+    ldq = D + 3;
+    offQ = 2;
+    ldk = 2 * D + 1;
+    offK = 1;
+    offV = D + 1;
     q = twinF32(uniform(rand, offQ + B * Tq * ldq, -2, 2));
     kv = twinF32(uniform(rand, 1 + B * Tk * ldk, -2, 2));
   }
@@ -33,18 +55,47 @@ function run(c: Case, seed: number): void {
     if (B > 1) m[Tk] = 1;
     mask = twinI32(m);
   }
-  const out = twinFill(B * Tq * D, NaN), lse = twinFill(B * H * Tq, NaN);
-  both((x) => nat().attentionForward(x(q), offQ, ldq, x(kv), offK, offV, ldk, mask ? x(mask) : null,
-    x(out), x(lse), B, H, Tq, Tk, Dh, ...drop));
+  const out = twinFill(B * Tq * D, NaN),
+    lse = twinFill(B * H * Tq, NaN);
+  both((x) =>
+    nat().attentionForward(x(q), offQ, ldq, x(kv), offK, offV, ldk, mask ? x(mask) : null, x(out), x(lse), B, H, Tq, Tk, Dh, ...drop),
+  );
   expectClose(out, `attention out ${name}`, TOL_REDUCTION);
   expectClose(lse, `attention lse ${name}`, TOL_REDUCTION);
 
   const dout = twinF32(uniform(rand, B * Tq * D));
   let dq: Twin, dkv: Twin;
   if (c.fused) dq = dkv = twinFill(B * Tk * 3 * D, 0);
-  else { dq = twinFill(offQ + B * Tq * ldq, 0); dkv = twinFill(1 + B * Tk * ldk, 0); }
-  both((x) => nat().attentionBackward(x(dout), x(q), offQ, ldq, x(kv), offK, offV, ldk, mask ? x(mask) : null,
-    x(out), x(lse), x(dq), offQ, x(dkv), offK, offV, B, H, Tq, Tk, Dh, ...drop));
+  else {
+    dq = twinFill(offQ + B * Tq * ldq, 0);
+    dkv = twinFill(1 + B * Tk * ldk, 0);
+  }
+  both((x) =>
+    nat().attentionBackward(
+      x(dout),
+      x(q),
+      offQ,
+      ldq,
+      x(kv),
+      offK,
+      offV,
+      ldk,
+      mask ? x(mask) : null,
+      x(out),
+      x(lse),
+      x(dq),
+      offQ,
+      x(dkv),
+      offK,
+      offV,
+      B,
+      H,
+      Tq,
+      Tk,
+      Dh,
+      ...drop,
+    ),
+  );
   expectClose(dq, `attention dq ${name}`, TOL_REDUCTION);
   if (!c.fused) expectClose(dkv, `attention dk/dv ${name}`, TOL_REDUCTION);
 }

@@ -2,12 +2,19 @@
 import { test, after } from "node:test";
 import { both, expectClose, freeAll, nat, rng, skipCuda, twinF32, uniform, TOL_ELEMENTWISE } from "./twin";
 
-after(() => { if (!skipCuda) freeAll(); });
+after(() => {
+  if (!skipCuda) freeAll();
+});
 
 test("cuda copy_strided: batched slices with offsets, copy and accumulate", { skip: skipCuda }, () => {
   const rand = rng(4);
-  const batch = 3, rows = 7, cols = 33;
-  const srcRow = 40, srcBatch = rows * srcRow + 5, dstRow = 70, dstBatch = rows * dstRow + 1;
+  const batch = 3,
+    rows = 7,
+    cols = 33;
+  const srcRow = 40,
+    srcBatch = rows * srcRow + 5,
+    dstRow = 70,
+    dstBatch = rows * dstRow + 1;
   const src = twinF32(uniform(rand, batch * srcBatch + 10));
   const dst = twinF32(uniform(rand, batch * dstBatch + 20));
   both((x) => nat().copyStrided(x(dst), 4, dstBatch, dstRow, x(src), 2, srcBatch, srcRow, batch, rows, cols, false));

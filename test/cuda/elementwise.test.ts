@@ -3,14 +3,17 @@
 import { test, after } from "node:test";
 import { both, expectClose, freeAll, nat, rng, skipCuda, twinF32, twinFill, uniform, TOL_ELEMENTWISE } from "./twin";
 
-after(() => { if (!skipCuda) freeAll(); });
+after(() => {
+  if (!skipCuda) freeAll();
+});
 
 const sizes = [1, 7, 33, 1023, 70001];
 
 test("cuda add: with and without b, accumulate, in place", { skip: skipCuda }, () => {
   const rand = rng(1);
   for (const n of sizes) {
-    const a = twinF32(uniform(rand, n)), b = twinF32(uniform(rand, n));
+    const a = twinF32(uniform(rand, n)),
+      b = twinF32(uniform(rand, n));
     const out = twinF32(uniform(rand, n));
     both((x) => nat().add(x(a), 0.5, x(b), -2, x(out), n, true));
     expectClose(out, `add acc n=${n}`, TOL_ELEMENTWISE);
@@ -25,7 +28,8 @@ test("cuda add: with and without b, accumulate, in place", { skip: skipCuda }, (
 test("cuda mul: plain, accumulate, in place", { skip: skipCuda }, () => {
   const rand = rng(11);
   for (const n of sizes) {
-    const a = twinF32(uniform(rand, n, -2, 2)), b = twinF32(uniform(rand, n, -2, 2));
+    const a = twinF32(uniform(rand, n, -2, 2)),
+      b = twinF32(uniform(rand, n, -2, 2));
     const out = twinFill(n, NaN);
     both((x) => nat().mul(x(a), x(b), x(out), n, false));
     expectClose(out, `mul n=${n}`, TOL_ELEMENTWISE);
@@ -41,7 +45,8 @@ test("cuda tanh, exp, logSigmoid: forward and backward (accumulate)", { skip: sk
   for (const n of sizes) {
     const x = uniform(rand, n, -6, 6);
     x[0] = n > 1 ? 80 : -80; // far tails: exp(-|x|) underflow paths of log-sigmoid
-    const xt = twinF32(x), dy = twinF32(uniform(rand, n));
+    const xt = twinF32(x),
+      dy = twinF32(uniform(rand, n));
     const y = twinFill(n, NaN);
     both((s) => nat().tanhForward(s(xt), s(y), n));
     expectClose(y, `tanh n=${n}`, TOL_ELEMENTWISE);

@@ -5,15 +5,19 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { both, download, expectClose, expectIdentical, freeAll, nat, rng, skipCuda, twinF32, twinI32, uniform } from "./twin";
 
-after(() => { if (!skipCuda) freeAll(); });
+after(() => {
+  if (!skipCuda) freeAll();
+});
 
 // ids with many duplicates and some ids of other tables (below idBase or past the end).
 function makeIds(rand: () => number, n: number, rows: number, idBase: number, distinct: number): Int32Array {
   const ids = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const u = rand();
-    if (u < 0.1) ids[i] = Math.floor(rand() * idBase); // another table, below
-    else if (u < 0.15) ids[i] = idBase + rows + Math.floor(rand() * 50); // another table, above
+    if (u < 0.1)
+      ids[i] = Math.floor(rand() * idBase); // another table, below
+    else if (u < 0.15)
+      ids[i] = idBase + rows + Math.floor(rand() * 50); // another table, above
     else ids[i] = idBase + Math.floor(rand() * Math.min(rows, distinct));
   }
   return ids;
@@ -21,7 +25,12 @@ function makeIds(rand: () => number, n: number, rows: number, idBase: number, di
 
 test("cuda gather_rows: in-range rows copied, others untouched", { skip: skipCuda }, () => {
   const rand = rng(1);
-  for (const [rows, d, n] of [[1, 1, 1], [7, 33, 40], [1023, 7, 1023], [50, 768, 333]]) {
+  for (const [rows, d, n] of [
+    [1, 1, 1],
+    [7, 33, 40],
+    [1023, 7, 1023],
+    [50, 768, 333],
+  ]) {
     const idBase = 100;
     const table = twinF32(uniform(rand, rows * d));
     const ids = twinI32(makeIds(rand, n, rows, idBase, rows));
@@ -34,7 +43,11 @@ test("cuda gather_rows: in-range rows copied, others untouched", { skip: skipCud
 test("cuda scatter_add_rows: duplicates sum exactly like the CPU", { skip: skipCuda }, () => {
   const rand = rng(2);
   const cases: Array<[number, number, number, number]> = [
-    [1, 1, 1, 1], [7, 33, 100, 3], [1023, 7, 5000, 1023], [60, 1100, 2000, 5], [300, 768, 20000, 300],
+    [1, 1, 1, 1],
+    [7, 33, 100, 3],
+    [1023, 7, 5000, 1023],
+    [60, 1100, 2000, 5],
+    [300, 768, 20000, 300],
   ];
   for (const [rows, d, n, distinct] of cases) {
     const idBase = 1000;
@@ -48,7 +61,10 @@ test("cuda scatter_add_rows: duplicates sum exactly like the CPU", { skip: skipC
 
 test("cuda scatter_add_rows is deterministic across runs", { skip: skipCuda }, () => {
   const rand = rng(3);
-  const rows = 40, d = 129, n = 30000, idBase = 0;
+  const rows = 40,
+    d = 129,
+    n = 30000,
+    idBase = 0;
   const ids = twinI32(makeIds(rand, n, rows, idBase, 8)); // ~3,000 copies of each id
   const dout = twinF32(uniform(rand, n * d, -100, 100));
   const results: Float32Array[] = [];

@@ -3,37 +3,53 @@
 import { test, after } from "node:test";
 import { both, expectClose, freeAll, nat, opt, rng, skipCuda, twinF32, twinFill, uniform, TOL_REDUCTION } from "./twin";
 
-after(() => { if (!skipCuda) freeAll(); });
+after(() => {
+  if (!skipCuda) freeAll();
+});
 
 interface Case {
-  tA: boolean; tB: boolean; M: number; N: number; K: number; batch: number;
-  alpha: number; beta: number; bias: boolean; strideBZero?: boolean;
+  tA: boolean;
+  tB: boolean;
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+  alpha: number;
+  beta: number;
+  bias: boolean;
+  strideBZero?: boolean;
 }
 
 function runCase(c: Case, seed: number): void {
   const rand = rng(seed);
-  const sA = c.M * c.K, sB = c.strideBZero ? 0 : c.K * c.N, sC = c.M * c.N;
+  const sA = c.M * c.K,
+    sB = c.strideBZero ? 0 : c.K * c.N,
+    sC = c.M * c.N;
   const A = twinF32(uniform(rand, Math.max(1, sA * c.batch)));
   const B = twinF32(uniform(rand, Math.max(1, c.strideBZero ? c.K * c.N : sB * c.batch)));
   // beta == 0: C starts as NaN, which must not leak into the result.
   const C = c.beta === 0 ? twinFill(sC * c.batch, NaN) : twinF32(uniform(rand, sC * c.batch));
   const bias = c.bias ? twinF32(uniform(rand, c.N)) : null;
-  both((x) => nat().gemm(c.tA, c.tB, c.M, c.N, c.K, c.alpha, x(A), 0, sA, x(B), 0, sB,
-    c.beta, x(C), 0, sC, c.batch, opt(x, bias)));
+  both((x) => nat().gemm(c.tA, c.tB, c.M, c.N, c.K, c.alpha, x(A), 0, sA, x(B), 0, sB, c.beta, x(C), 0, sC, c.batch, opt(x, bias)));
   const tol = TOL_REDUCTION * Math.max(1, Math.sqrt(c.K) / 4);
   expectClose(C, `gemm ${JSON.stringify(c)}`, TOL_REDUCTION, tol);
 }
 
 const shapes: Array<[number, number, number]> = [
-  [1, 1, 1], [7, 33, 5], [33, 7, 1023], [65, 130, 17], [1, 50, 64], [129, 1, 33], [64, 64, 16],
+  [1, 1, 1],
+  [7, 33, 5],
+  [33, 7, 1023],
+  [65, 130, 17],
+  [1, 50, 64],
+  [129, 1, 33],
+  [64, 64, 16],
 ];
 
 test("cuda gemm: every transpose combination on odd shapes", { skip: skipCuda }, () => {
   let seed = 1;
   for (const [M, N, K] of shapes)
     for (const tA of [false, true])
-      for (const tB of [false, true])
-        runCase({ tA, tB, M, N, K, batch: 1, alpha: 1, beta: 0, bias: false }, seed++);
+      for (const tB of [false, true]) runCase({ tA, tB, M, N, K, batch: 1, alpha: 1, beta: 0, bias: false }, seed++);
 });
 
 test("cuda gemm: alpha, beta accumulate and bias", { skip: skipCuda }, () => {
@@ -55,8 +71,14 @@ test("cuda gemm: K == 0 gives beta * C + bias", { skip: skipCuda }, () => {
 
 test("cuda gemm: element offsets into larger buffers", { skip: skipCuda }, () => {
   const rand = rng(41);
-  const M = 9, N = 11, K = 13, offA = 3, offB = 5, offC = 7;
-  const A = twinF32(uniform(rand, offA + M * K)), B = twinF32(uniform(rand, offB + K * N));
+  const M = 9,
+    N = 11,
+    K = 13,
+    offA = 3,
+    offB = 5,
+    offC = 7;
+  const A = twinF32(uniform(rand, offA + M * K)),
+    B = twinF32(uniform(rand, offB + K * N));
   const C = twinF32(uniform(rand, offC + M * N + 2));
   both((x) => nat().gemm(false, false, M, N, K, 1, x(A), offA, 0, x(B), offB, 0, 0, x(C), offC, 0, 1, null));
   expectClose(C, "gemm with offsets (prefix and tail untouched)", TOL_REDUCTION);

@@ -3,9 +3,18 @@
 import { test, after } from "node:test";
 import { both, expectClose, freeAll, nat, rng, skipCuda, twinF32, twinFill, uniform, TOL_REDUCTION } from "./twin";
 
-after(() => { if (!skipCuda) freeAll(); });
+after(() => {
+  if (!skipCuda) freeAll();
+});
 
-const shapes: Array<[number, number]> = [[1, 1], [7, 33], [33, 7], [5, 1023], [9, 50257], [3, 100003]];
+const shapes: Array<[number, number]> = [
+  [1, 1],
+  [7, 33],
+  [33, 7],
+  [5, 1023],
+  [9, 50257],
+  [3, 100003],
+];
 
 test("cuda multinomial NLL forward and backward with multi-hot targets", { skip: skipCuda }, () => {
   const rand = rng(2);
@@ -16,7 +25,8 @@ test("cuda multinomial NLL forward and backward with multi-hot targets", { skip:
     t[0] = 1; // every case has at least one positive
     if (R > 1) t[C] = 2.5; // non-binary weight
     const targets = twinF32(t);
-    const loss = twinFill(R, NaN), lse = twinFill(R, NaN);
+    const loss = twinFill(R, NaN),
+      lse = twinFill(R, NaN);
     both((x) => nat().multinomialNllForward(x(logits), x(targets), x(loss), x(lse), R, C));
     expectClose(loss, `nll loss ${R}x${C}`, TOL_REDUCTION);
     expectClose(lse, `nll lse ${R}x${C}`, TOL_REDUCTION);

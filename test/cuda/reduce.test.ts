@@ -3,7 +3,9 @@
 import { test, after } from "node:test";
 import { both, expectClose, freeAll, nat, rng, skipCuda, twinF32, twinFill, uniform, TOL_ELEMENTWISE, TOL_REDUCTION } from "./twin";
 
-after(() => { if (!skipCuda) freeAll(); });
+after(() => {
+  if (!skipCuda) freeAll();
+});
 
 const sizes = [1, 7, 33, 1023, 70001];
 
@@ -13,7 +15,8 @@ test("cuda fill and sum", { skip: skipCuda }, () => {
     const f = twinFill(n, NaN);
     both((x) => nat().fill(x(f), -1.25, n));
     expectClose(f, `fill n=${n}`, 0, 0);
-    const v = twinF32(uniform(rand, n, -1, 3)), s = twinFill(1, NaN);
+    const v = twinF32(uniform(rand, n, -1, 3)),
+      s = twinFill(1, NaN);
     both((x) => nat().sum(x(v), n, x(s)));
     expectClose(s, `sum n=${n}`, TOL_REDUCTION);
   }
@@ -21,7 +24,13 @@ test("cuda fill and sum", { skip: skipCuda }, () => {
 
 test("cuda colSum: odd shapes, accumulate", { skip: skipCuda }, () => {
   const rand = rng(3);
-  for (const [rows, cols] of [[1, 1], [7, 33], [1023, 7], [33, 1023], [4097, 65]]) {
+  for (const [rows, cols] of [
+    [1, 1],
+    [7, 33],
+    [1023, 7],
+    [33, 1023],
+    [4097, 65],
+  ]) {
     const X = twinF32(uniform(rand, rows * cols));
     const out = twinFill(cols, NaN);
     both((x) => nat().colSum(x(X), rows, cols, x(out), false));
@@ -33,7 +42,14 @@ test("cuda colSum: odd shapes, accumulate", { skip: skipCuda }, () => {
 
 test("cuda rowSum: forward (plain, accumulate) and broadcast backward, odd shapes", { skip: skipCuda }, () => {
   const rand = rng(13);
-  for (const [R, C] of [[1, 1], [7, 33], [1023, 7], [33, 1023], [3, 70001], [5, 0]]) {
+  for (const [R, C] of [
+    [1, 1],
+    [7, 33],
+    [1023, 7],
+    [33, 1023],
+    [3, 70001],
+    [5, 0],
+  ]) {
     const X = twinF32(uniform(rand, R * C));
     const out = twinFill(R, NaN);
     both((s) => nat().rowSumForward(s(X), R, C, s(out), false));

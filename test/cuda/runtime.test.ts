@@ -5,25 +5,41 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { freeAll, gpuDevice, nat, skipCuda, skipDevice, twinF32, twinI32 } from "./twin";
 
-after(() => { if (!skipCuda) freeAll(); });
+after(() => {
+  if (!skipCuda) freeAll();
+});
 
 test("cuda bad input: extents, mixed devices and ids are rejected with named errors", { skip: skipCuda }, () => {
-  const a = twinF32([1, 2, 3, 4, 5, 6]), b = twinF32([1, 2, 3, 4, 5, 6]), c = twinF32([0, 0, 0, 0]);
+  const a = twinF32([1, 2, 3, 4, 5, 6]),
+    b = twinF32([1, 2, 3, 4, 5, 6]),
+    c = twinF32([0, 0, 0, 0]);
   // C needs 2x3 = 6 floats but has 4.
-  assert.throws(() => nat().gemm(false, false, 2, 3, 3, 1, a.gpu, 0, 0, b.gpu, 0, 0, 0, c.gpu, 0, 0, 1, null),
-    (e: Error) => /gemm/.test(e.message));
-  if (gpuDevice === 1) // a buffer on the CPU mixed with buffers on the GPU
-    assert.throws(() => nat().add(a.gpu, 1, b.cpu, 1, a.gpu, 6, false), (e: Error) => /add/.test(e.message) && /cpu|cuda|device/.test(e.message));
-  const table = twinF32(new Float32Array(4 * 2)), out = twinF32(new Float32Array(3 * 2));
+  assert.throws(
+    () => nat().gemm(false, false, 2, 3, 3, 1, a.gpu, 0, 0, b.gpu, 0, 0, 0, c.gpu, 0, 0, 1, null),
+    (e: Error) => /gemm/.test(e.message),
+  );
+  if (gpuDevice === 1)
+    // a buffer on the CPU mixed with buffers on the GPU
+    assert.throws(
+      () => nat().add(a.gpu, 1, b.cpu, 1, a.gpu, 6, false),
+      (e: Error) => /add/.test(e.message) && /cpu|cuda|device/.test(e.message),
+    );
+  const table = twinF32(new Float32Array(4 * 2)),
+    out = twinF32(new Float32Array(3 * 2));
   const ids = twinI32([0, 9, 1]);
-  assert.throws(() => nat().gatherRows(table.gpu, 4, 2, ids.gpu, 3, 0, out.gpu, true),
-    (e: Error) => e instanceof RangeError && /gather/i.test(e.message));
+  assert.throws(
+    () => nat().gatherRows(table.gpu, 4, 2, ids.gpu, 3, 0, out.gpu, true),
+    (e: Error) => e instanceof RangeError && /gather/i.test(e.message),
+  );
   nat().synchronize(); // the stream is still healthy afterwards
 });
 
 test("cuda out of memory: a 4 TiB allocation is a clear Error and the process survives", { skip: skipDevice }, () => {
   const numel = 2 ** 40; // 4 TiB of float32: the largest numel the addon accepts, far past any GPU
-  assert.throws(() => nat().alloc(1, 0, numel), (e: Error) => /out of memory/i.test(e.message) && /4398046511104 bytes/.test(e.message));
+  assert.throws(
+    () => nat().alloc(1, 0, numel),
+    (e: Error) => /out of memory/i.test(e.message) && /4398046511104 bytes/.test(e.message),
+  );
   const ok = nat().alloc(1, 0, 1024); // the device still works
   nat().upload(ok, new Float32Array(1024).fill(3));
   const back = new Float32Array(1024);
@@ -55,14 +71,16 @@ test("cuda allocator: 1000 alloc/free cycles return to the starting footprint", 
 test("cuda copies: host -> device -> device -> host round trip, across devices", { skip: skipDevice }, () => {
   const n = 1000;
   const src = new Float32Array(n).map((_, i) => i * 0.5 - 7);
-  const g1 = nat().alloc(1, 0, n), g2 = nat().alloc(1, 0, n + 10), h = nat().alloc(0, 0, n);
+  const g1 = nat().alloc(1, 0, n),
+    g2 = nat().alloc(1, 0, n + 10),
+    h = nat().alloc(0, 0, n);
   nat().upload(g1, src);
   nat().copy(g2, 10, g1, 0, n); // device -> device at an offset
-  nat().copy(h, 0, g2, 10, n);  // device -> host buffer
+  nat().copy(h, 0, g2, 10, n); // device -> host buffer
   const back = new Float32Array(n);
   nat().download(h, back);
   assert.deepEqual(back, src);
-  nat().copy(g1, 0, h, 0, n);   // host buffer -> device
+  nat().copy(g1, 0, h, 0, n); // host buffer -> device
   nat().download(g1, back);
   assert.deepEqual(back, src);
   for (const bb of [g1, g2, h]) nat().free(bb);

@@ -2,7 +2,7 @@
 // runs on each, and the GPU output is compared with the CPU kernel (the oracle).
 // Every CUDA test is skipped, with the reason, where no GPU answers.
 import assert from "node:assert/strict";
-import { native, NativeAddon, NativeBuffer } from "../../src/engine/native";
+import { native, type NativeAddon, type NativeBuffer } from "../../src/engine/native";
 
 /**
  * Plumbing mode (CLLM4REC_CUDA_TEST_PLUMBING=1): the "gpu" side runs on the CPU too, to
@@ -101,11 +101,14 @@ export function freeAll(): void {
 
 /** GPU vs CPU: |g - c| <= atol + rtol * |c|; NaN and infinities must match exactly. */
 export function expectClose(t: Twin, what: string, rtol: number, atol = rtol): void {
-  const c = download(t.cpu), g = download(t.gpu);
+  const c = download(t.cpu),
+    g = download(t.gpu);
   assert.equal(g.length, c.length, `${what}: length`);
-  let worst = -1, worstExcess = 0;
+  let worst = -1,
+    worstExcess = 0;
   for (let i = 0; i < c.length; i++) {
-    const e = c[i], a = g[i];
+    const e = c[i],
+      a = g[i];
     if (Number.isNaN(e) || Number.isNaN(a)) {
       assert.ok(Number.isNaN(e) && Number.isNaN(a), `${what}[${i}]: gpu ${a}, cpu ${e}`);
       continue;
@@ -117,16 +120,15 @@ export function expectClose(t: Twin, what: string, rtol: number, atol = rtol): v
       worst = i;
     }
   }
-  if (worst >= 0)
-    assert.fail(`${what}[${worst}]: gpu ${g[worst]}, cpu ${c[worst]} (rtol ${rtol}, atol ${atol})`);
+  if (worst >= 0) assert.fail(`${what}[${worst}]: gpu ${g[worst]}, cpu ${c[worst]} (rtol ${rtol}, atol ${atol})`);
 }
 
 /** GPU and CPU bit-for-bit equal (same summation order by design). */
 export function expectIdentical(t: Twin, what: string): void {
-  const c = download(t.cpu), g = download(t.gpu);
+  const c = download(t.cpu),
+    g = download(t.gpu);
   assert.equal(g.length, c.length, `${what}: length`);
-  for (let i = 0; i < c.length; i++)
-    if (!Object.is(c[i], g[i])) assert.fail(`${what}[${i}]: gpu ${g[i]} !== cpu ${c[i]}`);
+  for (let i = 0; i < c.length; i++) if (!Object.is(c[i], g[i])) assert.fail(`${what}[${i}]: gpu ${g[i]} !== cpu ${c[i]}`);
 }
 
 // the same seeded inputs as the CPU kernel tests

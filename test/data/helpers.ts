@@ -1,9 +1,9 @@
 // Shared helpers for the data tests: temp folders, the shared real-data folder, small hand-made datasets.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import * as zlib from 'node:zlib';
-import type { Dataset } from '../../src/cllm4rec/data/dataset';
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as zlib from "node:zlib";
+import type { Dataset } from "../../src/cllm4rec/data/dataset";
 
 export function tempDir(label: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `cllm4rec-data-${label}-`));
@@ -11,15 +11,15 @@ export function tempDir(label: string): string {
 
 export function writeFile(dir: string, name: string, content: string | Buffer, gzip = false): string {
   const file = path.join(dir, name);
-  const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+  const bytes = typeof content === "string" ? Buffer.from(content, "utf8") : content;
   fs.writeFileSync(file, gzip ? zlib.gzipSync(bytes) : bytes);
   return file;
 }
 
 /** ../shared/data next to the repository, or CLLM4REC_SHARED_DATA; null when absent. */
 export function sharedDataDir(): string | null {
-  const repoRoot = path.resolve(__dirname, '..', '..', '..');
-  const candidates = [process.env.CLLM4REC_SHARED_DATA, path.resolve(repoRoot, '..', 'shared', 'data')].filter((p): p is string => !!p);
+  const repoRoot = path.resolve(__dirname, "..", "..", "..");
+  const candidates = [process.env.CLLM4REC_SHARED_DATA, path.resolve(repoRoot, "..", "shared", "data")].filter((p): p is string => !!p);
   for (const c of candidates) if (fs.existsSync(c)) return c;
   return null;
 }
@@ -28,7 +28,7 @@ export function sharedDataDir(): string | null {
 export function handDataset(train: number[][], numItems: number, extra: Partial<Dataset> = {}): Dataset {
   const n = train.length;
   return {
-    name: 'hand',
+    name: "hand",
     numUsers: n,
     numItems,
     userIds: train.map((_, i) => String(i)),
@@ -39,7 +39,7 @@ export function handDataset(train: number[][], numItems: number, extra: Partial<
     itemText: new Array(numItems).fill(null),
     userText: new Array(n).fill(null),
     reviews: [],
-    card: {} as Dataset['card'],
+    card: {} as Dataset["card"],
     ...extra,
   };
 }

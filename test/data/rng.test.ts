@@ -1,8 +1,8 @@
-import { test } from 'node:test';
-import * as assert from 'node:assert/strict';
-import { Rng } from '../../src/shared/rng';
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import { Rng } from "../../src/shared/rng";
 
-test('Rng: same seed same stream, different seed different stream', () => {
+test("Rng: same seed same stream, different seed different stream", () => {
   const a = new Rng(7);
   const b = new Rng(7);
   const c = new Rng(8);
@@ -13,7 +13,7 @@ test('Rng: same seed same stream, different seed different stream', () => {
   assert.notDeepEqual(sa, sc);
 });
 
-test('Rng.float and int stay in range and are roughly uniform', () => {
+test("Rng.float and int stay in range and are roughly uniform", () => {
   const r = new Rng(1);
   const counts = new Array(10).fill(0);
   for (let k = 0; k < 100_000; k++) {
@@ -26,11 +26,14 @@ test('Rng.float and int stay in range and are roughly uniform', () => {
   assert.throws(() => r.int(0), /Rng.int/);
 });
 
-test('Rng.shuffle is a permutation; sample draws distinct elements', () => {
+test("Rng.shuffle is a permutation; sample draws distinct elements", () => {
   const r = new Rng(3);
   const a = Array.from({ length: 50 }, (_, i) => i);
   const s = r.shuffle(a.slice());
-  assert.deepEqual([...s].sort((x, y) => x - y), a);
+  assert.deepEqual(
+    [...s].sort((x, y) => x - y),
+    a,
+  );
   assert.notDeepEqual(s, a);
   const picked = r.sample(a, 10);
   assert.equal(new Set(picked).size, 10);
@@ -39,7 +42,7 @@ test('Rng.shuffle is a permutation; sample draws distinct elements', () => {
   assert.throws(() => r.sample(3, 4), /Rng.sample/);
 });
 
-test('Rng.normal has mean ~0 and variance ~1', () => {
+test("Rng.normal has mean ~0 and variance ~1", () => {
   const r = new Rng(11);
   let s = 0;
   let s2 = 0;
@@ -53,7 +56,7 @@ test('Rng.normal has mean ~0 and variance ~1', () => {
   assert.ok(Math.abs(s2 / n - 1) < 0.05);
 });
 
-test('Rng.weighted follows the weights', () => {
+test("Rng.weighted follows the weights", () => {
   const r = new Rng(5);
   const counts = [0, 0, 0];
   for (let k = 0; k < 30_000; k++) counts[r.weighted([1, 0, 2])]++;

@@ -1,42 +1,45 @@
-import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import { TopKSelector, topK } from '../../src/shared/metrics';
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { TopKSelector, topK } from "../../src/shared/metrics";
 
 // Naive reference: full sort of eligible items by (score desc, index asc).
 function naiveTopK(scores: number[], k: number, exclude: number[] = []): number[] {
   const ex = new Set(exclude);
   const idx = scores.map((_, j) => j).filter((j) => !ex.has(j));
-  idx.sort((a, b) => (scores[b] - scores[a]) || (a - b));
+  idx.sort((a, b) => scores[b] - scores[a] || a - b);
   return idx.slice(0, k);
 }
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
 }
 
-test('topK: highest scores first, ties broken by lower item index', () => {
+test("topK: highest scores first, ties broken by lower item index", () => {
   assert.deepEqual(Array.from(topK([0.5, 0.9, 0.1, 0.9, 0.3], 3)), [1, 3, 0]);
   assert.deepEqual(Array.from(topK([1, 1, 1, 1, 1], 3)), [0, 1, 2]);
   assert.deepEqual(Array.from(topK([0, 2, 2, 0, 2], 4)), [1, 2, 4, 0]);
 });
 
-test('topK: excluded items are never ranked, even with the best score', () => {
+test("topK: excluded items are never ranked, even with the best score", () => {
   assert.deepEqual(Array.from(topK([0.5, 0.9, 0.1, 0.9, 0.3], 3, [1])), [3, 0, 4]);
   assert.deepEqual(Array.from(topK([9, 8, 7], 3, [0, 1, 2])), []);
   assert.deepEqual(Array.from(topK([9, 8, 7], 3, [0, 0, 2])), [1]); // duplicates allowed
 });
 
-test('topK: K larger than the number of eligible items returns them all, sorted', () => {
+test("topK: K larger than the number of eligible items returns them all, sorted", () => {
   assert.deepEqual(Array.from(topK([1, 2, 3], 10, [2])), [1, 0]);
   assert.deepEqual(Array.from(topK([3, 1, 2], 10)), [0, 2, 1]);
 });
 
-test('topK: -Infinity is the lowest score but still ranked; +Infinity the highest', () => {
+test("topK: -Infinity is the lowest score but still ranked; +Infinity the highest", () => {
   assert.deepEqual(Array.from(topK([-Infinity, 0, Infinity, -Infinity], 4)), [2, 1, 0, 3]);
 });
 
-test('topK: NaN and bad arguments are clear errors', () => {
+test("topK: NaN and bad arguments are clear errors", () => {
   assert.throws(() => topK([0, NaN, 1], 2), /topK: score of item 1 is NaN/);
   assert.throws(() => topK([0, 1], 0), /topK: k must be a positive integer, got 0/);
   assert.throws(() => topK([0, 1], 1.5), /k must be a positive integer, got 1.5/);
@@ -44,7 +47,7 @@ test('topK: NaN and bad arguments are clear errors', () => {
   assert.throws(() => new TopKSelector(3).select([1, 2], 1), /length 2, expected numItems = 3/);
 });
 
-test('TopKSelector: reuse across rows does not leak exclusions (also after an error)', () => {
+test("TopKSelector: reuse across rows does not leak exclusions (also after an error)", () => {
   const sel = new TopKSelector(4);
   assert.deepEqual(Array.from(sel.select([4, 3, 2, 1], 2, [0])), [1, 2]);
   assert.deepEqual(Array.from(sel.select([4, 3, 2, 1], 2)), [0, 1]);
@@ -53,7 +56,7 @@ test('TopKSelector: reuse across rows does not leak exclusions (also after an er
   assert.deepEqual(Array.from(sel.select([4, 3, 2, 1], 4)), [0, 1, 2, 3]);
 });
 
-test('topK: agrees with a full sort on random rows with many ties', () => {
+test("topK: agrees with a full sort on random rows with many ties", () => {
   const rnd = lcg(7);
   for (let trial = 0; trial < 300; trial++) {
     const n = 1 + Math.floor(rnd() * 60);
@@ -65,7 +68,7 @@ test('topK: agrees with a full sort on random rows with many ties', () => {
   }
 });
 
-test('topK: 100k items, K = 100, is fast (bounded heap, not a sort)', () => {
+test("topK: 100k items, K = 100, is fast (bounded heap, not a sort)", () => {
   const rnd = lcg(3);
   const n = 100_000;
   const row = new Float32Array(n);

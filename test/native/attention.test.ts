@@ -7,11 +7,24 @@ import { assertClose, dotF64, f32, freeAll, i32, nat, numericGrad, read, rng, un
 import { dropoutMask } from "../../src/nn/philox";
 
 interface Layout {
-  B: number; H: number; Tq: number; Tk: number; Dh: number;
-  ldq: number; offQ: number; ldk: number; offK: number; offV: number;
+  B: number;
+  H: number;
+  Tq: number;
+  Tk: number;
+  Dh: number;
+  ldq: number;
+  offQ: number;
+  ldk: number;
+  offK: number;
+  offV: number;
 }
 
-interface Drop { p: number; seed: number; site: number; step: number }
+interface Drop {
+  p: number;
+  seed: number;
+  site: number;
+  step: number;
+}
 
 // The kernels' dropout arguments: keep when the top 24 bits >= round(p 2^24), scale 1/(1-p).
 const dropArgs = (d?: Drop): [number, number, number, number, number] =>
@@ -22,16 +35,25 @@ const probMask = (L: Layout, d?: Drop) => (d ? dropoutMask(L.B * L.H * L.Tq * L.
 // Reference semantics from kernels.h: query i sits at key position Tk - Tq + i and sees
 // keys j <= that position with mask != 0; a query whose own position is masked, or that
 // sees no key, outputs zeros and lse = -inf.
-function attention64(L: Layout, q: ArrayLike<number>, kv: ArrayLike<number>, mask: ArrayLike<number> | null,
-  drop: Float32Array | null = null) {
-  const { B, H, Tq, Tk, Dh } = L, D = H * Dh, scale = 1 / Math.sqrt(Dh);
-  const out = new Float64Array(B * Tq * D), lse = new Float64Array(B * H * Tq);
+function attention64(
+  L: Layout,
+  q: ArrayLike<number>,
+  kv: ArrayLike<number>,
+  mask: ArrayLike<number> | null,
+  drop: Float32Array | null = null,
+) {
+  const { B, H, Tq, Tk, Dh } = L,
+    D = H * Dh,
+    scale = 1 / Math.sqrt(Dh);
+  const out = new Float64Array(B * Tq * D),
+    lse = new Float64Array(B * H * Tq);
   for (let b = 0; b < B; b++)
     for (let h = 0; h < H; h++)
       for (let i = 0; i < Tq; i++) {
         const p = Tk - Tq + i;
-        const s: number[] = [], js: number[] = [];
-        if (!mask || mask[b * Tk + p] !== 0) {
+        const s: number[] = [],
+          js: number[] = [];
+        if (mask?.[b * Tk + p] !== 0) {
           for (let j = 0; j <= p; j++) {
             if (mask && mask[b * Tk + j] === 0) continue;
             let d = 0;
@@ -77,10 +99,12 @@ function forwardCase(L: Layout, mask: Int32Array | null, seed: number, drop?: Dr
   const D = L.H * L.Dh;
   const q = uniform(rand, L.offQ + L.B * L.Tq * L.ldq, -2, 2);
   const kv = uniform(rand, L.B * L.Tk * L.ldk, -2, 2);
-  const out = f32(new Float32Array(L.B * L.Tq * D).fill(NaN)), lse = f32(new Float32Array(L.B * L.H * L.Tq));
-  const qb = f32(q), kvb = f32(kv), mb = mask ? i32(mask) : null;
-  nat.attentionForward(qb, L.offQ, L.ldq, kvb, L.offK, L.offV, L.ldk, mb, out, lse, L.B, L.H, L.Tq, L.Tk, L.Dh,
-    ...dropArgs(drop));
+  const out = f32(new Float32Array(L.B * L.Tq * D).fill(NaN)),
+    lse = f32(new Float32Array(L.B * L.H * L.Tq));
+  const qb = f32(q),
+    kvb = f32(kv),
+    mb = mask ? i32(mask) : null;
+  nat.attentionForward(qb, L.offQ, L.ldq, kvb, L.offK, L.offV, L.ldk, mb, out, lse, L.B, L.H, L.Tq, L.Tk, L.Dh, ...dropArgs(drop));
   return { q, kv, qb, kvb, mb, out, lse, ref: attention64(L, q, kv, mask, probMask(L, drop)) };
 }
 
@@ -91,12 +115,21 @@ test("attention forward: prefix (Tk > Tq), key mask with a fully masked query, D
   assertClose(read(r.out), r.ref.out, "attention out", 1e-5, 1e-4);
   assertClose(read(r.lse), r.ref.lse, "attention lse", 1e-5, 1e-5);
   assert.equal(read(r.lse)[0], -Infinity, "fully masked query has lse -inf");
-  assert.ok(read(r.out).subarray(0, 64).every((v) => v === 0), "fully masked query outputs zeros");
+  assert.ok(
+    read(r.out)
+      .subarray(0, 64)
+      .every((v) => v === 0),
+    "fully masked query outputs zeros",
+  );
   freeAll();
 });
 
 test("attention forward: fused qkv self-attention (Tq == Tk), no mask, odd sizes", () => {
-  for (const [B, H, T, Dh] of [[1, 1, 1, 1], [2, 2, 7, 5], [1, 2, 1023, 64]]) {
+  for (const [B, H, T, Dh] of [
+    [1, 1, 1, 1],
+    [2, 2, 7, 5],
+    [1, 2, 1023, 64],
+  ]) {
     const D = H * Dh;
     const L: Layout = { B, H, Tq: T, Tk: T, Dh, ldq: 3 * D, offQ: 0, ldk: 3 * D, offK: D, offV: 2 * D };
     const r = forwardCase(L, null, 30 + T);
@@ -114,15 +147,39 @@ function backwardCase(L: Layout, mask: Int32Array | null, seed: number, samples:
   const r = forwardCase(L, mask, seed + 1, drop);
   const pm = probMask(L, drop);
   const w = uniform(rand, L.B * L.Tq * D);
-  const dq0 = uniform(rand, r.q.length), dkv0 = uniform(rand, r.kv.length);
-  const dq = f32(dq0), dkv = f32(dkv0);
-  nat.attentionBackward(f32(w), r.qb, L.offQ, L.ldq, r.kvb, L.offK, L.offV, L.ldk, r.mb, r.out, r.lse,
-    dq, L.offQ, dkv, L.offK, L.offV, L.B, L.H, L.Tq, L.Tk, L.Dh, ...dropArgs(drop));
-  const gotQ = read(dq), gotKV = read(dkv);
+  const dq0 = uniform(rand, r.q.length),
+    dkv0 = uniform(rand, r.kv.length);
+  const dq = f32(dq0),
+    dkv = f32(dkv0);
+  nat.attentionBackward(
+    f32(w),
+    r.qb,
+    L.offQ,
+    L.ldq,
+    r.kvb,
+    L.offK,
+    L.offV,
+    L.ldk,
+    r.mb,
+    r.out,
+    r.lse,
+    dq,
+    L.offQ,
+    dkv,
+    L.offK,
+    L.offV,
+    L.B,
+    L.H,
+    L.Tq,
+    L.Tk,
+    L.Dh,
+    ...dropArgs(drop),
+  );
+  const gotQ = read(dq),
+    gotKV = read(dkv);
   const lossQ = (v: Float64Array) => dotF64(w, attention64(L, v, r.kv, mask, pm).out);
   const lossKV = (v: Float64Array) => dotF64(w, attention64(L, r.q, v, mask, pm).out);
-  const check = (loss: (v: Float64Array) => number, x: Float32Array, got: Float32Array, base: Float32Array,
-    name: string) => {
+  const check = (loss: (v: Float64Array) => number, x: Float32Array, got: Float32Array, base: Float32Array, name: string) => {
     const idx: number[] = [];
     if (samples === null) for (let i = 0; i < x.length; i++) idx.push(i);
     else for (let s = 0; s < samples; s++) idx.push(Math.floor(rand() * x.length));
@@ -164,7 +221,8 @@ test("attention forward with dropout on the probabilities: the float64 reference
   assertClose(read(r.out), r.ref.out, "attention out, dropout", 1e-5, 1e-4);
   assertClose(read(r.lse), r.ref.lse, "attention lse, dropout (the undropped softmax)", 1e-5, 1e-5);
   // the mask matters: without it the reference differs well beyond the tolerance
-  const plain = attention64(L, r.q, r.kv, mask).out, got = read(r.out);
+  const plain = attention64(L, r.q, r.kv, mask).out,
+    got = read(r.out);
   let far = 0;
   for (let i = 0; i < got.length; i++) if (Math.abs(got[i] - plain[i]) > 1e-2) far++;
   assert.ok(far > got.length / 4, `dropout changed only ${far} of ${got.length} outputs`);

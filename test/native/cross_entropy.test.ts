@@ -10,12 +10,16 @@ function xent64(x: ArrayLike<number>, target: ArrayLike<number>, R: number, C: n
 
 test("crossEntropy: C = 50,257 with a masked row, forward and closed-form backward, in place", () => {
   const rand = rng(70);
-  const R = 4, C = 50257;
+  const R = 4,
+    C = 50257;
   const x = uniform(rand, R * C, -8, 8);
   x[C + 5] = 30; // a dominant logit: the max-subtraction must keep this finite
   const target = [17, 5, -1, C - 1];
   const dloss = [0.5, 1, 2, -1];
-  const xb = f32(x), tb = i32(target), loss = zeros(R), lse = zeros(R);
+  const xb = f32(x),
+    tb = i32(target),
+    loss = zeros(R),
+    lse = zeros(R);
   nat.crossEntropyForward(xb, tb, loss, lse, R, C);
   assertClose(read(loss), xent64(x, target, R, C), "xent loss", 1e-5, 1e-5);
   const gotLse = read(lse);
@@ -35,20 +39,34 @@ test("crossEntropy: C = 50,257 with a masked row, forward and closed-form backwa
 
 test("crossEntropy backward: finite differences and accumulate (small C)", () => {
   const rand = rng(71);
-  const R = 5, C = 7;
-  const x = uniform(rand, R * C, -3, 3), target = [0, 6, -1, 3, 3], w = uniform(rand, R);
-  const xb = f32(x), tb = i32(target), loss = zeros(R), lse = zeros(R);
+  const R = 5,
+    C = 7;
+  const x = uniform(rand, R * C, -3, 3),
+    target = [0, 6, -1, 3, 3],
+    w = uniform(rand, R);
+  const xb = f32(x),
+    tb = i32(target),
+    loss = zeros(R),
+    lse = zeros(R);
   nat.crossEntropyForward(xb, tb, loss, lse, R, C);
   const d0 = uniform(rand, R * C);
   const d = f32(d0);
   nat.crossEntropyBackward(xb, tb, lse, f32(w), d, R, C, true);
   const g = numericGrad((v) => dotF64(w, xent64(v, target, R, C)), x);
-  assertClose(read(d), Array.from(g, (v, i) => v + d0[i]), "xent FD", 1e-5, 1e-4);
+  assertClose(
+    read(d),
+    Array.from(g, (v, i) => v + d0[i]),
+    "xent FD",
+    1e-5,
+    1e-4,
+  );
   freeAll();
 });
 
 test("crossEntropy: a target >= C is a RangeError naming the op", () => {
-  assert.throws(() => nat.crossEntropyForward(f32([1, 2, 3]), i32([3]), zeros(1), zeros(1), 1, 3),
-    (e: Error) => e instanceof RangeError && /crossEntropyForward/.test(e.message));
+  assert.throws(
+    () => nat.crossEntropyForward(f32([1, 2, 3]), i32([3]), zeros(1), zeros(1), 1, 3),
+    (e: Error) => e instanceof RangeError && /crossEntropyForward/.test(e.message),
+  );
   freeAll();
 });

@@ -12,8 +12,13 @@ const words = (buf: ReturnType<typeof i32>, n: number) => {
   nat.download(buf, out);
   return Array.from(out, (w) => (w >>> 0).toString(16).padStart(8, "0"));
 };
-const args = (p: number, s: { seed: number; site: number; step: number }): [number, number, number, number, number] =>
-  [s.seed, s.site, s.step, Math.round(p * 2 ** 24), Math.fround(1 / (1 - p))];
+const args = (p: number, s: { seed: number; site: number; step: number }): [number, number, number, number, number] => [
+  s.seed,
+  s.site,
+  s.step,
+  Math.round(p * 2 ** 24),
+  Math.fround(1 / (1 - p)),
+];
 
 test("philox_blocks: Random123 known-answer vectors, and the 64-bit block counter carries", () => {
   const kat: [number[], string][] = [
@@ -27,15 +32,20 @@ test("philox_blocks: Random123 known-answer vectors, and the 64-bit block counte
     assert.equal(words(out, 4).join(" "), want);
   }
   // block b of counter (c1:c0) is counter c + b: c0 = 2^32 - 1 rolls into c1
-  const out = i32(new Int32Array(8)), w = new Uint32Array(4);
+  const out = i32(new Int32Array(8)),
+    w = new Uint32Array(4);
   nat.philoxBlocks(out, 2, 0xffffffff, 7, 1, 2, 3, 4);
   philox4x32(0, 8, 1, 2, 3, 4, w);
-  assert.deepEqual(words(out, 8).slice(4), Array.from(w, (x) => x.toString(16).padStart(8, "0")));
+  assert.deepEqual(
+    words(out, 8).slice(4),
+    Array.from(w, (x) => x.toString(16).padStart(8, "0")),
+  );
   freeAll();
 });
 
 test("philox_blocks equals the TypeScript Philox word for word on random counters and keys", () => {
-  const rand = rng(3), w = new Uint32Array(4);
+  const rand = rng(3),
+    w = new Uint32Array(4);
   for (let t = 0; t < 50; t++) {
     const c = Array.from({ length: 6 }, () => Math.floor(rand() * 2 ** 32));
     const n = 1 + Math.floor(rand() * 9);
@@ -53,14 +63,20 @@ test("philox_blocks equals the TypeScript Philox word for word on random counter
 });
 
 test("dropout_forward: the TypeScript mask bit for bit (odd sizes, parallel sizes, extreme counters)", () => {
-  const streams = [{ seed: 42, site: 3, step: 7 }, { seed: 0xffffffff, site: 0xffffffff, step: 0xffffffff }, { seed: 0, site: 0, step: 0 }];
+  const streams = [
+    { seed: 42, site: 3, step: 7 },
+    { seed: 0xffffffff, site: 0xffffffff, step: 0xffffffff },
+    { seed: 0, site: 0, step: 0 },
+  ];
   const rand = rng(8);
   for (const n of [1, 3, 4, 5, 4097, 70001]) {
     for (const p of [0.1, 0.5, 0.9]) {
       for (const s of streams) {
-        const x = uniform(rand, n, -3, 3), y = zeros(n);
+        const x = uniform(rand, n, -3, 3),
+          y = zeros(n);
         nat.dropoutForward(f32(x), y, n, ...args(p, s));
-        const m = dropoutMask(n, p, s), got = read(y);
+        const m = dropoutMask(n, p, s),
+          got = read(y);
         for (let i = 0; i < n; i++) {
           const want = Math.fround(x[i] * m[i]);
           if (!Object.is(got[i], want)) assert.fail(`n=${n} p=${p} ${JSON.stringify(s)}: y[${i}] ${got[i]} !== ${want}`);
@@ -91,16 +107,20 @@ test("dropout_forward: keep rate within 4 binomial sigmas, kept values exactly x
     freeAll();
   }
   // threshold 0 with scale 1 keeps everything unchanged
-  const x = uniform(rng(1), 9), y = zeros(9);
+  const x = uniform(rng(1), 9),
+    y = zeros(9);
   nat.dropoutForward(f32(x), y, 9, 1, 2, 3, 0, 1);
   assert.deepEqual(read(y), x);
   freeAll();
 });
 
 test("dropout_backward regenerates the forward's mask: dx (+)= dy * mask", () => {
-  const n = 5003, p = 0.3, s = { seed: 11, site: 2, step: 6 };
+  const n = 5003,
+    p = 0.3,
+    s = { seed: 11, site: 2, step: 6 };
   const rand = rng(4);
-  const dy = uniform(rand, n), d0 = uniform(rand, n);
+  const dy = uniform(rand, n),
+    d0 = uniform(rand, n);
   const m = dropoutMask(n, p, s);
   for (const accumulate of [false, true]) {
     const dx = f32(d0);
@@ -116,7 +136,8 @@ test("dropout_backward regenerates the forward's mask: dx (+)= dy * mask", () =>
 });
 
 test("dropout kernels: counters, threshold and scale are checked, naming the kernel", () => {
-  const x = f32([1, 2, 3, 4]), y = zeros(4);
+  const x = f32([1, 2, 3, 4]),
+    y = zeros(4);
   assert.throws(() => nat.dropoutForward(x, y, 4, 2 ** 32, 0, 0, 1, 1.5), /dropoutForward.*seed 4294967296 does not fit 32 bits/);
   assert.throws(() => nat.dropoutForward(x, y, 4, 0, -1, 0, 1, 1.5), /dropoutForward.*site must be >= 0/);
   assert.throws(() => nat.dropoutForward(x, y, 4, 0, 0, 0, 2 ** 24 + 1, 1.5), /dropoutForward.*threshold 16777217 is above 2\^24/);

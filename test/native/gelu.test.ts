@@ -10,7 +10,9 @@ function gelu64(x: number): number {
 test("gelu: forward and backward (accumulate) on odd sizes", () => {
   const rand = rng(10);
   for (const n of [1, 7, 33, 1023, 40000]) {
-    const x = uniform(rand, n, -5, 5), w = uniform(rand, n), d0 = uniform(rand, n);
+    const x = uniform(rand, n, -5, 5),
+      w = uniform(rand, n),
+      d0 = uniform(rand, n);
     const y = zeros(n);
     nat.geluForward(f32(x), y, n);
     assertClose(read(y), Array.from(x, gelu64), `gelu forward n=${n}`, 1e-6, 1e-5);
@@ -19,8 +21,7 @@ test("gelu: forward and backward (accumulate) on odd sizes", () => {
       nat.geluBackward(f32(x), f32(w), dx, n, accumulate);
       // gelu is elementwise: the gradient of sum w*gelu(x) is w * gelu'(x), by central difference.
       const h = 1e-5;
-      const want = Array.from(x, (v, i) =>
-        (accumulate ? d0[i] : 0) + (w[i] * (gelu64(v + h) - gelu64(v - h))) / (2 * h));
+      const want = Array.from(x, (v, i) => (accumulate ? d0[i] : 0) + (w[i] * (gelu64(v + h) - gelu64(v - h))) / (2 * h));
       assertClose(read(dx), want, `gelu backward n=${n} accumulate=${accumulate}`, 1e-5, 1e-4);
     }
   }

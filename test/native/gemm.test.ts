@@ -10,15 +10,33 @@ import assert from "node:assert/strict";
 import { assertClose, f32, freeAll, nat, read, rng, uniform } from "./helpers";
 
 interface Case {
-  transA: boolean; transB: boolean; M: number; N: number; K: number;
-  batch?: number; broadcastA?: boolean; broadcastB?: boolean;
-  alpha?: number; beta?: number; bias?: boolean;
+  transA: boolean;
+  transB: boolean;
+  M: number;
+  N: number;
+  K: number;
+  batch?: number;
+  broadcastA?: boolean;
+  broadcastB?: boolean;
+  alpha?: number;
+  beta?: number;
+  bias?: boolean;
 }
 
 // C[b] = alpha * op(A) op(B) + beta * C0[b] + bias, accumulated in float64.
-function reference(c: Case, A: Float32Array, B: Float32Array, C0: Float32Array, bias: Float32Array | null,
-  sA: number, sB: number): Float64Array {
-  const { M, N, K } = c, batch = c.batch ?? 1, alpha = c.alpha ?? 1, beta = c.beta ?? 0;
+function reference(
+  c: Case,
+  A: Float32Array,
+  B: Float32Array,
+  C0: Float32Array,
+  bias: Float32Array | null,
+  sA: number,
+  sB: number,
+): Float64Array {
+  const { M, N, K } = c,
+    batch = c.batch ?? 1,
+    alpha = c.alpha ?? 1,
+    beta = c.beta ?? 0;
   const out = new Float64Array(batch * M * N);
   for (let b = 0; b < batch; b++) {
     for (let i = 0; i < M; i++) {
@@ -40,7 +58,8 @@ function reference(c: Case, A: Float32Array, B: Float32Array, C0: Float32Array, 
 function run(c: Case, seed: number): void {
   const rand = rng(seed);
   const batch = c.batch ?? 1;
-  const sA = c.broadcastA ? 0 : c.M * c.K, sB = c.broadcastB ? 0 : c.K * c.N;
+  const sA = c.broadcastA ? 0 : c.M * c.K,
+    sB = c.broadcastB ? 0 : c.K * c.N;
   const A = uniform(rand, c.broadcastA ? c.M * c.K : batch * c.M * c.K);
   const B = uniform(rand, c.broadcastB ? c.K * c.N : batch * c.K * c.N);
   const beta = c.beta ?? 0;
@@ -48,22 +67,49 @@ function run(c: Case, seed: number): void {
   const C0 = beta === 0 ? new Float32Array(batch * c.M * c.N).fill(NaN) : uniform(rand, batch * c.M * c.N);
   const bias = c.bias ? uniform(rand, c.N) : null;
   const Cb = f32(C0);
-  nat.gemm(c.transA, c.transB, c.M, c.N, c.K, c.alpha ?? 1, f32(A), 0, sA, f32(B), 0, sB,
-    beta, Cb, 0, c.M * c.N, batch, bias ? f32(bias) : null);
+  nat.gemm(
+    c.transA,
+    c.transB,
+    c.M,
+    c.N,
+    c.K,
+    c.alpha ?? 1,
+    f32(A),
+    0,
+    sA,
+    f32(B),
+    0,
+    sB,
+    beta,
+    Cb,
+    0,
+    c.M * c.N,
+    batch,
+    bias ? f32(bias) : null,
+  );
   const tol = 1e-5 * Math.max(1, c.K);
   assertClose(read(Cb), reference(c, A, B, C0, bias, sA, sB), `gemm ${JSON.stringify(c)}`, tol, 1e-4);
   freeAll();
 }
 
-const combos: Array<[boolean, boolean]> = [[false, false], [false, true], [true, false], [true, true]];
+const combos: Array<[boolean, boolean]> = [
+  [false, false],
+  [false, true],
+  [true, false],
+  [true, true],
+];
 
 test("gemm: all transpose combinations on odd shapes", () => {
   const shapes: Array<[number, number, number]> = [
-    [1, 1, 1], [7, 33, 1], [33, 7, 13], [1, 1023, 7], [1023, 7, 33], [13, 65, 1023],
+    [1, 1, 1],
+    [7, 33, 1],
+    [33, 7, 13],
+    [1, 1023, 7],
+    [1023, 7, 33],
+    [13, 65, 1023],
   ];
   let seed = 1;
-  for (const [transA, transB] of combos)
-    for (const [M, N, K] of shapes) run({ transA, transB, M, N, K }, seed++);
+  for (const [transA, transB] of combos) for (const [M, N, K] of shapes) run({ transA, transB, M, N, K }, seed++);
 });
 
 test("gemm: shapes crossing every cache block (rows, column chunks, depth)", () => {
@@ -99,9 +145,12 @@ test("gemm: K = 0 gives beta * C + bias", () => {
 
 test("gemm: element offsets address sub-blocks of larger buffers", () => {
   const rand = rng(500);
-  const M = 5, N = 6, K = 7;
+  const M = 5,
+    N = 6,
+    K = 7;
   const big = uniform(rand, 100 + M * K + K * N);
-  const A = big.subarray(10, 10 + M * K), B = big.subarray(60, 60 + K * N);
+  const A = big.subarray(10, 10 + M * K),
+    B = big.subarray(60, 60 + K * N);
   const buf = f32(big);
   const C = f32(new Float32Array(20 + M * N));
   nat.gemm(false, false, M, N, K, 1, buf, 10, 0, buf, 60, 0, 0, C, 20, 0, 1, null);
@@ -113,20 +162,26 @@ test("gemm: element offsets address sub-blocks of larger buffers", () => {
 });
 
 interface SkinnyCase {
-  transA: boolean; transB: boolean; M: number; N: number; K: number;
-  alpha?: number; beta?: number; bias?: boolean;
+  transA: boolean;
+  transB: boolean;
+  M: number;
+  N: number;
+  K: number;
+  alpha?: number;
+  beta?: number;
+  bias?: boolean;
 }
 
 // op(A) and op(B) as row-major float64 [M, K] and [N, K] (B transposed) so the dot
 // products below walk both contiguously: the reference stays fast at these sizes.
-function skinnyReference(c: SkinnyCase, A: Float32Array, B: Float32Array, C0: Float32Array,
-  bias: Float32Array | null): Float64Array {
-  const { M, N, K } = c, alpha = c.alpha ?? 1, beta = c.beta ?? 0;
-  const a = new Float64Array(M * K), bt = new Float64Array(N * K);
-  for (let i = 0; i < M; i++)
-    for (let k = 0; k < K; k++) a[i * K + k] = c.transA ? A[k * M + i] : A[i * K + k];
-  for (let j = 0; j < N; j++)
-    for (let k = 0; k < K; k++) bt[j * K + k] = c.transB ? B[j * K + k] : B[k * N + j];
+function skinnyReference(c: SkinnyCase, A: Float32Array, B: Float32Array, C0: Float32Array, bias: Float32Array | null): Float64Array {
+  const { M, N, K } = c,
+    alpha = c.alpha ?? 1,
+    beta = c.beta ?? 0;
+  const a = new Float64Array(M * K),
+    bt = new Float64Array(N * K);
+  for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) a[i * K + k] = c.transA ? A[k * M + i] : A[i * K + k];
+  for (let j = 0; j < N; j++) for (let k = 0; k < K; k++) bt[j * K + k] = c.transB ? B[j * K + k] : B[k * N + j];
   const out = new Float64Array(M * N);
   for (let i = 0; i < M; i++) {
     for (let j = 0; j < N; j++) {
@@ -138,11 +193,17 @@ function skinnyReference(c: SkinnyCase, A: Float32Array, B: Float32Array, C0: Fl
   return out;
 }
 
-interface SkinnyInputs { A: Float32Array; B: Float32Array; C0: Float32Array; bias: Float32Array | null }
+interface SkinnyInputs {
+  A: Float32Array;
+  B: Float32Array;
+  C0: Float32Array;
+  bias: Float32Array | null;
+}
 
 function skinnyInputs(c: SkinnyCase, seed: number): SkinnyInputs {
   const rand = rng(seed);
-  const A = uniform(rand, c.M * c.K), B = uniform(rand, c.K * c.N);
+  const A = uniform(rand, c.M * c.K),
+    B = uniform(rand, c.K * c.N);
   // beta == 0 must ignore C entirely, so fill it with NaN in that case.
   const C0 = (c.beta ?? 0) === 0 ? new Float32Array(c.M * c.N).fill(NaN) : uniform(rand, c.M * c.N);
   return { A, B, C0, bias: c.bias ? uniform(rand, c.N) : null };
@@ -150,8 +211,26 @@ function skinnyInputs(c: SkinnyCase, seed: number): SkinnyInputs {
 
 function skinnyGemm(c: SkinnyCase, x: SkinnyInputs): Float32Array {
   const Cb = f32(x.C0);
-  nat.gemm(c.transA, c.transB, c.M, c.N, c.K, c.alpha ?? 1, f32(x.A), 0, 0, f32(x.B), 0, 0,
-    c.beta ?? 0, Cb, 0, 0, 1, x.bias ? f32(x.bias) : null);
+  nat.gemm(
+    c.transA,
+    c.transB,
+    c.M,
+    c.N,
+    c.K,
+    c.alpha ?? 1,
+    f32(x.A),
+    0,
+    0,
+    f32(x.B),
+    0,
+    0,
+    c.beta ?? 0,
+    Cb,
+    0,
+    0,
+    1,
+    x.bias ? f32(x.bias) : null,
+  );
   const out = read(Cb);
   freeAll();
   return out;
@@ -160,27 +239,26 @@ function skinnyGemm(c: SkinnyCase, x: SkinnyInputs): Float32Array {
 function skinnyCheck(c: SkinnyCase, seed: number): void {
   const x = skinnyInputs(c, seed);
   const got = skinnyGemm(c, x);
-  assertClose(got, skinnyReference(c, x.A, x.B, x.C0, x.bias), `gemm ${JSON.stringify(c)}`,
-    1e-5 * Math.max(1, Math.sqrt(c.K)) * 4, 1e-4);
+  assertClose(got, skinnyReference(c, x.A, x.B, x.C0, x.bias), `gemm ${JSON.stringify(c)}`, 1e-5 * Math.max(1, Math.sqrt(c.K)) * 4, 1e-4);
 }
 
 test("gemm skinny: logits-like NT (huge N, short K) and its small-M variants", () => {
   skinnyCheck({ transA: false, transB: true, M: 7, N: 5003, K: 33 }, 1);
   skinnyCheck({ transA: false, transB: true, M: 3, N: 4001, K: 65 }, 2);
   skinnyCheck({ transA: false, transB: true, M: 61, N: 3001, K: 64, bias: true }, 3);
-  skinnyCheck({ transA: false, transB: true, M: 301, N: 3001, K: 64, bias: true }, 4);  // packed path
+  skinnyCheck({ transA: false, transB: true, M: 301, N: 3001, K: 64, bias: true }, 4); // packed path
 });
 
 test("gemm skinny: small-M dot path (transB, M <= 256, K >= 32), edges, depth tail, depth blocks", () => {
   let seed = 10;
   for (const transA of [false, true]) {
-    skinnyCheck({ transA, transB: true, M: 20, N: 1003, K: 300 }, seed++);  // K % 16 = 12
+    skinnyCheck({ transA, transB: true, M: 20, N: 1003, K: 300 }, seed++); // K % 16 = 12
     skinnyCheck({ transA, transB: true, M: 3, N: 97, K: 257, alpha: 0.5, beta: 0.75, bias: true }, seed++);
     skinnyCheck({ transA, transB: true, M: 1, N: 7, K: 256, beta: 1 }, seed++);
-    skinnyCheck({ transA, transB: true, M: 9, N: 61, K: 32 }, seed++);  // the shortest depth it takes
-    skinnyCheck({ transA, transB: true, M: 5, N: 50, K: 2100, bias: true }, seed++);  // several depth blocks
-    skinnyCheck({ transA, transB: true, M: 256, N: 37, K: 260 }, seed++);  // the largest M it takes
-    skinnyCheck({ transA, transB: true, M: 257, N: 37, K: 260, beta: -1 }, seed++);  // the packed path
+    skinnyCheck({ transA, transB: true, M: 9, N: 61, K: 32 }, seed++); // the shortest depth it takes
+    skinnyCheck({ transA, transB: true, M: 5, N: 50, K: 2100, bias: true }, seed++); // several depth blocks
+    skinnyCheck({ transA, transB: true, M: 256, N: 37, K: 260 }, seed++); // the largest M it takes
+    skinnyCheck({ transA, transB: true, M: 257, N: 37, K: 260, beta: -1 }, seed++); // the packed path
   }
 });
 
@@ -205,10 +283,10 @@ test("gemm skinny: an output large enough for streaming stores", () => {
 
 test("gemm skinny: bit-identical on repeated runs and for 1 and 2 threads", () => {
   const cases: SkinnyCase[] = [
-    { transA: false, transB: false, M: 33, N: 65, K: 5003, beta: 1 },  // split-K
-    { transA: false, transB: true, M: 20, N: 2003, K: 1100 },            // dot path
-    { transA: false, transB: true, M: 300, N: 1000, K: 64 },             // packed
-    { transA: true, transB: false, M: 1001, N: 65, K: 3, beta: 1 },      // packed, tiny K
+    { transA: false, transB: false, M: 33, N: 65, K: 5003, beta: 1 }, // split-K
+    { transA: false, transB: true, M: 20, N: 2003, K: 1100 }, // dot path
+    { transA: false, transB: true, M: 300, N: 1000, K: 64 }, // packed
+    { transA: true, transB: false, M: 1001, N: 65, K: 3, beta: 1 }, // packed, tiny K
   ];
   const threads = nat.numThreads();
   try {
@@ -216,7 +294,8 @@ test("gemm skinny: bit-identical on repeated runs and for 1 and 2 threads", () =
     for (const c of cases) {
       const x = skinnyInputs(c, seed++);
       nat.setNumThreads(2);
-      const first = skinnyGemm(c, x), second = skinnyGemm(c, x);
+      const first = skinnyGemm(c, x),
+        second = skinnyGemm(c, x);
       nat.setNumThreads(1);
       const single = skinnyGemm(c, x);
       const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));

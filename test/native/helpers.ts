@@ -1,7 +1,7 @@
 // Shared helpers for the native kernel tests: seeded random data, buffer upload and
 // download, float64 comparisons and central finite differences.
 import assert from "node:assert/strict";
-import { native, NativeAddon, NativeBuffer } from "../../src/engine/native";
+import { native, type NativeAddon, type NativeBuffer } from "../../src/engine/native";
 
 export const nat: NativeAddon = native();
 
@@ -58,13 +58,13 @@ export function freeAll(): void {
 }
 
 /** |a - e| <= atol + rtol * |e| elementwise; NaN only where expected is NaN. */
-export function assertClose(
-  actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, atol = 1e-5, rtol = 1e-4,
-): void {
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, atol = 1e-5, rtol = 1e-4): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
-  let worst = -1, worstErr = 0;
+  let worst = -1,
+    worstErr = 0;
   for (let i = 0; i < expected.length; i++) {
-    const a = actual[i], e = expected[i];
+    const a = actual[i],
+      e = expected[i];
     if (Number.isNaN(e) || Number.isNaN(a)) {
       assert.ok(Number.isNaN(a) && Number.isNaN(e), `${what}[${i}]: got ${a}, expected ${e}`);
       continue;
@@ -77,8 +77,7 @@ export function assertClose(
     }
   }
   if (worst >= 0) {
-    assert.fail(`${what}[${worst}]: got ${actual[worst]}, expected ${expected[worst]} ` +
-      `(atol ${atol}, rtol ${rtol})`);
+    assert.fail(`${what}[${worst}]: got ${actual[worst]}, expected ${expected[worst]} ` + `(atol ${atol}, rtol ${rtol})`);
   }
 }
 

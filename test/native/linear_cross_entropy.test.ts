@@ -6,7 +6,9 @@ import assert from "node:assert/strict";
 import { f32, i32, zeros, nat, freeAll, uniform, rng, read } from "./helpers";
 
 function reference(h: Float32Array, W: Float32Array, t: Int32Array, n: number, C: number, d: number) {
-  const loss = new Float64Array(n), lse = new Float64Array(n), dh = new Float64Array(n * d);
+  const loss = new Float64Array(n),
+    lse = new Float64Array(n),
+    dh = new Float64Array(n * d);
   const logits = new Float64Array(C);
   for (let r = 0; r < n; r++) {
     if (t[r] < 0) continue;
@@ -30,13 +32,22 @@ function reference(h: Float32Array, W: Float32Array, t: Int32Array, n: number, C
 }
 
 // n x C x d: one block; two row blocks; a vocabulary split (C > 16 tiles); d not a multiple of 32
-const SHAPES: [number, number, number][] = [[5, 7, 3], [150, 300, 40], [30, 9000, 24], [13, 777, 100], [24, 513, 64]];
+const SHAPES: [number, number, number][] = [
+  [5, 7, 3],
+  [150, 300, 40],
+  [30, 9000, 24],
+  [13, 777, 100],
+  [24, 513, 64],
+];
 
 for (const [n, C, d] of SHAPES) {
   test(`linearXentForward ${n}x${C}x${d} matches the float64 reference (loss, lse, dh)`, () => {
-    const h = uniform(rng(n + C), n * d), W = uniform(rng(d + 7), C * d, -0.5, 0.5);
+    const h = uniform(rng(n + C), n * d),
+      W = uniform(rng(d + 7), C * d, -0.5, 0.5);
     const t = Int32Array.from({ length: n }, (_, r) => (r % 5 === 2 ? -1 : (r * 7919) % C));
-    const loss = zeros(n), lse = zeros(n), dh = zeros(n * d);
+    const loss = zeros(n),
+      lse = zeros(n),
+      dh = zeros(n * d);
     nat.linearXentForward(f32(h), f32(W), i32(t), loss, lse, dh, n, C, d);
     const ref = reference(h, W, t, n, C, d);
     const [gl, gs, gd] = [read(loss), read(lse), read(dh)];
@@ -55,9 +66,15 @@ for (const [n, C, d] of SHAPES) {
 }
 
 test("linearXentForward rejects bad targets and shapes with errors naming the op", () => {
-  const h = f32(new Float32Array(8)), W = f32(new Float32Array(12));
-  assert.throws(() => nat.linearXentForward(h, W, i32(Int32Array.from([0, 3])), zeros(2), zeros(2), null, 2, 3, 4),
-    (e: Error) => e instanceof RangeError && /^linearXentForward: target 3 at row 1 is out of range for 3 classes/.test(e.message));
-  assert.throws(() => nat.linearXentForward(h, W, i32(Int32Array.from([0, 1])), zeros(2), zeros(2), null, 2, 4, 4), /linearXentForward: W needs elements/);
+  const h = f32(new Float32Array(8)),
+    W = f32(new Float32Array(12));
+  assert.throws(
+    () => nat.linearXentForward(h, W, i32(Int32Array.from([0, 3])), zeros(2), zeros(2), null, 2, 3, 4),
+    (e: Error) => e instanceof RangeError && /^linearXentForward: target 3 at row 1 is out of range for 3 classes/.test(e.message),
+  );
+  assert.throws(
+    () => nat.linearXentForward(h, W, i32(Int32Array.from([0, 1])), zeros(2), zeros(2), null, 2, 4, 4),
+    /linearXentForward: W needs elements/,
+  );
   freeAll();
 });

@@ -27,8 +27,14 @@ test("fill and sum (sum accumulated in double)", () => {
 
 test("colSum: column sums, overwrite and accumulate", () => {
   const rand = rng(3);
-  for (const [rows, cols] of [[1, 1], [7, 33], [1023, 7], [33, 1023]]) {
-    const X = uniform(rand, rows * cols), o = uniform(rand, cols);
+  for (const [rows, cols] of [
+    [1, 1],
+    [7, 33],
+    [1023, 7],
+    [33, 1023],
+  ]) {
+    const X = uniform(rand, rows * cols),
+      o = uniform(rand, cols);
     const want = new Float64Array(cols);
     for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) want[c] += X[r * cols + c];
     const out = f32(o);
@@ -36,15 +42,26 @@ test("colSum: column sums, overwrite and accumulate", () => {
     assertClose(read(out), want, `colSum ${rows}x${cols}`);
     const acc = f32(o);
     nat.colSum(f32(X), rows, cols, acc, true);
-    assertClose(read(acc), Array.from(want, (v, i) => v + o[i]), `colSum accumulate ${rows}x${cols}`);
+    assertClose(
+      read(acc),
+      Array.from(want, (v, i) => v + o[i]),
+      `colSum accumulate ${rows}x${cols}`,
+    );
   }
   freeAll();
 });
 
 test("rowSum: forward against float64 (accumulate), backward broadcast against finite differences", () => {
   const rand = rng(5);
-  for (const [R, C] of [[1, 1], [3, 5], [7, 1], [300, 257], [2, 0]]) {
-    const X = uniform(rand, R * C, -2, 2), o = uniform(rand, R);
+  for (const [R, C] of [
+    [1, 1],
+    [3, 5],
+    [7, 1],
+    [300, 257],
+    [2, 0],
+  ]) {
+    const X = uniform(rand, R * C, -2, 2),
+      o = uniform(rand, R);
     const out = f32(o);
     nat.rowSumForward(f32(X), R, C, out, true);
     const want = Float64Array.from({ length: R }, (_, r) => {
@@ -55,18 +72,38 @@ test("rowSum: forward against float64 (accumulate), backward broadcast against f
     assertClose(read(out), want, `rowSum ${R}x${C}`, 1e-5, 1e-6);
     const plain = zeros(R);
     nat.rowSumForward(f32(X), R, C, plain, false);
-    assertClose(read(plain), want.map((v, r) => v - o[r]), `rowSum plain ${R}x${C}`, 1e-5, 1e-5);
-    const w = uniform(rand, R), prev = uniform(rand, R * C);
+    assertClose(
+      read(plain),
+      want.map((v, r) => v - o[r]),
+      `rowSum plain ${R}x${C}`,
+      1e-5,
+      1e-5,
+    );
+    const w = uniform(rand, R),
+      prev = uniform(rand, R * C);
     const dX = f32(prev);
     nat.rowSumBackward(f32(w), R, C, dX, true);
     if (R * C > 0 && R * C <= 40) {
-      const rowSums = (z: Float64Array) => Float64Array.from({ length: R }, (_, r) => z.subarray(r * C, (r + 1) * C).reduce((s, v) => s + v, 0));
+      const rowSums = (z: Float64Array) =>
+        Float64Array.from({ length: R }, (_, r) => z.subarray(r * C, (r + 1) * C).reduce((s, v) => s + v, 0));
       const fd = numericGrad((z) => dotF64(w, rowSums(z)), X);
-      assertClose(read(dX), Float64Array.from(fd, (g, i) => g + prev[i]), `rowSum backward ${R}x${C}`, 1e-6, 1e-5);
+      assertClose(
+        read(dX),
+        Float64Array.from(fd, (g, i) => g + prev[i]),
+        `rowSum backward ${R}x${C}`,
+        1e-6,
+        1e-5,
+      );
     }
     const dX2 = zeros(R * C);
     nat.rowSumBackward(f32(w), R, C, dX2, false);
-    assertClose(read(dX2), Float64Array.from({ length: R * C }, (_, i) => w[Math.floor(i / C)]), `rowSum backward plain ${R}x${C}`, 0, 0);
+    assertClose(
+      read(dX2),
+      Float64Array.from({ length: R * C }, (_, i) => w[Math.floor(i / C)]),
+      `rowSum backward plain ${R}x${C}`,
+      0,
+      0,
+    );
   }
   freeAll();
 });

@@ -11,8 +11,13 @@ import { nat } from "./helpers";
 type Signatures = Record<string, [string, string][]>;
 
 const TS_TYPE: Record<string, string> = {
-  f32: "NativeBuffer", i32: "NativeBuffer", "f32?": "NativeBuffer | null", "i32?": "NativeBuffer | null",
-  int: "number", float: "number", bool: "boolean",
+  f32: "NativeBuffer",
+  i32: "NativeBuffer",
+  "f32?": "NativeBuffer | null",
+  "i32?": "NativeBuffer | null",
+  int: "number",
+  float: "number",
+  bool: "boolean",
 };
 
 /** Methods of the NativeAddon interface in a native.ts source: name -> [param, type text][] */
@@ -23,17 +28,24 @@ function declared(source: string): Map<string, [string, string][]> {
     if (!ts.isInterfaceDeclaration(node) || node.name.text !== "NativeAddon") return;
     for (const m of node.members)
       if (ts.isMethodSignature(m))
-        out.set(m.name.getText(file), m.parameters.map((p) => [p.name.getText(file), p.type ? p.type.getText(file) : "?"]));
+        out.set(
+          m.name.getText(file),
+          m.parameters.map((p) => [p.name.getText(file), p.type ? p.type.getText(file) : "?"]),
+        );
   });
   return out;
 }
 
 /** Every disagreement between the declared interface and the exported signatures. */
 function mismatches(source: string, sigs: Signatures, exported: string[]): string[] {
-  const decl = declared(source), out: string[] = [];
+  const decl = declared(source),
+    out: string[] = [];
   for (const [name, params] of Object.entries(sigs)) {
     const d = decl.get(name);
-    if (!d) { out.push(`${name}: exported by the addon, not declared in native.ts`); continue; }
+    if (!d) {
+      out.push(`${name}: exported by the addon, not declared in native.ts`);
+      continue;
+    }
     if (d.length !== params.length) out.push(`${name}: native.ts has ${d.length} parameters, the addon ${params.length}`);
     params.forEach(([p, kind], i) => {
       if (!d[i]) return;
@@ -58,9 +70,12 @@ test("native.ts declares every kernel entry exactly as the addon's table exports
 
 test("the comparison catches a swapped parameter, a wrong type and a missing entry", () => {
   const sigs = nat.signatures as Signatures;
-  const swapped = source.replace("sum(x: NativeBuffer, n: number, out: NativeBuffer)", "sum(n: number, x: NativeBuffer, out: NativeBuffer)");
+  const swapped = source.replace(
+    "sum(x: NativeBuffer, n: number, out: NativeBuffer)",
+    "sum(n: number, x: NativeBuffer, out: NativeBuffer)",
+  );
   const retyped = source.replace("fill(out: NativeBuffer, value: number, n: number)", "fill(out: NativeBuffer, value: boolean, n: number)");
-  const dropped = source.replace(/\n\s*adam\(p: NativeBuffer[^;]*;/, "");
+  const dropped = source.replace(/\n\s*adam\(\s*p: NativeBuffer[^;]*;/, "");
   assert.notEqual(swapped, source);
   assert.notEqual(retyped, source);
   assert.notEqual(dropped, source);

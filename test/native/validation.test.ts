@@ -14,7 +14,8 @@ function throwsNaming(fn: () => unknown, op: string, kind: ErrorConstructor, pat
 }
 
 test("wrong dtype is a TypeError naming the op and the argument", () => {
-  const x = f32([1, 2, 3]), y = zeros(3);
+  const x = f32([1, 2, 3]),
+    y = zeros(3);
   throwsNaming(() => nat.geluForward(i32([1, 2, 3]), y, 3), "geluForward", TypeError, /x must be float32/);
   throwsNaming(() => nat.gatherRows(x, 1, 3, f32([0]), 1, 0, y, false), "gatherRows", TypeError, /ids must be int32/);
   throwsNaming(() => nat.upload(x, new Int32Array(3)), "upload", TypeError, /Float32Array/);
@@ -22,7 +23,8 @@ test("wrong dtype is a TypeError naming the op and the argument", () => {
 });
 
 test("wrong argument types and counts are TypeErrors naming the op", () => {
-  const x = f32([1, 2, 3]), y = zeros(3);
+  const x = f32([1, 2, 3]),
+    y = zeros(3);
   const anyNat = nat as unknown as Record<string, (...a: unknown[]) => unknown>;
   throwsNaming(() => anyNat.geluForward(x, y, "3"), "geluForward", TypeError, /n must be a number/);
   throwsNaming(() => anyNat.geluForward(x, y, 1.5), "geluForward", TypeError, /integer/);
@@ -35,7 +37,8 @@ test("wrong argument types and counts are TypeErrors naming the op", () => {
 });
 
 test("a freed buffer is refused; free is idempotent", () => {
-  const x = nat.alloc(0, 0, 4), y = zeros(4);
+  const x = nat.alloc(0, 0, 4),
+    y = zeros(4);
   nat.free(x);
   nat.free(x);
   assert.equal(nat.isFreed(x), true);
@@ -45,26 +48,56 @@ test("a freed buffer is refused; free is idempotent", () => {
 });
 
 test("extents: any access past a buffer's end is an Error naming op, buffer and shapes", () => {
-  const A = zeros(6), B = zeros(6), C = zeros(4);
-  throwsNaming(() => nat.gemm(false, false, 2, 2, 4, 1, A, 0, 0, B, 0, 0, 0, C, 0, 0, 1, null), "gemm", Error,
-    /A needs elements \[0, 8\).*M=2, N=2, K=4/);
+  const A = zeros(6),
+    B = zeros(6),
+    C = zeros(4);
+  throwsNaming(
+    () => nat.gemm(false, false, 2, 2, 4, 1, A, 0, 0, B, 0, 0, 0, C, 0, 0, 1, null),
+    "gemm",
+    Error,
+    /A needs elements \[0, 8\).*M=2, N=2, K=4/,
+  );
   throwsNaming(() => nat.gemm(false, false, 2, 2, 3, 1, A, 1, 0, B, 0, 0, 0, C, 0, 0, 1, null), "gemm", Error, /A needs/);
   throwsNaming(() => nat.gemm(false, false, 2, 2, 3, 1, A, 0, 6, B, 0, 0, 0, C, 0, 4, 2, null), "gemm", Error, /A needs/);
   throwsNaming(() => nat.gemm(false, false, 2, 2, 3, 1, A, 0, 0, B, 0, 0, 0, C, 0, 0, 2, null), "gemm", Error, /strideC/);
   throwsNaming(() => nat.gemm(false, false, 2, 2, 3, 1, A, 0, 0, B, 0, 0, 0, C, 0, 0, 1, zeros(1)), "gemm", Error, /bias/);
   throwsNaming(() => nat.gemm(false, false, 2, 2, 1, 1, A, 0, 0, B, 0, 0, 0, A, 1, 0, 1, null), "gemm", Error, /overlap/);
-  const q = zeros(2 * 3 * 8), kv = zeros(2 * 5 * 16), out = zeros(2 * 3 * 8), lse = zeros(2 * 2 * 3);
+  const q = zeros(2 * 3 * 8),
+    kv = zeros(2 * 5 * 16),
+    out = zeros(2 * 3 * 8),
+    lse = zeros(2 * 2 * 3);
   nat.attentionForward(q, 0, 8, kv, 0, 8, 16, null, out, lse, 2, 2, 3, 5, 4, 0, 0, 0, 0, 1);
-  throwsNaming(() => nat.attentionForward(q, 0, 8, kv, 0, 9, 16, null, out, lse, 2, 2, 3, 5, 4, 0, 0, 0, 0, 1),
-    "attentionForward", Error, /v needs/);
-  throwsNaming(() => nat.attentionForward(q, 0, 8, kv, 0, 8, 16, i32([1, 1]), out, lse, 2, 2, 3, 5, 4, 0, 0, 0, 0, 1),
-    "attentionForward", Error, /keyMask needs/);
-  throwsNaming(() => nat.attentionForward(q, 0, 8, kv, 0, 8, 16, null, out, lse, 2, 2, 6, 5, 4, 0, 0, 0, 0, 1),
-    "attentionForward", Error, /Tk must be >= Tq/);
-  throwsNaming(() => nat.copyStrided(zeros(10), 0, 5, 5, zeros(10), 0, 5, 0, 2, 2, 5, false), "copyStrided", Error, /dst needs elements \[0, 15\)/);
+  throwsNaming(
+    () => nat.attentionForward(q, 0, 8, kv, 0, 9, 16, null, out, lse, 2, 2, 3, 5, 4, 0, 0, 0, 0, 1),
+    "attentionForward",
+    Error,
+    /v needs/,
+  );
+  throwsNaming(
+    () => nat.attentionForward(q, 0, 8, kv, 0, 8, 16, i32([1, 1]), out, lse, 2, 2, 3, 5, 4, 0, 0, 0, 0, 1),
+    "attentionForward",
+    Error,
+    /keyMask needs/,
+  );
+  throwsNaming(
+    () => nat.attentionForward(q, 0, 8, kv, 0, 8, 16, null, out, lse, 2, 2, 6, 5, 4, 0, 0, 0, 0, 1),
+    "attentionForward",
+    Error,
+    /Tk must be >= Tq/,
+  );
+  throwsNaming(
+    () => nat.copyStrided(zeros(10), 0, 5, 5, zeros(10), 0, 5, 0, 2, 2, 5, false),
+    "copyStrided",
+    Error,
+    /dst needs elements \[0, 15\)/,
+  );
   throwsNaming(() => nat.copy(zeros(4), 2, zeros(4), 0, 3), "copy", Error, /dst needs/);
-  throwsNaming(() => nat.layernormForward(zeros(6), zeros(3), zeros(2), zeros(6), zeros(2), zeros(2), 2, 3, 1e-5),
-    "layernormForward", Error, /beta needs/);
+  throwsNaming(
+    () => nat.layernormForward(zeros(6), zeros(3), zeros(2), zeros(6), zeros(2), zeros(2), 2, 3, 1e-5),
+    "layernormForward",
+    Error,
+    /beta needs/,
+  );
   freeAll();
 });
 
@@ -146,7 +179,9 @@ test("the External finalizer frees a buffer that was never freed (backstop only)
 });
 
 test("elementwise and reduce kernels count launches and reject bad arguments naming the op", () => {
-  const x = f32([1, 2, 3]), y = zeros(3), s = zeros(2);
+  const x = f32([1, 2, 3]),
+    y = zeros(3),
+    s = zeros(2);
   nat.resetStats();
   nat.mul(x, x, y, 3, false);
   nat.tanhForward(x, y, 3);
@@ -158,8 +193,18 @@ test("elementwise and reduce kernels count launches and reject bad arguments nam
   nat.rowSumForward(x, 1, 3, s, false);
   nat.rowSumBackward(s, 1, 3, y, false);
   const l = nat.stats().launches;
-  for (const k of ["mul", "tanhForward", "tanhBackward", "expForward", "expBackward", "logSigmoidForward",
-    "logSigmoidBackward", "rowSumForward", "rowSumBackward"]) assert.equal(l[k], 1, `${k} launches`);
+  for (const k of [
+    "mul",
+    "tanhForward",
+    "tanhBackward",
+    "expForward",
+    "expBackward",
+    "logSigmoidForward",
+    "logSigmoidBackward",
+    "rowSumForward",
+    "rowSumBackward",
+  ])
+    assert.equal(l[k], 1, `${k} launches`);
   const naming = (op: string, re: RegExp) => (e: Error) => e.message.startsWith(`${op}:`) && re.test(e.message);
   assert.throws(() => nat.mul(x, x, y, 4, false), naming("mul", /n=4/));
   assert.throws(() => nat.tanhForward(x, s, 3), naming("tanhForward", /y/));
@@ -169,6 +214,9 @@ test("elementwise and reduce kernels count launches and reject bad arguments nam
   assert.throws(() => nat.rowSumForward(x, 1, 2, x, false), naming("rowSumForward", /overlap|out/));
   assert.throws(() => nat.rowSumBackward(s, 2, 2, y, false), naming("rowSumBackward", /dX/));
   const anyNat = nat as unknown as Record<string, (...a: unknown[]) => unknown>;
-  assert.throws(() => anyNat.tanhBackward(y, x, y, 3, 1), (e: Error) => e instanceof TypeError && e.message.startsWith("tanhBackward:"));
+  assert.throws(
+    () => anyNat.tanhBackward(y, x, y, 3, 1),
+    (e: Error) => e instanceof TypeError && e.message.startsWith("tanhBackward:"),
+  );
   freeAll();
 });

@@ -9,7 +9,7 @@ import { Tensor, tidy, backward, combineLosses, mul, rowSum, mean, native } from
 import { philox4x32, dropoutMask } from "../../src/nn/philox";
 import { dropout } from "../../src/engine";
 import { Gpt2 } from "../../src/nn/gpt2";
-import { loadGpt2Folder } from "../../src/io/gpt2-folder";
+import { loadGpt2Folder } from "../../src/io/gpt2_folder";
 import { skipCuda } from "../cuda/twin";
 import { lcg } from "../helpers";
 import * as path from "node:path";
@@ -37,11 +37,15 @@ test("dropout masks: keep rate 1 - p within 4 sigma, kept values 1/(1-p), a pure
         assert.equal(v, Math.fround(1 / (1 - p)));
       }
     }
-    const sigma = Math.sqrt(p * (1 - p) / n);
+    const sigma = Math.sqrt((p * (1 - p)) / n);
     assert.ok(Math.abs(kept / n - (1 - p)) < 4 * sigma, `p=${p}: kept ${kept / n}`);
     assert.deepEqual(dropoutMask(n, p, { seed: 42, site: 3, step: 7 }), m, "same stream, same mask");
     // another step, site or seed: independent masks agree on about p^2 + (1-p)^2 of the elements
-    for (const other of [{ seed: 42, site: 3, step: 8 }, { seed: 42, site: 4, step: 7 }, { seed: 43, site: 3, step: 7 }]) {
+    for (const other of [
+      { seed: 42, site: 3, step: 8 },
+      { seed: 42, site: 4, step: 7 },
+      { seed: 43, site: 3, step: 7 },
+    ]) {
       const o = dropoutMask(n, p, other);
       let same = 0;
       for (let i = 0; i < n; i++) if ((o[i] === 0) === (m[i] === 0)) same++;
@@ -54,7 +58,9 @@ test("dropout masks: keep rate 1 - p within 4 sigma, kept values 1/(1-p), a pure
 });
 
 test("dropout op: forward is x * mask, the tape gradient matches finite differences", () => {
-  const R = 5, C = 7, p = 0.3;
+  const R = 5,
+    C = 7,
+    p = 0.3;
   const stream = { seed: 9, site: 1, step: 2 };
   const rnd = lcg(11);
   const x0 = Array.from({ length: R * C }, () => 2 * rnd() - 1);
@@ -66,7 +72,10 @@ test("dropout op: forward is x * mask, the tape gradient matches finite differen
   const wt = Tensor.from(w, [R, C]);
   const value = tidy(() => {
     const y = dropout(x, p, stream);
-    assert.deepEqual(Array.from(y.toFloat32()), x0.map((v, i) => Math.fround(Math.fround(v) * mask[i])));
+    assert.deepEqual(
+      Array.from(y.toFloat32()),
+      x0.map((v, i) => Math.fround(Math.fround(v) * mask[i])),
+    );
     const l = combineLosses([[mean(rowSum(mul(y, wt))), 1]]);
     backward(l);
     return l.item();
@@ -75,7 +84,8 @@ test("dropout op: forward is x * mask, the tape gradient matches finite differen
   const g = x.grad!.toFloat32();
   const h = 1e-3;
   for (let k = 0; k < x0.length; k++) {
-    const up = [...x0], dn = [...x0];
+    const up = [...x0],
+      dn = [...x0];
     up[k] += h;
     dn[k] -= h;
     const fd = (loss64(up) - loss64(dn)) / (2 * h);
@@ -84,17 +94,24 @@ test("dropout op: forward is x * mask, the tape gradient matches finite differen
   assert.equal(dropout(x, 0, stream), x, "p = 0 is the identity (no op recorded)");
 });
 
-const FIXTURE = path.resolve(__dirname, "..", "..", "..", "test", "fixtures", "gpt2-golden");
+const FIXTURE = path.resolve(__dirname, "..", "..", "..", "test", "fixtures", "gpt2_golden");
 
 test("GPT-2: dropout only when asked (training), deterministic per (seed, site, step), evaluation untouched", () => {
   const folder = loadGpt2Folder(FIXTURE);
   const gpt = new Gpt2(folder.config, folder.weights, "cpu");
-  const B = 2, T = 5, d = folder.config.nEmbd;
+  const B = 2,
+    T = 5,
+    d = folder.config.nEmbd;
   const rnd = lcg(5);
-  const x0 = Tensor.from(Array.from({ length: B * T * d }, () => 0.1 * (2 * rnd() - 1)), [B * T, d]);
+  const x0 = Tensor.from(
+    Array.from({ length: B * T * d }, () => 0.1 * (2 * rnd() - 1)),
+    [B * T, d],
+  );
   const mask = Tensor.from(new Int32Array(B * T).fill(1), [B * T]);
-  const run = (drop?: { p: number; seed: number; site: number; step: number }) => tidy(() => gpt.forward(x0, mask, B, T, undefined, drop).hidden.toFloat32());
-  const evalA = run(), evalB = run({ p: 0, seed: 1, site: 1, step: 1 });
+  const run = (drop?: { p: number; seed: number; site: number; step: number }) =>
+    tidy(() => gpt.forward(x0, mask, B, T, undefined, drop).hidden.toFloat32());
+  const evalA = run(),
+    evalB = run({ p: 0, seed: 1, site: 1, step: 1 });
   assert.deepEqual(evalA, evalB, "p = 0 equals no dropout");
   const t1 = run({ p: 0.1, seed: 1, site: 1, step: 1 });
   assert.deepEqual(run({ p: 0.1, seed: 1, site: 1, step: 1 }), t1, "same stream, same output");
@@ -106,8 +123,14 @@ test("GPT-2: dropout only when asked (training), deterministic per (seed, site, 
 test("GPT-2: dropout in HF GPT-2's three places (embedding sum, probabilities, residual branches), distinct sites", () => {
   const folder = loadGpt2Folder(FIXTURE);
   const gpt = new Gpt2(folder.config, folder.weights, "cpu");
-  const L = folder.config.nLayer, B = 1, T = 4, d = folder.config.nEmbd;
-  const x0 = Tensor.from(Array.from({ length: B * T * d }, (_, i) => 0.01 * Math.sin(i)), [B * T, d]);
+  const L = folder.config.nLayer,
+    B = 1,
+    T = 4,
+    d = folder.config.nEmbd;
+  const x0 = Tensor.from(
+    Array.from({ length: B * T * d }, (_, i) => 0.01 * Math.sin(i)),
+    [B * T, d],
+  );
   const mask = Tensor.from(new Int32Array(B * T).fill(1), [B * T]);
   const nat = native() as unknown as Record<string, (...a: unknown[]) => unknown>;
   const calls: { kernel: string; site: number; threshold: number }[] = [];
@@ -117,7 +140,9 @@ test("GPT-2: dropout in HF GPT-2's three places (embedding sum, probabilities, r
       calls.push({ kernel, site: a[siteArg] as number, threshold: a[siteArg + 2] as number });
       return real(...a);
     };
-    return () => { nat[kernel] = real; };
+    return () => {
+      nat[kernel] = real;
+    };
   };
   const undo = [spy("dropoutForward", 4), spy("attentionForward", 16)];
   try {
@@ -126,13 +151,17 @@ test("GPT-2: dropout in HF GPT-2's three places (embedding sum, probabilities, r
     for (const u of undo) u();
   }
   const threshold = Math.round(0.1 * 2 ** 24);
-  const drops = calls.filter((c) => c.kernel === "dropoutForward"), attn = calls.filter((c) => c.kernel === "attentionForward");
+  const drops = calls.filter((c) => c.kernel === "dropoutForward"),
+    attn = calls.filter((c) => c.kernel === "attentionForward");
   assert.equal(drops.length, 1 + 2 * L, "embedding sum + two residual branches per layer");
   assert.equal(attn.length, L);
   for (const c of calls) assert.equal(c.threshold, threshold, `${c.kernel} drops at p = 0.1`);
   const sites = calls.map((c) => c.site);
   assert.equal(new Set(sites).size, sites.length, "every mask has its own site");
-  assert.ok(sites.every((s) => s >= 2 * 256 && s < 3 * 256), "sites of call 2");
+  assert.ok(
+    sites.every((s) => s >= 2 * 256 && s < 3 * 256),
+    "sites of call 2",
+  );
   // evaluation (no dropout): no dropout kernel, attention without a mask
   calls.length = 0;
   const undo2 = [spy("dropoutForward", 4), spy("attentionForward", 16)];
@@ -147,7 +176,9 @@ test("GPT-2: dropout in HF GPT-2's three places (embedding sum, probabilities, r
 });
 
 test("dropout on CUDA gives the CPU's output bit for bit", { skip: skipCuda }, () => {
-  const n = 4099, p = 0.1, stream = { seed: 3, site: 2, step: 5 };
+  const n = 4099,
+    p = 0.1,
+    stream = { seed: 3, site: 2, step: 5 };
   const rnd = lcg(2);
   const x = Array.from({ length: n }, () => 2 * rnd() - 1);
   const cpu = tidy(() => dropout(Tensor.from(x, [n]), p, stream).toFloat32());

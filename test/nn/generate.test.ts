@@ -4,10 +4,10 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { Gpt2 } from "../../src/nn/gpt2";
 import { nextTokenLogits, greedyGenerate } from "../../src/nn/generate";
-import { loadGpt2Folder } from "../../src/io/gpt2-folder";
+import { loadGpt2Folder } from "../../src/io/gpt2_folder";
 import { readSafetensors } from "../../src/io/safetensors";
 
-const dir = path.resolve(__dirname, "..", "..", "..", "test", "fixtures", "gpt2-golden");
+const dir = path.resolve(__dirname, "..", "..", "..", "test", "fixtures", "gpt2_golden");
 
 test("next-token logits and greedy choice match the golden logits at the last position", () => {
   const folder = loadGpt2Folder(dir);
@@ -17,7 +17,9 @@ test("next-token logits and greedy choice match the golden logits at the last po
   const V = folder.config.vocabSize;
   const ref = gold.get("batch.logits")!.data.slice(6 * V, 7 * V);
   const ours = nextTokenLogits(model, ids);
-  let maxErr = 0, scale = 0, argmax = 0;
+  let maxErr = 0,
+    scale = 0,
+    argmax = 0;
   for (let v = 0; v < V; v++) {
     maxErr = Math.max(maxErr, Math.abs(ours[v] - ref[v]));
     scale = Math.max(scale, Math.abs(ref[v]));

@@ -6,11 +6,21 @@ import { Tensor } from "../../src/engine";
 import { Adam } from "../../src/nn/adam";
 
 test("Adam: three bias-corrected steps match float64; zeroGrad zeroes the gradients", () => {
-  const p0 = [0.5, -1, 2, 0.25], grads = [[0.1, -0.2, 0.3, 0], [-0.05, 0.4, 0.1, 1], [0.2, 0.2, -0.3, -1]];
+  const p0 = [0.5, -1, 2, 0.25],
+    grads = [
+      [0.1, -0.2, 0.3, 0],
+      [-0.05, 0.4, 0.1, 1],
+      [0.2, 0.2, -0.3, -1],
+    ];
   const p = Tensor.from(p0, [4], { requiresGrad: true });
-  const lr = 0.01, b1 = 0.9, b2 = 0.99, eps = 1e-6;
+  const lr = 0.01,
+    b1 = 0.9,
+    b2 = 0.99,
+    eps = 1e-6;
   const opt = new Adam([p], { lr, beta1: b1, beta2: b2, eps });
-  const want = Float64Array.from(p0), m = new Float64Array(4), v = new Float64Array(4);
+  const want = Float64Array.from(p0),
+    m = new Float64Array(4),
+    v = new Float64Array(4);
   grads.forEach((g, s) => {
     p.grad?.dispose();
     p.grad = Tensor.from(g, [4]);

@@ -6,20 +6,25 @@ import assert from "node:assert/strict";
 import { Tensor, tidy, backward, native, linear, embedTokens, selectRows, noGrad } from "../../src/engine";
 import { Gpt2 } from "../../src/nn/gpt2";
 import { Cllm4RecModel } from "../../src/cllm4rec/model/model";
-import type { PromptMainBatch } from "../../src/cllm4rec/model/batch-layout";
+import type { PromptMainBatch } from "../../src/cllm4rec/model/batch_layout";
 import { lcg, randomGpt2Weights } from "../helpers";
 
 const cfg = { vocabSize: 23, nPositions: 32, nEmbd: 16, nLayer: 2, nHead: 2, layerNormEpsilon: 1e-5 };
-const I = 3, J = 5;
+const I = 3,
+  J = 5;
 const N = cfg.vocabSize;
-const U = (i: number) => N + i, V = (j: number) => N + I + j;
+const U = (i: number) => N + i,
+  V = (j: number) => N + I + j;
 
 function makeModel(seed = 1) {
   const gpt = new Gpt2(cfg, randomGpt2Weights(cfg, seed), "cpu");
   const model = new Cllm4RecModel(gpt, { numUsers: I, numItems: J }, lcg(seed + 7));
   // larger embeddings make finite differences well above float32 round-off
   for (const t of model.parameters()) {
-    const src = Tensor.from(t.toFloat32().map((x, i) => x * 20 + Math.sin(i)), t.shape);
+    const src = Tensor.from(
+      t.toFloat32().map((x, i) => x * 20 + Math.sin(i)),
+      t.shape,
+    );
     t.copyFrom(src);
     src.dispose();
   }
@@ -28,19 +33,40 @@ function makeModel(seed = 1) {
 
 // two documents: prompt "user_0 w3 w4" / main item tokens, prompt "user_2 w5" / main words
 function docBatch(side: "collab" | "content"): PromptMainBatch {
-  const p = [[U(0), 3, 4], [U(2), 5, 0]];
-  const main = side === "collab" ? [[V(1), V(4), V(0)], [V(2), 0, 0]] : [[7, 8, 9], [10, 11, 0]];
-  const pl = [3, 2], ml = side === "collab" ? [3, 1] : [3, 2];
+  const p = [
+    [U(0), 3, 4],
+    [U(2), 5, 0],
+  ];
+  const main =
+    side === "collab"
+      ? [
+          [V(1), V(4), V(0)],
+          [V(2), 0, 0],
+        ]
+      : [
+          [7, 8, 9],
+          [10, 11, 0],
+        ];
+  const pl = [3, 2],
+    ml = side === "collab" ? [3, 1] : [3, 2];
   return {
-    size: 2, promptLen: 3, mainLen: 3,
-    promptIds: Int32Array.from(p.flat()), promptMask: Int32Array.from(p.flatMap((r, b) => r.map((_, t) => (t < pl[b] ? 1 : 0)))),
-    mainIds: Int32Array.from(main.flat()), mainMask: Int32Array.from(main.flatMap((r, b) => r.map((_, t) => (t < ml[b] ? 1 : 0)))),
-    promptLengths: pl, mainLengths: ml,
+    size: 2,
+    promptLen: 3,
+    mainLen: 3,
+    promptIds: Int32Array.from(p.flat()),
+    promptMask: Int32Array.from(p.flatMap((r, b) => r.map((_, t) => (t < pl[b] ? 1 : 0)))),
+    mainIds: Int32Array.from(main.flat()),
+    mainMask: Int32Array.from(main.flatMap((r, b) => r.map((_, t) => (t < ml[b] ? 1 : 0)))),
+    promptLengths: pl,
+    mainLengths: ml,
   };
 }
 
 function checkGrad(model: Cllm4RecModel, lossFn: () => Tensor, params: Tensor[]) {
-  for (const p of model.parameters()) p.grad?.dispose(), (p.grad = null);
+  for (const p of model.parameters()) {
+    p.grad?.dispose();
+    p.grad = null;
+  }
   tidy(() => backward(lossFn()));
   const f = () => noGrad(() => tidy(() => lossFn().item()));
   let checked = 0;
@@ -49,7 +75,10 @@ function checkGrad(model: Cllm4RecModel, lossFn: () => Tensor, params: Tensor[])
     const g = p.grad!.toFloat32();
     const base = p.toFloat32();
     // the coordinates with the largest gradients plus a few fixed ones
-    const idx = [...g.keys()].sort((a, b) => Math.abs(g[b]) - Math.abs(g[a])).slice(0, 4).concat([0, base.length - 1]);
+    const idx = [...g.keys()]
+      .sort((a, b) => Math.abs(g[b]) - Math.abs(g[a]))
+      .slice(0, 4)
+      .concat([0, base.length - 1]);
     for (const k of idx) {
       const h = 5e-2;
       const at = (v: number) => {
@@ -84,8 +113,26 @@ test("C-step loss gradient (CE over the vocabulary + regulariser) matches finite
 
 test("RecLLM loss gradient (multinomial head + regulariser) matches finite differences", () => {
   const m = makeModel(3);
-  const b = { size: 2, promptLen: 4, promptIds: Int32Array.from([U(1), 3, V(0), 6, U(0), V(3), 0, 0]), promptMask: Int32Array.from([1, 1, 1, 1, 1, 1, 0, 0]), promptLengths: [4, 2] };
-  checkGrad(m, () => m.recLoss(b, [[0, 2], [3, 1, 4]], 0.3).loss, [m.collab.user, m.collab.item]);
+  const b = {
+    size: 2,
+    promptLen: 4,
+    promptIds: Int32Array.from([U(1), 3, V(0), 6, U(0), V(3), 0, 0]),
+    promptMask: Int32Array.from([1, 1, 1, 1, 1, 1, 0, 0]),
+    promptLengths: [4, 2],
+  };
+  checkGrad(
+    m,
+    () =>
+      m.recLoss(
+        b,
+        [
+          [0, 2],
+          [3, 1, 4],
+        ],
+        0.3,
+      ).loss,
+    [m.collab.user, m.collab.item],
+  );
 });
 
 test("frozen GPT-2 weights get no gradient and no gradient kernels", () => {
@@ -111,10 +158,11 @@ test("frozen GPT-2 weights get no gradient and no gradient kernels", () => {
 
 test("1,000 forward+backward steps do not grow memory", () => {
   const m = makeModel(5);
-  const step = () => tidy(() => {
-    const { loss } = m.documentLoss("collab", docBatch("collab"), 1);
-    backward(loss);
-  });
+  const step = () =>
+    tidy(() => {
+      const { loss } = m.documentLoss("collab", docBatch("collab"), 1);
+      backward(loss);
+    });
   step();
   const before = native().stats();
   for (let i = 0; i < 1000; i++) step();
@@ -128,7 +176,10 @@ test("bad input: shapes, disposed tensors and token ids give errors naming the o
   const w = Tensor.zeros([4, 5]);
   assert.throws(() => linear(x, w, null), /linear: .*\[2, 3\].*\[4, 5\]/);
   const ids = Tensor.from(new Int32Array([0, 9]), [2]);
-  assert.throws(() => embedTokens(new Int32Array([0, 9]), ids, [{ table: Tensor.zeros([4, 2]), base: 0 }]), (e: Error) => e instanceof RangeError && /embedTokens: token id 9/.test(e.message));
+  assert.throws(
+    () => embedTokens(new Int32Array([0, 9]), ids, [{ table: Tensor.zeros([4, 2]), base: 0 }]),
+    (e: Error) => e instanceof RangeError && /embedTokens: token id 9/.test(e.message),
+  );
   const rows = Tensor.zeros([4, 2]);
   assert.throws(() => selectRows(rows, Tensor.from(new Int32Array([4]), [1])), RangeError);
   assert.throws(() => selectRows(rows, Tensor.from(new Int32Array([-1]), [1]), new Int32Array([-1])), /selectRows: index -1/);

@@ -10,30 +10,40 @@ import { checkGradients } from "./fd";
 
 function close(a: Float32Array, b: Float32Array, label: string) {
   assert.equal(a.length, b.length);
-  for (let i = 0; i < a.length; i++)
-    assert.ok(Math.abs(a[i] - b[i]) <= 1e-5 + 1e-4 * Math.abs(b[i]), `${label}[${i}]: ${a[i]} vs ${b[i]}`);
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-5 + 1e-4 * Math.abs(b[i]), `${label}[${i}]: ${a[i]} vs ${b[i]}`);
 }
 
 test("chunked head cross-entropy matches the unfused ops (loss, dh, dW), masked rows included", () => {
   const rnd = lcg(9);
-  const n = 11, d = 5, C = 13;
+  const n = 11,
+    d = 5,
+    C = 13;
   const targets = Int32Array.from({ length: n }, (_, i) => (i % 4 === 3 ? -1 : (i * 7) % C));
-  const hData = randn(n * d, 1, rnd), wData = randn(C * d, 1, rnd);
-  const run = (fused: boolean, chunkRows?: number, keepBytes?: number) => tidy(() => {
-    const h = Tensor.from(hData, [n, d], { requiresGrad: true });
-    const w = Tensor.from(wData, [C, d], { requiresGrad: true });
-    const loss = fused
-      ? linearCrossEntropy(h, w, targets, { chunkRows, keepBytes })
-      : softmaxCrossEntropy(matmul(h, w, { transB: true }), Tensor.from(targets, [n]), targets);
-    const value = loss.item();
-    backward(loss);
-    const out = { value, dh: h.grad!.toFloat32(), dw: w.grad!.toFloat32() };
-    h.dispose();
-    w.dispose();
-    return out;
-  });
+  const hData = randn(n * d, 1, rnd),
+    wData = randn(C * d, 1, rnd);
+  const run = (fused: boolean, chunkRows?: number, keepBytes?: number) =>
+    tidy(() => {
+      const h = Tensor.from(hData, [n, d], { requiresGrad: true });
+      const w = Tensor.from(wData, [C, d], { requiresGrad: true });
+      const loss = fused
+        ? linearCrossEntropy(h, w, targets, { chunkRows, keepBytes })
+        : softmaxCrossEntropy(matmul(h, w, { transB: true }), Tensor.from(targets, [n]), targets);
+      const value = loss.item();
+      backward(loss);
+      const out = { value, dh: h.grad!.toFloat32(), dw: w.grad!.toFloat32() };
+      h.dispose();
+      w.dispose();
+      return out;
+    });
   const ref = run(false);
-  for (const [chunk, keepBytes] of [[1, 0], [3, 0], [4, 0], [11, 0], [3, undefined], [undefined, undefined]]) {
+  for (const [chunk, keepBytes] of [
+    [1, 0],
+    [3, 0],
+    [4, 0],
+    [11, 0],
+    [3, undefined],
+    [undefined, undefined],
+  ]) {
     const got = run(true, chunk, keepBytes);
     const label = `chunk ${chunk}, keep ${keepBytes}`;
     assert.ok(Math.abs(got.value - ref.value) <= 1e-5 * Math.abs(ref.value), `loss ${got.value} vs ${ref.value} (${label})`);
@@ -71,39 +81,65 @@ test("softmaxCrossEntropy and linearCrossEntropy: gradients against finite diffe
   checkGradients("softmaxCrossEntropy", [{ name: "logits", shape: [5, 5] }], ([x]) => softmaxCrossEntropy(x, targets, host));
   // kept logits (the default for small heads) and recomputed ones, in chunks of 2 rows
   for (const keepBytes of [undefined, 0])
-    checkGradients(`linearCrossEntropy keepBytes=${keepBytes}`, [{ name: "h", shape: [5, 3] }, { name: "W", shape: [5, 3] }],
-      ([h, w]) => linearCrossEntropy(h, w, host, { chunkRows: 2, keepBytes }));
-  checkGradients("linearCrossEntropy frozen W", [{ name: "h", shape: [5, 3] }, { name: "W", shape: [5, 3], grad: false }],
-    ([h, w]) => linearCrossEntropy(h, w, host, { chunkRows: 2, fused: false }));
-  checkGradients("linearCrossEntropy frozen W, fused CPU kernel", [{ name: "h", shape: [5, 3] }, { name: "W", shape: [5, 3], grad: false }],
-    ([h, w]) => linearCrossEntropy(h, w, host, { fused: true }));
+    checkGradients(
+      `linearCrossEntropy keepBytes=${keepBytes}`,
+      [
+        { name: "h", shape: [5, 3] },
+        { name: "W", shape: [5, 3] },
+      ],
+      ([h, w]) => linearCrossEntropy(h, w, host, { chunkRows: 2, keepBytes }),
+    );
+  checkGradients(
+    "linearCrossEntropy frozen W",
+    [
+      { name: "h", shape: [5, 3] },
+      { name: "W", shape: [5, 3], grad: false },
+    ],
+    ([h, w]) => linearCrossEntropy(h, w, host, { chunkRows: 2, fused: false }),
+  );
+  checkGradients(
+    "linearCrossEntropy frozen W, fused CPU kernel",
+    [
+      { name: "h", shape: [5, 3] },
+      { name: "W", shape: [5, 3], grad: false },
+    ],
+    ([h, w]) => linearCrossEntropy(h, w, host, { fused: true }),
+  );
   targets.dispose();
 });
 
 test("the fused head (frozen W) matches the unfused ops: loss and dh, masked rows, no-grad forward", () => {
   const rnd = lcg(21);
-  for (const [n, d, C] of [[11, 5, 13], [40, 33, 700]]) {
+  for (const [n, d, C] of [
+    [11, 5, 13],
+    [40, 33, 700],
+  ]) {
     const targets = Int32Array.from({ length: n }, (_, i) => (i % 4 === 3 ? -1 : (i * 7) % C));
-    const hData = randn(n * d, 1, rnd), wData = randn(C * d, 1, rnd);
-    const run = (mode: "ops" | "chunked" | "fused") => tidy(() => {
-      const h = Tensor.from(hData, [n, d], { requiresGrad: true });
-      const w = Tensor.from(wData, [C, d]);
-      const loss = mode === "ops"
-        ? softmaxCrossEntropy(matmul(h, w, { transB: true }), Tensor.from(targets, [n]), targets)
-        : linearCrossEntropy(h, w, targets, { fused: mode === "fused" });
-      const value = loss.item();
-      backward(loss);
-      const out = { value, dh: h.grad!.toFloat32() };
-      h.dispose();
-      return out;
-    });
+    const hData = randn(n * d, 1, rnd),
+      wData = randn(C * d, 1, rnd);
+    const run = (mode: "ops" | "chunked" | "fused") =>
+      tidy(() => {
+        const h = Tensor.from(hData, [n, d], { requiresGrad: true });
+        const w = Tensor.from(wData, [C, d]);
+        const loss =
+          mode === "ops"
+            ? softmaxCrossEntropy(matmul(h, w, { transB: true }), Tensor.from(targets, [n]), targets)
+            : linearCrossEntropy(h, w, targets, { fused: mode === "fused" });
+        const value = loss.item();
+        backward(loss);
+        const out = { value, dh: h.grad!.toFloat32() };
+        h.dispose();
+        return out;
+      });
     const ref = run("ops");
     for (const mode of ["chunked", "fused"] as const) {
       const got = run(mode);
       assert.ok(Math.abs(got.value - ref.value) <= 1e-5 * Math.abs(ref.value), `${mode} loss ${got.value} vs ${ref.value}`);
       close(got.dh, ref.dh, `${mode} dh ${n}x${d}x${C}`);
     }
-    const noGradValue = tidy(() => noGrad(() => linearCrossEntropy(Tensor.from(hData, [n, d]), Tensor.from(wData, [C, d]), targets).item()));
+    const noGradValue = tidy(() =>
+      noGrad(() => linearCrossEntropy(Tensor.from(hData, [n, d]), Tensor.from(wData, [C, d]), targets).item()),
+    );
     assert.ok(Math.abs(noGradValue - ref.value) <= 1e-5 * Math.abs(ref.value));
   }
 });

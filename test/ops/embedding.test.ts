@@ -6,12 +6,32 @@ import { Tensor, embedTokens, selectRows } from "../../src/engine";
 import { checkGradients } from "./fd";
 
 test("embedTokens: gradients reach every table through its own ids, duplicates summed", () => {
-  const host = Int32Array.from([0, 5, 2, 5, 4, 0, 6]);  // table a: ids 0..3, table b: ids 4..6
+  const host = Int32Array.from([0, 5, 2, 5, 4, 0, 6]); // table a: ids 0..3, table b: ids 4..6
   const ids = Tensor.from(host, [host.length], { dtype: "i32" });
-  checkGradients("embedTokens", [{ name: "a", shape: [4, 3] }, { name: "b", shape: [3, 3] }],
-    ([a, b]) => embedTokens(host, ids, [{ table: a, base: 0 }, { table: b, base: 4 }]));
-  checkGradients("embedTokens frozen a", [{ name: "a", shape: [4, 3], grad: false }, { name: "b", shape: [3, 3] }],
-    ([a, b]) => embedTokens(host, ids, [{ table: a, base: 0 }, { table: b, base: 4 }]));
+  checkGradients(
+    "embedTokens",
+    [
+      { name: "a", shape: [4, 3] },
+      { name: "b", shape: [3, 3] },
+    ],
+    ([a, b]) =>
+      embedTokens(host, ids, [
+        { table: a, base: 0 },
+        { table: b, base: 4 },
+      ]),
+  );
+  checkGradients(
+    "embedTokens frozen a",
+    [
+      { name: "a", shape: [4, 3], grad: false },
+      { name: "b", shape: [3, 3] },
+    ],
+    ([a, b]) =>
+      embedTokens(host, ids, [
+        { table: a, base: 0 },
+        { table: b, base: 4 },
+      ]),
+  );
   ids.dispose();
 });
 

@@ -18,10 +18,23 @@ export interface Input {
  * differently), so every output element's gradient path is exercised. Checks each input
  * that requires grad, coordinate by coordinate; those that don't must get no gradient.
  */
-export function checkGradients(label: string, inputs: Input[], op: (ts: Tensor[]) => Tensor,
-  opts: { seed?: number; h?: number; tol?: number } = {}): void {
+export function checkGradients(
+  label: string,
+  inputs: Input[],
+  op: (ts: Tensor[]) => Tensor,
+  opts: { seed?: number; h?: number; tol?: number } = {},
+): void {
   const rnd = lcg(opts.seed ?? 7);
-  const values = inputs.map((i) => Float32Array.from(i.data ?? randn(i.shape.reduce((a, b) => a * b, 1), 1, rnd)));
+  const values = inputs.map((i) =>
+    Float32Array.from(
+      i.data ??
+        randn(
+          i.shape.reduce((a, b) => a * b, 1),
+          1,
+          rnd,
+        ),
+    ),
+  );
   const ts = inputs.map((i, k) => Tensor.from(values[k], i.shape, { requiresGrad: i.grad !== false }));
   let weights: Float32Array | null = null;
   const loss = (xs: Tensor[]) => {
@@ -31,7 +44,8 @@ export function checkGradients(label: string, inputs: Input[], op: (ts: Tensor[]
     return mean(mul(y, Tensor.from(weights, y.shape)));
   };
   tidy(() => backward(loss(ts)));
-  const h = opts.h ?? 1e-2, tol = opts.tol ?? 2e-3;
+  const h = opts.h ?? 1e-2,
+    tol = opts.tol ?? 2e-3;
   inputs.forEach((inp, k) => {
     const g = ts[k].grad;
     if (inp.grad === false) {
@@ -52,8 +66,10 @@ export function checkGradients(label: string, inputs: Input[], op: (ts: Tensor[]
       };
       const x0 = values[k][j];
       const fd = (at(x0 + h) - at(x0 - h)) / (2 * h);
-      assert.ok(Math.abs(fd - got[j]) <= tol + 2e-2 * Math.abs(fd),
-        `${label}: d/d${inp.name}[${j}] analytic ${got[j]} vs finite difference ${fd}`);
+      assert.ok(
+        Math.abs(fd - got[j]) <= tol + 2e-2 * Math.abs(fd),
+        `${label}: d/d${inp.name}[${j}] analytic ${got[j]} vs finite difference ${fd}`,
+      );
     }
   });
   for (const t of ts) t.dispose();

@@ -19,7 +19,10 @@ test("every subpath of the exports map resolves by package name to built JS with
     const name = sub === "." ? "cllm4rec" : `cllm4rec/${sub.slice(2)}`;
     const file = require.resolve(name);
     assert.equal(file, path.join(ROOT, pkg.exports[sub].default), name);
-    assert.ok(fs.existsSync(path.join(ROOT, pkg.exports[sub].types)), `${name}: ${pkg.exports[sub].types} missing (tsc declaration output)`);
+    assert.ok(
+      fs.existsSync(path.join(ROOT, pkg.exports[sub].types)),
+      `${name}: ${pkg.exports[sub].types} missing (tsc declaration output)`,
+    );
     assert.ok(Object.keys(require(name)).length > 0, `${name} exports nothing`);
     if (sub !== ".") assert.deepEqual(pkg.typesVersions["*"][sub.slice(2)], [pkg.exports[sub].types.slice(2)], `typesVersions for ${name}`);
   }
@@ -30,7 +33,10 @@ test("every subpath of the exports map resolves by package name to built JS with
   assert.equal(typeof lib.io.loadGpt2Folder, "function");
   assert.equal(typeof lib.nn.Gpt2, "function");
   // internals stay private: only the exports map is public
-  assert.throws(() => require("cllm4rec/dist/engine/tensor"), (e: NodeJS.ErrnoException) => e.code === "ERR_PACKAGE_PATH_NOT_EXPORTED");
+  assert.throws(
+    () => require("cllm4rec/dist/engine/tensor"),
+    (e: NodeJS.ErrnoException) => e.code === "ERR_PACKAGE_PATH_NOT_EXPORTED",
+  );
 });
 
 test("train() returns the run; openRun(dir) reopens it with the selected embeddings", async () => {
@@ -51,7 +57,12 @@ test("train() returns the run; openRun(dir) reopens it with the selected embeddi
   assert.equal(e.dim, 32);
   assert.deepEqual(e.collab.user.shape, [run.users.length, 32]);
   assert.deepEqual(e.content.item.shape, [run.items.length, 32]);
-  for (const [name, m] of [["collab.user", e.collab.user], ["collab.item", e.collab.item], ["content.user", e.content.user], ["content.item", e.content.item]] as const)
+  for (const [name, m] of [
+    ["collab.user", e.collab.user],
+    ["collab.item", e.collab.item],
+    ["content.user", e.content.user],
+    ["content.item", e.content.item],
+  ] as const)
     assert.deepEqual(m.data, lib.io.floatData(saved.tensors.get(name)!, name), name);
   again.dispose();
   assert.throws(() => again.recommend(run.users[0]), /was disposed/);
@@ -70,12 +81,22 @@ test("recommend: the top of the raw scores, known items excluded, independent of
     const known = new Set([...ds.train[u], ...ds.val[u], ...ds.test[u]]);
     // naive reference: sort every unknown item by score (ties: lower index first)
     const row = all.row(r);
-    const expect = [...row.keys()].filter((j) => !known.has(j)).sort((a, b) => row[b] - row[a] || a - b).slice(0, 7);
-    assert.deepEqual(rec.items.map((x) => x.item), expect.map((j) => run.items[j]));
-    assert.deepEqual(rec.items.map((x) => x.score), expect.map((j) => row[j]));
+    const expect = [...row.keys()]
+      .filter((j) => !known.has(j))
+      .sort((a, b) => row[b] - row[a] || a - b)
+      .slice(0, 7);
+    assert.deepEqual(
+      rec.items.map((x) => x.item),
+      expect.map((j) => run.items[j]),
+    );
+    assert.deepEqual(
+      rec.items.map((x) => x.score),
+      expect.map((j) => row[j]),
+    );
     // a user's scores do not depend on the other users of the forward pass
     const alone = run.scores(ids[r]).row(0);
-    for (let j = 0; j < alone.length; j++) assert.ok(Math.abs(alone[j] - row[j]) <= 1e-4 * (1 + Math.abs(row[j])), `user ${ids[r]} item ${j}: ${alone[j]} vs ${row[j]}`);
+    for (let j = 0; j < alone.length; j++)
+      assert.ok(Math.abs(alone[j] - row[j]) <= 1e-4 * (1 + Math.abs(row[j])), `user ${ids[r]} item ${j}: ${alone[j]} vs ${row[j]}`);
   });
   const u0 = run.users.indexOf(ids[0]);
   const train = new Set(ds.train[u0].map((j) => run.items[j]));
@@ -87,9 +108,14 @@ test("recommend: the top of the raw scores, known items excluded, independent of
 
 test("bad input: unknown users, bad top, bad config, not a run folder", async () => {
   const { tmp, run } = await fixture;
-  assert.throws(() => run.recommend(["nobody", run.users[0], "ghost"], 3), (e: Error) =>
-    e instanceof lib.UnknownUserError && e.name === "UnknownUserError" && /unknown user id\(s\): nobody, ghost/.test(e.message) &&
-    (e as InstanceType<typeof lib.UnknownUserError>).users.join() === "nobody,ghost");
+  assert.throws(
+    () => run.recommend(["nobody", run.users[0], "ghost"], 3),
+    (e: Error) =>
+      e instanceof lib.UnknownUserError &&
+      e.name === "UnknownUserError" &&
+      /unknown user id\(s\): nobody, ghost/.test(e.message) &&
+      (e as InstanceType<typeof lib.UnknownUserError>).users.join() === "nobody,ghost",
+  );
   for (const top of [0, -1, 2.5, NaN]) assert.throws(() => run.recommend(run.users[0], top), /top must be a positive integer/);
   assert.throws(() => run.recommend(run.users[0], 3, { exclude: "val" as never }), /exclude must be known, train or none/);
   await assert.rejects(() => lib.train({ out: path.join(tmp, "x"), config: { lamdaC: 1 } as never }), /unknown config field\(s\) lamdaC/);
@@ -102,7 +128,8 @@ test("bad input: unknown users, bad top, bad config, not a run folder", async ()
 test("the example runs against the package by name (on the trained run)", async () => {
   const { out, tmp } = await fixture;
   const r = spawnSync(process.execPath, [path.join(ROOT, "examples", "quickstart.js"), out], {
-    encoding: "utf8", env: { ...process.env, CLLM4REC_CACHE: path.join(tmp, "cache") },
+    encoding: "utf8",
+    env: { ...process.env, CLLM4REC_CACHE: path.join(tmp, "cache") },
   });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /run .*: 60 users, 30 items/);

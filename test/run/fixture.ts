@@ -16,7 +16,9 @@ export async function trainedRun(tag: string): Promise<{ tmp: string; out: strin
   lib.io.createTinyGpt2Folder(backbone, { nLayer: 1, nEmbd: 32, nHead: 1, nPositions: 128, seed: 3 });
   const out = path.join(tmp, "run");
   const run = await lib.train({
-    out, model: backbone, log: () => {},
+    out,
+    model: backbone,
+    log: () => {},
     data: { kind: "synthetic", numUsers: 60, numItems: 30, seed: 5 },
     config: { contentEpochs: 1, alternatingEpochs: 1, finetuneEpochs: 1, contentFraction: 0.1, seed: 7 },
   });

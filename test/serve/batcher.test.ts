@@ -6,10 +6,13 @@ import { MicroBatcher, QueueFullError, Histogram } from "../../src/serve";
 
 test("items submitted together run in batches of at most maxBatch, results in order", async () => {
   const calls: number[][] = [];
-  const b = new MicroBatcher<number, number>((xs) => {
-    calls.push(xs);
-    return xs.map((x) => x * 10);
-  }, { maxBatch: 4, maxWaitMs: 50, maxQueue: 100 });
+  const b = new MicroBatcher<number, number>(
+    (xs) => {
+      calls.push(xs);
+      return xs.map((x) => x * 10);
+    },
+    { maxBatch: 4, maxWaitMs: 50, maxQueue: 100 },
+  );
   const [r1, r2] = await Promise.all([b.submit([1, 2, 3]), b.submit([4, 5, 6, 7, 8, 9])]);
   assert.deepEqual(r1, [10, 20, 30]);
   assert.deepEqual(r2, [40, 50, 60, 70, 80, 90]);
@@ -30,12 +33,18 @@ test("a lone item waits about maxWaitMs for company, a full batch goes at once",
 });
 
 test("admission is all or nothing; a failing batch rejects each of its callers", async () => {
-  const b = new MicroBatcher<number, number>((xs) => {
-    if (xs.includes(13)) throw new Error("unlucky");
-    return xs;
-  }, { maxBatch: 8, maxWaitMs: 20, maxQueue: 3 });
+  const b = new MicroBatcher<number, number>(
+    (xs) => {
+      if (xs.includes(13)) throw new Error("unlucky");
+      return xs;
+    },
+    { maxBatch: 8, maxWaitMs: 20, maxQueue: 3 },
+  );
   const ok = b.submit([1, 2]);
-  await assert.rejects(() => b.submit([3, 4]), (e: Error) => e instanceof QueueFullError && /2 item\(s\) waiting, limit 3; this request needs 2/.test(e.message));
+  await assert.rejects(
+    () => b.submit([3, 4]),
+    (e: Error) => e instanceof QueueFullError && /2 item\(s\) waiting, limit 3; this request needs 2/.test(e.message),
+  );
   assert.equal(b.queued, 2, "the refused request queued nothing");
   const third = b.submit([13]);
   await assert.rejects(() => third, /unlucky/);
@@ -48,7 +57,9 @@ test("Histogram: bucket counts and quantiles agree with a naive count", () => {
   const bounds = [1, 2, 5, 10, 20];
   const h = new Histogram(bounds);
   const values = [0.5, 1, 1.5, 3, 3, 4, 7, 9, 15, 50, 0.2, 2];
-  values.forEach((v) => h.add(v));
+  values.forEach((v) => {
+    h.add(v);
+  });
   const naive = [...bounds, Infinity].map((b, i) => values.filter((v) => v <= b && (i === 0 || v > bounds[i - 1])).length);
   assert.deepEqual(h.counts, naive);
   // the q-quantile's bucket: the first whose cumulative count reaches ceil(q n)

@@ -22,13 +22,19 @@ async function start(o: Parameters<typeof lib.createService>[1] = {}): Promise<{
   return { url: await service.listen(0, "127.0.0.1"), service };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: response bodies of many shapes, checked field by field
 async function get(url: string): Promise<{ status: number; body: any; headers: Headers }> {
   const r = await fetch(url);
   return { status: r.status, body: await r.json(), headers: r.headers };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: response bodies of many shapes, checked field by field
 async function post(url: string, body: unknown, type = "application/json"): Promise<{ status: number; body: any }> {
-  const r = await fetch(url, { method: "POST", headers: { "content-type": type }, body: typeof body === "string" ? body : JSON.stringify(body) });
+  const r = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": type },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
   return { status: r.status, body: await r.json() };
 }
 
@@ -60,8 +66,13 @@ test("concurrent requests are micro-batched into shared forward passes", async (
     assert.equal(a.status, 200);
     assert.equal(a.body.user, users[i]);
     const alone = run.recommend(users[i], 5)[0].items;
-    assert.deepEqual(a.body.items.map((x: { item: string }) => x.item), alone.map((x) => x.item));
-    a.body.items.forEach((x: { score: number }, k: number) => assert.ok(Math.abs(x.score - alone[k].score) <= 1e-4 * (1 + Math.abs(x.score))));
+    assert.deepEqual(
+      a.body.items.map((x: { item: string }) => x.item),
+      alone.map((x) => x.item),
+    );
+    a.body.items.forEach((x: { score: number }, k: number) => {
+      assert.ok(Math.abs(x.score - alone[k].score) <= 1e-4 * (1 + Math.abs(x.score)));
+    });
   });
   const m = (await get(`${url}/metrics`)).body;
   assert.equal(m.batches.users, 16);
@@ -70,7 +81,10 @@ test("concurrent requests are micro-batched into shared forward passes", async (
   assert.equal(m.requests.byRoute["GET /recommend"], 16);
   assert.equal(m.requests.byStatus["200"], 16);
   assert.equal(m.latencyMs.count, 16);
-  assert.equal(m.latencyMs.buckets.reduce((s: number, b: { count: number }) => s + b.count, 0), 16);
+  assert.equal(
+    m.latencyMs.buckets.reduce((s: number, b: { count: number }) => s + b.count, 0),
+    16,
+  );
   assert.ok(m.latencyMs.p50 > 0 && m.latencyMs.p99 >= m.latencyMs.p50);
   assert.equal(service.metrics.requests, 17);
   // the same counters in the Prometheus text format; buckets cumulative, +Inf = count
@@ -158,10 +172,16 @@ test("a full queue answers 503 with Retry-After; the queued requests still succe
 
 test("serve command: listens, answers, and drains queued requests on SIGTERM", async () => {
   const { out, tmp } = await fixture;
-  const child = spawn(process.execPath, [path.join(ROOT, "dist", "train.js"), "serve", "--out", out, "--port", "0", "--max-wait-ms", "1000"], {
-    env: { ...process.env, CLLM4REC_CACHE: path.join(tmp, "cache") }, stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "", stderr = "";
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, "dist", "train.js"), "serve", "--out", out, "--port", "0", "--max-wait-ms", "1000"],
+    {
+      env: { ...process.env, CLLM4REC_CACHE: path.join(tmp, "cache") },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let stdout = "",
+    stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
   child.stderr.on("data", (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
@@ -199,7 +219,10 @@ test("serve command: a clear error without --out or with a bad --port", async ()
   assert.equal(a.status, 1);
   assert.match(a.stderr, /serve needs --out DIR/);
   const { out, tmp } = await fixture;
-  const b = spawnSync(process.execPath, [cli, "serve", "--out", out, "--port", "70000"], { encoding: "utf8", env: { ...process.env, CLLM4REC_CACHE: path.join(tmp, "cache") } });
+  const b = spawnSync(process.execPath, [cli, "serve", "--out", out, "--port", "70000"], {
+    encoding: "utf8",
+    env: { ...process.env, CLLM4REC_CACHE: path.join(tmp, "cache") },
+  });
   assert.equal(b.status, 1);
   assert.match(b.stderr, /port must be an integer in \[0, 65535\], got 70000/);
 });

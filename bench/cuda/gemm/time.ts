@@ -7,7 +7,14 @@ import type { NativeBuffer } from "../../../src/engine/native";
 import { GEMM_VERSIONS } from "./versions";
 import { peakFor } from "../peaks";
 
-export interface GemmShape { label: string; tA: boolean; tB: boolean; M: number; N: number; K: number }
+export interface GemmShape {
+  label: string;
+  tA: boolean;
+  tB: boolean;
+  M: number;
+  N: number;
+  K: number;
+}
 
 // B*T = 20*128 = 2560 rows for the layer GEMMs; the heads' dh GEMMs as the issue names them.
 export const GPT2_SHAPES: GemmShape[] = [
@@ -25,13 +32,21 @@ export const SMOKE_SHAPES: GemmShape[] = [
 ];
 
 export interface GemmTiming {
-  version: number; shape: string; splits: number; ms: number; tflops: number; gbs: number;
-  fracFp32?: number; fracBf16?: number; fracHbm?: number;
+  version: number;
+  shape: string;
+  splits: number;
+  ms: number;
+  tflops: number;
+  gbs: number;
+  fracFp32?: number;
+  fracBf16?: number;
+  fracHbm?: number;
 }
 
 export function timeGemms(shapes: GemmShape[], reps: number): { device: string; peak: string | null; rows: GemmTiming[] } {
   const n = native();
-  if (!n.hasCuda || n.cudaDeviceCount() === 0) throw new Error("gemm timing: no CUDA device (build with npm run build:native on a GPU machine)");
+  if (!n.hasCuda || n.cudaDeviceCount() === 0)
+    throw new Error("gemm timing: no CUDA device (build with npm run build:native on a GPU machine)");
   const device = n.cudaDeviceName();
   const peak = peakFor(device);
   const before = n.gemmVersion();
@@ -40,7 +55,9 @@ export function timeGemms(shapes: GemmShape[], reps: number): { device: string; 
   try {
     for (const s of shapes) {
       const bufs: NativeBuffer[] = [n.alloc(1, 0, s.M * s.K), n.alloc(1, 0, s.K * s.N), n.alloc(1, 0, s.M * s.N)];
-      bufs.forEach((b, i) => n.fill(b, 0.01 * (i + 1), n.numel(b)));
+      bufs.forEach((b, i) => {
+        n.fill(b, 0.01 * (i + 1), n.numel(b));
+      });
       try {
         for (const v of GEMM_VERSIONS) {
           n.setGemmVersion(v.id, 0);
@@ -55,15 +72,24 @@ export function timeGemms(shapes: GemmShape[], reps: number): { device: string; 
           }
           times.sort((a, b) => a - b);
           const ms = times[Math.floor(times.length / 2)];
-          const flops = 2 * s.M * s.N * s.K, bytes = 4 * (s.M * s.K + s.K * s.N + s.M * s.N);
-          const tflops = flops / (ms * 1e-3) / 1e12, gbs = bytes / (ms * 1e-3) / 1e9;
+          const flops = 2 * s.M * s.N * s.K,
+            bytes = 4 * (s.M * s.K + s.K * s.N + s.M * s.N);
+          const tflops = flops / (ms * 1e-3) / 1e12,
+            gbs = bytes / (ms * 1e-3) / 1e9;
           rows.push({
-            version: v.id, shape: s.label, splits: v.id >= 2 ? n.gemmSplits(s.M, s.N, s.K, 1) : 1, ms, tflops, gbs,
+            version: v.id,
+            shape: s.label,
+            splits: v.id >= 2 ? n.gemmSplits(s.M, s.N, s.K, 1) : 1,
+            ms,
+            tflops,
+            gbs,
             ...(peak ? { fracFp32: tflops / peak.fp32Tflops, fracBf16: tflops / peak.bf16Tflops, fracHbm: gbs / (peak.hbmTBs * 1e3) } : {}),
           });
         }
       } finally {
-        bufs.forEach((b) => n.free(b));
+        bufs.forEach((b) => {
+          n.free(b);
+        });
       }
     }
   } finally {
@@ -80,10 +106,14 @@ function pct(x: number | undefined): string {
 if (require.main === module) {
   const smoke = process.argv.includes("--smoke");
   const r = timeGemms(smoke ? SMOKE_SHAPES : GPT2_SHAPES, smoke ? 3 : 10);
-  console.log(`gemm versions on ${r.device} (peak table row: ${r.peak ?? "none: fractions omitted"}); median of CUDA-event times after an L2 flush`);
+  console.log(
+    `gemm versions on ${r.device} (peak table row: ${r.peak ?? "none: fractions omitted"}); median of CUDA-event times after an L2 flush`,
+  );
   console.log("version  shape                               splits      ms   TFLOP/s  %FP32  %BF16     GB/s  %HBM");
   for (const x of r.rows)
-    console.log(`v${x.version}       ${x.shape.padEnd(36)}${String(x.splits).padStart(6)}${x.ms.toFixed(3).padStart(8)}${x.tflops.toFixed(2).padStart(10)}` +
-      `${pct(x.fracFp32).padStart(7)}${pct(x.fracBf16).padStart(7)}${x.gbs.toFixed(0).padStart(9)}${pct(x.fracHbm).padStart(6)}`);
-  console.log(JSON.stringify({ bench: "gemm-versions", simulator: native().cudaSimulator === true, ...r }));
+    console.log(
+      `v${x.version}       ${x.shape.padEnd(36)}${String(x.splits).padStart(6)}${x.ms.toFixed(3).padStart(8)}${x.tflops.toFixed(2).padStart(10)}` +
+        `${pct(x.fracFp32).padStart(7)}${pct(x.fracBf16).padStart(7)}${x.gbs.toFixed(0).padStart(9)}${pct(x.fracHbm).padStart(6)}`,
+    );
+  console.log(JSON.stringify({ bench: "gemm_versions", simulator: native().cudaSimulator === true, ...r }));
 }

@@ -1,8 +1,8 @@
 // Right-padded, truncated batches of token ids (pad id 0, mask 1 = real) for docs, rec samples and eval prompts.
-import type { CorpusDoc, DocKind, EvalPrompt, RecSample } from './corpusDoc';
-import type { Rng } from '../../shared/rng';
+import type { CorpusDoc, DocKind, EvalPrompt, RecSample } from "./corpus_doc";
+import type { Rng } from "../../shared/rng";
 
-const WHERE = 'makeBatches (src/cllm4rec/data/batches.ts)';
+const WHERE = "makeBatches (src/cllm4rec/data/batches.ts)";
 
 export interface BatchOptions {
   /** Shuffles the order when given; without it the order is the input's (or by length when lengthAware). */
@@ -28,7 +28,7 @@ interface PromptBlock {
 }
 
 export interface DocBatch extends PromptBlock {
-  kind: 'docs';
+  kind: "docs";
   mainLen: number;
   /** [B*Tm] */
   mainIds: Int32Array;
@@ -39,13 +39,13 @@ export interface DocBatch extends PromptBlock {
 }
 
 export interface RecBatch extends PromptBlock {
-  kind: 'rec';
+  kind: "rec";
   targets: number[][];
   masked: number[][];
 }
 
 export interface EvalBatch extends PromptBlock {
-  kind: 'eval';
+  kind: "eval";
   exclude: number[][];
   truth: number[][];
 }
@@ -81,7 +81,11 @@ function rowOrder(rows: readonly Row[], batchSize: number, lengths: Int32Array, 
   return groups;
 }
 
-function padRows(seqs: (readonly number[])[], keep: number[], fromEnd: boolean): { len: number; ids: Int32Array; mask: Int32Array; lengths: Int32Array } {
+function padRows(
+  seqs: (readonly number[])[],
+  keep: number[],
+  fromEnd: boolean,
+): { len: number; ids: Int32Array; mask: Int32Array; lengths: Int32Array } {
   const len = Math.max(0, ...keep);
   const ids = new Int32Array(seqs.length * len);
   const mask = new Int32Array(seqs.length * len);
@@ -100,22 +104,29 @@ export function makeBatches(rows: readonly CorpusDoc[], batchSize: number, optio
 export function makeBatches(rows: readonly RecSample[], batchSize: number, options?: BatchOptions): RecBatch[];
 export function makeBatches(rows: readonly EvalPrompt[], batchSize: number, options?: BatchOptions): EvalBatch[];
 export function makeBatches(rows: readonly Row[], batchSize: number, options: BatchOptions = {}): (DocBatch | RecBatch | EvalBatch)[] {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`${WHERE}: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`${WHERE}: batchSize must be a positive integer, got ${batchSize}`);
   const maxTotal = options.maxTotal ?? 1024;
   if (!Number.isInteger(maxTotal) || maxTotal < 2) throw new RangeError(`${WHERE}: maxTotal must be an integer >= 2, got ${maxTotal}`);
   if (rows.length === 0) return [];
-  const kind = rows[0].kind === 'rec' || rows[0].kind === 'eval' ? rows[0].kind : 'docs';
+  const kind = rows[0].kind === "rec" || rows[0].kind === "eval" ? rows[0].kind : "docs";
   const kept = rows.map((r, k) => {
-    const rowKind = r.kind === 'rec' || r.kind === 'eval' ? r.kind : 'docs';
-    if (rowKind !== kind) throw new TypeError(`${WHERE}: row ${k} is a ${r.kind} row but row 0 is ${rows[0].kind}; batch one kind at a time`);
-    const main = rowKind === 'docs' ? (r as CorpusDoc).main.length : null;
-    if (r.prompt.length === 0 && (main === null || main === 0)) throw new RangeError(`${WHERE}: row ${k} (${r.kind}, user ${r.user}) has no tokens`);
+    const rowKind = r.kind === "rec" || r.kind === "eval" ? r.kind : "docs";
+    if (rowKind !== kind)
+      throw new TypeError(`${WHERE}: row ${k} is a ${r.kind} row but row 0 is ${rows[0].kind}; batch one kind at a time`);
+    const main = rowKind === "docs" ? (r as CorpusDoc).main.length : null;
+    if (r.prompt.length === 0 && (main === null || main === 0))
+      throw new RangeError(`${WHERE}: row ${k} (${r.kind}, user ${r.user}) has no tokens`);
     return truncatedLengths(r.prompt.length, main, maxTotal);
   });
   const lengths = Int32Array.from(kept, (k) => k.prompt + k.main);
   return rowOrder(rows, batchSize, lengths, options).map((group) => {
     const picked = group.map((k) => rows[k]);
-    const prompt = padRows(picked.map((r) => r.prompt), group.map((k) => kept[k].prompt), true);
+    const prompt = padRows(
+      picked.map((r) => r.prompt),
+      group.map((k) => kept[k].prompt),
+      true,
+    );
     const block: PromptBlock = {
       size: group.length,
       promptLen: prompt.len,
@@ -124,18 +135,22 @@ export function makeBatches(rows: readonly Row[], batchSize: number, options: Ba
       promptLengths: prompt.lengths,
       users: Int32Array.from(picked, (r) => r.user),
     };
-    if (kind === 'rec') {
+    if (kind === "rec") {
       const recs = picked as RecSample[];
       return { kind, ...block, targets: recs.map((r) => r.target), masked: recs.map((r) => r.masked) };
     }
-    if (kind === 'eval') {
+    if (kind === "eval") {
       const evals = picked as EvalPrompt[];
       return { kind, ...block, exclude: evals.map((r) => r.exclude), truth: evals.map((r) => r.truth) };
     }
     const docs = picked as CorpusDoc[];
-    const main = padRows(docs.map((d) => d.main), group.map((k) => kept[k].main), false);
+    const main = padRows(
+      docs.map((d) => d.main),
+      group.map((k) => kept[k].main),
+      false,
+    );
     return {
-      kind: 'docs',
+      kind: "docs",
       ...block,
       mainLen: main.len,
       mainIds: main.ids,
@@ -154,7 +169,7 @@ export function paddingFraction(batches: readonly (DocBatch | RecBatch | EvalBat
   for (const b of batches) {
     cells += b.size * b.promptLen;
     for (const l of b.promptLengths) real += l;
-    if (b.kind === 'docs') {
+    if (b.kind === "docs") {
       cells += b.size * b.mainLen;
       for (const l of b.mainLengths) real += l;
     }

@@ -1,8 +1,8 @@
 // On-disk cache of preprocessed datasets, keyed by the inputs' paths, sizes and mtimes plus every option.
-import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import type { Dataset } from './dataset';
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Dataset } from "./dataset";
 
 /** Bump when the Dataset layout or preprocessing semantics change, so stale caches are rebuilt. */
 export const DATASET_CACHE_VERSION = 2; // 2: empty or non-decimal ratings are bad rows (issue 10)
@@ -22,19 +22,23 @@ export function fingerprintFiles(files: string[]): FileFingerprint[] {
 
 /** Stable JSON (sorted keys) so key order in option objects never changes the hash. */
 function canonical(value: unknown): string {
-  if (value === undefined) return 'null';
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value === undefined) return "null";
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   const o = value as Record<string, unknown>;
   return `{${Object.keys(o)
     .filter((k) => o[k] !== undefined)
     .sort()
     .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
-    .join(',')}}`;
+    .join(",")}}`;
 }
 
 export function datasetCacheKey(parts: { spec: unknown; options: unknown; files: FileFingerprint[] }): string {
-  return crypto.createHash('sha256').update(canonical({ v: DATASET_CACHE_VERSION, ...parts })).digest('hex').slice(0, 32);
+  return crypto
+    .createHash("sha256")
+    .update(canonical({ v: DATASET_CACHE_VERSION, ...parts }))
+    .digest("hex")
+    .slice(0, 32);
 }
 
 export function cachePaths(cacheDir: string, key: string): { dataset: string; card: string } {
@@ -45,10 +49,11 @@ export function cachePaths(cacheDir: string, key: string): { dataset: string; ca
 export function readCachedDataset(file: string): Dataset | null {
   if (!fs.existsSync(file)) return null;
   try {
-    const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: number; dataset?: Dataset };
+    const parsed = JSON.parse(fs.readFileSync(file, "utf8")) as { version?: number; dataset?: Dataset };
     if (parsed.version !== DATASET_CACHE_VERSION || parsed.dataset === undefined) return null;
     const d = parsed.dataset;
-    if (!Array.isArray(d.train) || d.train.length !== d.numUsers || !Array.isArray(d.itemIds) || d.itemIds.length !== d.numItems) return null;
+    if (!Array.isArray(d.train) || d.train.length !== d.numUsers || !Array.isArray(d.itemIds) || d.itemIds.length !== d.numItems)
+      return null;
     return d;
   } catch {
     return null;

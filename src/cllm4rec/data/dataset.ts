@@ -1,5 +1,5 @@
 // The preprocessed dataset every later stage (corpora, training, metrics) works from.
-import type { DatasetCard } from './datasetCard';
+import type { DatasetCard } from "./dataset_card";
 
 export interface TrainingReview {
   user: number;

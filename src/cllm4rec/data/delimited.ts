@@ -1,10 +1,10 @@
 // CSV/TSV record splitting with RFC 4180 quoting (quoted delimiters, doubled quotes, newlines inside quotes).
 
-export const CANDIDATE_DELIMITERS = ['\t', ',', ';', '|'] as const;
+export const CANDIDATE_DELIMITERS = ["\t", ",", ";", "|"] as const;
 
 /** Counts each candidate outside quotes in the header line and picks the most frequent (ties: tab, comma, ...). */
 export function sniffDelimiter(header: string): string {
-  let best: string = ',';
+  let best: string = ",";
   let bestCount = 0;
   for (const d of CANDIDATE_DELIMITERS) {
     let count = 0;
@@ -53,11 +53,11 @@ export function splitRecord(record: string, delimiter: string): string[] {
   let i = 0;
   for (;;) {
     if (record[i] === '"') {
-      let value = '';
+      let value = "";
       i++;
       for (;;) {
         const q = record.indexOf('"', i);
-        if (q < 0) throw new Error('unterminated quoted field');
+        if (q < 0) throw new Error("unterminated quoted field");
         value += record.slice(i, q);
         if (record[q + 1] === '"') {
           value += '"';
@@ -89,7 +89,10 @@ export function splitRecord(record: string, delimiter: string): string[] {
  * unfinished (its split then fails as an unterminated quote) so one stray quote cannot swallow the file.
  */
 export class RecordAssembler {
-  constructor(readonly delimiter: string, readonly maxRecordChars = 1 << 20) {}
+  constructor(
+    readonly delimiter: string,
+    readonly maxRecordChars = 1 << 20,
+  ) {}
   private pending: string | null = null;
   private startLine = 0;
 

@@ -1,23 +1,30 @@
 // Public surface of the data layer: raw files -> Dataset -> corpora -> batches of token ids.
-export { Rng, seedToState } from '../../shared/rng';
-export type { ReadIssue } from './issues';
-export type { RawData, RawInteraction } from './rawData';
-export { readLines, isGzipFile } from './lineReader';
-export { parsePythonLiteral, type PyValue } from './pythonLiteral';
-export { readAmazonReviews, type AmazonReadOptions } from './readAmazon';
-export { readMovielens, type MovielensReadOptions } from './readMovielens';
-export { readGeneric, type GenericFiles, type GenericReadOptions } from './readGeneric';
-export { readNpzDataset, readSparseNpz, readDataPickle, type SparseRows } from './readNpz';
-export { kCore } from './kcore';
-export { splitCounts, splitPositives } from './split';
-export { preprocess, resolvePreprocessOptions, sortIds, type PreprocessOptions } from './preprocess';
-export { formatDatasetCard, type DatasetCard } from './datasetCard';
-export type { Dataset, TrainingReview } from './dataset';
-export { generateSynthetic, resolveSyntheticOptions, type SyntheticOptions, type SyntheticTruth } from './synthetic';
-export { loadDataset, readRawData, type DataSpec, type LoadOptions } from './loadDataset';
-export type { CorpusDoc, DocKind, RecSample, EvalPrompt } from './corpusDoc';
-export { recPromptText, collaborativePromptText, reviewPromptText, itemTextPromptText, userTextPromptText, type RecTokenizerLike } from './prompts';
-export { collaborativeDocs } from './collaborativeCorpus';
-export { contentDocs, type ContentOptions } from './contentCorpus';
-export { recSamples, maskedCount, type RecSampleOptions } from './recSamples';
-export { makeBatches, truncatedLengths, paddingFraction, type BatchOptions, type DocBatch, type RecBatch } from './batches';
+export { Rng, seedToState } from "../../shared/rng";
+export type { ReadIssue } from "./issues";
+export type { RawData, RawInteraction } from "./raw_data";
+export { readLines, isGzipFile } from "./line_reader";
+export { parsePythonLiteral, type PyValue } from "./python_literal";
+export { readAmazonReviews, type AmazonReadOptions } from "./read_amazon";
+export { readMovielens, type MovielensReadOptions } from "./read_movielens";
+export { readGeneric, type GenericFiles, type GenericReadOptions } from "./read_generic";
+export { readNpzDataset, readSparseNpz, readDataPickle, type SparseRows } from "./read_npz";
+export { kCore } from "./kcore";
+export { splitCounts, splitPositives } from "./split";
+export { preprocess, resolvePreprocessOptions, sortIds, type PreprocessOptions } from "./preprocess";
+export { formatDatasetCard, type DatasetCard } from "./dataset_card";
+export type { Dataset, TrainingReview } from "./dataset";
+export { generateSynthetic, resolveSyntheticOptions, type SyntheticOptions, type SyntheticTruth } from "./synthetic";
+export { loadDataset, readRawData, type DataSpec, type LoadOptions } from "./load_dataset";
+export type { CorpusDoc, DocKind, RecSample, EvalPrompt } from "./corpus_doc";
+export {
+  recPromptText,
+  collaborativePromptText,
+  reviewPromptText,
+  itemTextPromptText,
+  userTextPromptText,
+  type RecTokenizerLike,
+} from "./prompts";
+export { collaborativeDocs } from "./collaborative_corpus";
+export { contentDocs, type ContentOptions } from "./content_corpus";
+export { recSamples, maskedCount, type RecSampleOptions } from "./rec_samples";
+export { makeBatches, truncatedLengths, paddingFraction, type BatchOptions, type DocBatch, type RecBatch } from "./batches";

@@ -12,7 +12,10 @@ export class IssueLog {
   readonly examples: ReadIssue[] = [];
   count = 0;
 
-  constructor(readonly strict = false, readonly maxKept = MAX_KEPT_ISSUES) {}
+  constructor(
+    readonly strict = false,
+    readonly maxKept = MAX_KEPT_ISSUES,
+  ) {}
 
   /** Records one bad row; in strict mode throws an Error naming the reader, file and line. */
   add(reader: string, file: string, line: number, reason: string): void {

@@ -38,8 +38,16 @@ export function kCore(
   const itemGone = new Uint8Array(numItems);
   // Queue entries: v >= 0 is user v, v < 0 is item (-v - 1).
   const queue: number[] = [];
-  for (let u = 0; u < numUsers; u++) if (userDeg[u] > 0 && userDeg[u] < userMin) (userGone[u] = 1), queue.push(u);
-  for (let i = 0; i < numItems; i++) if (itemDeg[i] > 0 && itemDeg[i] < itemMin) (itemGone[i] = 1), queue.push(-i - 1);
+  for (let u = 0; u < numUsers; u++)
+    if (userDeg[u] > 0 && userDeg[u] < userMin) {
+      userGone[u] = 1;
+      queue.push(u);
+    }
+  for (let i = 0; i < numItems; i++)
+    if (itemDeg[i] > 0 && itemDeg[i] < itemMin) {
+      itemGone[i] = 1;
+      queue.push(-i - 1);
+    }
   while (queue.length > 0) {
     const v = queue.pop()!;
     const isUser = v >= 0;
@@ -52,10 +60,16 @@ export function kCore(
       keep[e] = 0;
       if (isUser) {
         const i = items[e];
-        if (--itemDeg[i] < itemMin && itemGone[i] === 0) (itemGone[i] = 1), queue.push(-i - 1);
+        if (--itemDeg[i] < itemMin && itemGone[i] === 0) {
+          itemGone[i] = 1;
+          queue.push(-i - 1);
+        }
       } else {
         const u = users[e];
-        if (--userDeg[u] < userMin && userGone[u] === 0) (userGone[u] = 1), queue.push(u);
+        if (--userDeg[u] < userMin && userGone[u] === 0) {
+          userGone[u] = 1;
+          queue.push(u);
+        }
       }
     }
   }

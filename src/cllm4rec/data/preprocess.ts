@@ -1,11 +1,11 @@
 // Raw rows -> Dataset (SPEC §7): positives, duplicate collapse, k-core, dense ids, per-user 80/10/10 split, texts.
-import { countStats, type DatasetCard } from './datasetCard';
-import type { Dataset, TrainingReview } from './dataset';
-import { kCore } from './kcore';
-import { reviewKey, type RawData } from './rawData';
-import { splitPositives } from './split';
+import { countStats, type DatasetCard } from "./dataset_card";
+import type { Dataset, TrainingReview } from "./dataset";
+import { kCore } from "./kcore";
+import { reviewKey, type RawData } from "./raw_data";
+import { splitPositives } from "./split";
 
-const WHERE = 'preprocess (src/cllm4rec/data/preprocess.ts)';
+const WHERE = "preprocess (src/cllm4rec/data/preprocess.ts)";
 
 export interface PreprocessOptions {
   /** A row is positive when rating > positiveThreshold (rows without a rating are positive). Default 3. */
@@ -31,11 +31,12 @@ export function resolvePreprocessOptions(o: PreprocessOptions = {}): ResolvedPre
     testFraction: o.testFraction ?? 0.1,
     seed: o.seed ?? 42,
   };
-  if (!Number.isFinite(r.positiveThreshold)) throw new RangeError(`${WHERE}: positiveThreshold must be a finite number, got ${r.positiveThreshold}`);
-  for (const k of ['userCore', 'itemCore', 'seed'] as const) {
+  if (!Number.isFinite(r.positiveThreshold))
+    throw new RangeError(`${WHERE}: positiveThreshold must be a finite number, got ${r.positiveThreshold}`);
+  for (const k of ["userCore", "itemCore", "seed"] as const) {
     if (!Number.isInteger(r[k]) || r[k] < 0) throw new RangeError(`${WHERE}: ${k} must be a non-negative integer, got ${r[k]}`);
   }
-  for (const k of ['valFraction', 'testFraction'] as const) {
+  for (const k of ["valFraction", "testFraction"] as const) {
     if (!(r[k] >= 0 && r[k] < 0.5)) throw new RangeError(`${WHERE}: ${k} must be in [0, 0.5), got ${r[k]}`);
   }
   return r;
@@ -58,7 +59,8 @@ export function preprocess(raw: RawData, options: PreprocessOptions = {}, source
     rawItems.add(r.item);
     const key = reviewKey(r.user, r.item);
     const prev = latest.get(key);
-    if (prev === undefined || prev.time === null || r.time === null || r.time >= prev.time) latest.set(key, { user: r.user, item: r.item, rating: r.rating, time: r.time });
+    if (prev === undefined || prev.time === null || r.time === null || r.time >= prev.time)
+      latest.set(key, { user: r.user, item: r.item, rating: r.rating, time: r.time });
   }
   const duplicatePairs = raw.interactions.length - latest.size;
   if (raw.interactions.length === 0) throw new Error(`${WHERE}: ${source} has no readable interaction rows (${raw.badRows} bad rows)`);
@@ -75,13 +77,20 @@ export function preprocess(raw: RawData, options: PreprocessOptions = {}, source
     const u = v.user;
     const i = v.item;
     let a = userTmp.get(u);
-    if (a === undefined) userTmp.set(u, (a = tmpUserIds.push(u) - 1));
+    if (a === undefined) {
+      a = tmpUserIds.push(u) - 1;
+      userTmp.set(u, a);
+    }
     let b = itemTmp.get(i);
-    if (b === undefined) itemTmp.set(i, (b = tmpItemIds.push(i) - 1));
+    if (b === undefined) {
+      b = tmpItemIds.push(i) - 1;
+      itemTmp.set(i, b);
+    }
     pu.push(a);
     pi.push(b);
   }
-  if (pu.length === 0) throw new Error(`${WHERE}: ${source}: the positive filter (rating > ${o.positiveThreshold}) removed every interaction`);
+  if (pu.length === 0)
+    throw new Error(`${WHERE}: ${source}: the positive filter (rating > ${o.positiveThreshold}) removed every interaction`);
 
   const core = kCore(Int32Array.from(pu), Int32Array.from(pi), tmpUserIds.length, tmpItemIds.length, o.userCore, o.itemCore);
   const byUser = new Map<number, number[]>();
@@ -90,15 +99,24 @@ export function preprocess(raw: RawData, options: PreprocessOptions = {}, source
     if (core[e] === 0) continue;
     afterCorePairs++;
     let list = byUser.get(pu[e]);
-    if (list === undefined) byUser.set(pu[e], (list = []));
+    if (list === undefined) {
+      list = [];
+      byUser.set(pu[e], list);
+    }
     list.push(pi[e]);
   }
   if (afterCorePairs === 0) {
-    throw new Error(`${WHERE}: ${source}: the k-core filter (users >= ${o.userCore}, items >= ${o.itemCore} positives) removed every interaction`);
+    throw new Error(
+      `${WHERE}: ${source}: the k-core filter (users >= ${o.userCore}, items >= ${o.itemCore} positives) removed every interaction`,
+    );
   }
   // Splitting needs 1 train + 1 val + 1 test item; only matters when userCore < 3.
   let droppedUsersUnsplittable = 0;
-  for (const [u, list] of byUser) if (list.length < 3) byUser.delete(u), droppedUsersUnsplittable++;
+  for (const [u, list] of byUser)
+    if (list.length < 3) {
+      byUser.delete(u);
+      droppedUsersUnsplittable++;
+    }
   if (byUser.size === 0) throw new Error(`${WHERE}: ${source}: no user has the 3 positives a train/val/test split needs`);
 
   const userIds = sortIds([...byUser.keys()].map((u) => tmpUserIds[u]));
@@ -115,7 +133,7 @@ export function preprocess(raw: RawData, options: PreprocessOptions = {}, source
     for (const j of train[u]) {
       trainPairs++;
       const text = raw.reviews.get(reviewKey(userIds[u], itemIds[j]));
-      if (text !== undefined && text !== '') reviews.push({ user: u, item: j, text });
+      if (text !== undefined && text !== "") reviews.push({ user: u, item: j, text });
     }
   }
   const itemText = itemIds.map((id) => raw.itemText.get(id) || null);
@@ -144,5 +162,18 @@ export function preprocess(raw: RawData, options: PreprocessOptions = {}, source
       trainPairs,
     },
   };
-  return { name: raw.name, numUsers: userIds.length, numItems: itemIds.length, userIds, itemIds, train, val, test, itemText, userText, reviews, card };
+  return {
+    name: raw.name,
+    numUsers: userIds.length,
+    numItems: itemIds.length,
+    userIds,
+    itemIds,
+    train,
+    val,
+    test,
+    itemText,
+    userText,
+    reviews,
+    card,
+  };
 }

@@ -1,6 +1,6 @@
 // The exact prompt strings of SPEC §3 and §6–7, in one place, and the token ids they encode to.
 
-/** What corpora need from the tokenizer (src/io/rec-tokenizer.ts's RecTokenizer satisfies it). */
+/** What corpora need from the tokenizer (src/io/rec_tokenizer.ts's RecTokenizer satisfies it). */
 export interface RecTokenizerLike {
   encode(text: string): number[];
   userToken(i: number): number;
@@ -8,7 +8,6 @@ export interface RecTokenizerLike {
 }
 
 export const itemWord = (j: number): string => `item_${j}`;
-export const userWord = (i: number): string => `user_${i}`;
 
 export const collaborativePromptText = (i: number): string => `user_${i} has interacted with`;
 export const reviewPromptText = (i: number, j: number): string => `user_${i} writes the following review for item_${j}:`;
@@ -18,7 +17,7 @@ const recSuffixText = (i: number): string => `, user_${i} will interact with`;
 
 /** `user_i has interacted with item_a item_b, user_i will interact with`; with no items: `...with, user_i will...`. */
 export function recPromptText(i: number, items: readonly number[]): string {
-  const list = items.length === 0 ? '' : ` ${items.map(itemWord).join(' ')}`;
+  const list = items.length === 0 ? "" : ` ${items.map(itemWord).join(" ")}`;
   return `${collaborativePromptText(i)}${list}${recSuffixText(i)}`;
 }
 
@@ -36,9 +35,15 @@ export class RecPromptEncoder {
   encode(i: number, items: readonly number[]): number[] {
     if (items.length === 0) return this.tok.encode(recPromptText(i, items));
     let pre = this.prefix.get(i);
-    if (pre === undefined) this.prefix.set(i, (pre = this.tok.encode(collaborativePromptText(i))));
+    if (pre === undefined) {
+      pre = this.tok.encode(collaborativePromptText(i));
+      this.prefix.set(i, pre);
+    }
     let suf = this.suffix.get(i);
-    if (suf === undefined) this.suffix.set(i, (suf = this.tok.encode(recSuffixText(i))));
+    if (suf === undefined) {
+      suf = this.tok.encode(recSuffixText(i));
+      this.suffix.set(i, suf);
+    }
     const out = pre.slice();
     for (const j of items) out.push(this.tok.itemToken(j));
     for (const t of suf) out.push(t);
@@ -48,7 +53,10 @@ export class RecPromptEncoder {
   /** Cached ids of `user_i has interacted with`. */
   collaborativePrompt(i: number): number[] {
     let pre = this.prefix.get(i);
-    if (pre === undefined) this.prefix.set(i, (pre = this.tok.encode(collaborativePromptText(i))));
+    if (pre === undefined) {
+      pre = this.tok.encode(collaborativePromptText(i));
+      this.prefix.set(i, pre);
+    }
     return pre;
   }
 }
@@ -58,6 +66,9 @@ const encoders = new WeakMap<RecTokenizerLike, RecPromptEncoder>();
 /** One encoder (and so one prompt cache) per tokenizer. */
 export function recPromptEncoder(tok: RecTokenizerLike): RecPromptEncoder {
   let e = encoders.get(tok);
-  if (e === undefined) encoders.set(tok, (e = new RecPromptEncoder(tok)));
+  if (e === undefined) {
+    e = new RecPromptEncoder(tok);
+    encoders.set(tok, e);
+  }
   return e;
 }

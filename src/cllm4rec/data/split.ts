@@ -1,5 +1,5 @@
 // Per-user random train/validation/test split of positives with documented rounding.
-import { Rng } from '../../shared/rng';
+import { Rng } from "../../shared/rng";
 
 export interface SplitFractions {
   valFraction: number;
@@ -14,7 +14,10 @@ const roundHalfUp = (x: number): number => Math.floor(x + 0.5);
  * (test first on ties) until train >= 1. Example with 10%/10%: n=3..14 -> 1/1/n-2, n=15 -> 2 val, 2 test.
  */
 export function splitCounts(n: number, f: SplitFractions): { train: number; val: number; test: number } {
-  if (!Number.isInteger(n) || n < 3) throw new RangeError(`splitCounts (src/cllm4rec/data/split.ts): a user needs >= 3 positives to get 1 train, 1 val and 1 test item, got ${n}`);
+  if (!Number.isInteger(n) || n < 3)
+    throw new RangeError(
+      `splitCounts (src/cllm4rec/data/split.ts): a user needs >= 3 positives to get 1 train, 1 val and 1 test item, got ${n}`,
+    );
   let test = Math.max(1, roundHalfUp(f.testFraction * n));
   let val = Math.max(1, roundHalfUp(f.valFraction * n));
   while (n - val - test < 1) {

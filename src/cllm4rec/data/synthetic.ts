@@ -1,10 +1,10 @@
 // Deterministic synthetic recommendation data with planted structure: item categories with their own words,
 // users with tastes over 1–3 categories plus a popularity pull, and reviews that reflect both.
-import { emptyRawData, reviewKey, type RawData } from './rawData';
-import { Rng } from '../../shared/rng';
-import { DISLIKE_VERBS, REVIEW_VERBS, SYNTHETIC_CATEGORIES, type CategoryVocabulary } from './syntheticVocabulary';
+import { emptyRawData, reviewKey, type RawData } from "./raw_data";
+import { Rng } from "../../shared/rng";
+import { DISLIKE_VERBS, REVIEW_VERBS, SYNTHETIC_CATEGORIES, type CategoryVocabulary } from "./synthetic_vocabulary";
 
-const WHERE = 'generateSynthetic (src/cllm4rec/data/synthetic.ts)';
+const WHERE = "generateSynthetic (src/cllm4rec/data/synthetic.ts)";
 
 export interface SyntheticOptions {
   seed?: number;
@@ -50,13 +50,19 @@ export function resolveSyntheticOptions(o: SyntheticOptions = {}): Required<Synt
     reviewFraction: o.reviewFraction ?? 0.8,
     userTextFraction: o.userTextFraction ?? 0.5,
   };
-  const ints = ['seed', 'numUsers', 'numItems', 'numCategories', 'minPerUser'] as const;
-  for (const k of ints) if (!Number.isInteger(r[k]) || r[k] < (k === 'seed' ? 0 : 1)) throw new RangeError(`${WHERE}: ${k} must be a positive integer, got ${r[k]}`);
-  if (r.numCategories > SYNTHETIC_CATEGORIES.length) throw new RangeError(`${WHERE}: numCategories is at most ${SYNTHETIC_CATEGORIES.length}, got ${r.numCategories}`);
-  if (r.numItems < r.numCategories) throw new RangeError(`${WHERE}: numItems (${r.numItems}) must be >= numCategories (${r.numCategories})`);
-  if (2 * r.minPerUser > r.numItems) throw new RangeError(`${WHERE}: numItems (${r.numItems}) must be at least twice minPerUser (${r.minPerUser})`);
-  if (!(r.meanPerUser >= r.minPerUser)) throw new RangeError(`${WHERE}: meanPerUser (${r.meanPerUser}) must be >= minPerUser (${r.minPerUser})`);
-  for (const k of ['popularityMix', 'dislikeFraction', 'reviewFraction', 'userTextFraction'] as const) {
+  const ints = ["seed", "numUsers", "numItems", "numCategories", "minPerUser"] as const;
+  for (const k of ints)
+    if (!Number.isInteger(r[k]) || r[k] < (k === "seed" ? 0 : 1))
+      throw new RangeError(`${WHERE}: ${k} must be a positive integer, got ${r[k]}`);
+  if (r.numCategories > SYNTHETIC_CATEGORIES.length)
+    throw new RangeError(`${WHERE}: numCategories is at most ${SYNTHETIC_CATEGORIES.length}, got ${r.numCategories}`);
+  if (r.numItems < r.numCategories)
+    throw new RangeError(`${WHERE}: numItems (${r.numItems}) must be >= numCategories (${r.numCategories})`);
+  if (2 * r.minPerUser > r.numItems)
+    throw new RangeError(`${WHERE}: numItems (${r.numItems}) must be at least twice minPerUser (${r.minPerUser})`);
+  if (!(r.meanPerUser >= r.minPerUser))
+    throw new RangeError(`${WHERE}: meanPerUser (${r.meanPerUser}) must be >= minPerUser (${r.minPerUser})`);
+  for (const k of ["popularityMix", "dislikeFraction", "reviewFraction", "userTextFraction"] as const) {
     if (!(r[k] >= 0 && r[k] <= 1)) throw new RangeError(`${WHERE}: ${k} must be in [0, 1], got ${r[k]}`);
   }
   if (!(r.popularityExponent >= 0)) throw new RangeError(`${WHERE}: popularityExponent must be >= 0, got ${r.popularityExponent}`);
@@ -91,7 +97,7 @@ export function generateSynthetic(options: SyntheticOptions = {}): { raw: RawDat
   // Every category gets items; popularity is Zipf over a random rank.
   const itemCategory = rng.shuffle(Array.from({ length: o.numItems }, (_, j) => j % o.numCategories));
   const rank = rng.shuffle(Array.from({ length: o.numItems }, (_, j) => j));
-  const pop = rank.map((r) => 1 / Math.pow(r + 1, o.popularityExponent));
+  const pop = rank.map((r) => 1 / (r + 1) ** o.popularityExponent);
   const popTotal = pop.reduce((a, b) => a + b, 0);
   const catPopTotal = new Array<number>(o.numCategories).fill(0);
   for (let j = 0; j < o.numItems; j++) catPopTotal[itemCategory[j]] += pop[j];
@@ -101,6 +107,10 @@ export function generateSynthetic(options: SyntheticOptions = {}): { raw: RawDat
   const weights = new Float64Array(o.numItems);
   const maxPerUser = Math.floor(o.numItems / 2);
   let time = 1_600_000_000;
+  const nextTime = () => {
+    time += 1 + rng.int(3600);
+    return time;
+  };
   for (let u = 0; u < o.numUsers; u++) {
     const liked = rng.sample(o.numCategories, 1 + rng.int(3));
     const taste = new Array<number>(o.numCategories).fill(0);
@@ -111,7 +121,7 @@ export function generateSynthetic(options: SyntheticOptions = {}): { raw: RawDat
     const main = liked.reduce((a, b) => (taste[b] > taste[a] ? b : a));
     if (rng.float() < o.userTextFraction) {
       const names = liked.map((c) => cats[c].name);
-      raw.userText.set(String(u), `Shops mostly for ${names.join(' and ')}, ${pick(rng, cats[main].personas)}.`);
+      raw.userText.set(String(u), `Shops mostly for ${names.join(" and ")}, ${pick(rng, cats[main].personas)}.`);
     }
     // p(j) ∝ (1 - mix) · taste[cat j] · pop_j / pop(cat j) + mix · pop_j / pop(all)
     let reachable = 0;
@@ -133,8 +143,9 @@ export function generateSynthetic(options: SyntheticOptions = {}): { raw: RawDat
       const j = rng.weighted(weights, total);
       total -= weights[j];
       weights[j] = 0;
-      raw.interactions.push({ user: String(u), item: String(j), rating: rng.float() < 0.6 ? 5 : 4, time: (time += 1 + rng.int(3600)) });
-      if (rng.float() < o.reviewFraction) raw.reviews.set(reviewKey(String(u), String(j)), reviewText(rng, cats[itemCategory[j]], cats[main], true));
+      raw.interactions.push({ user: String(u), item: String(j), rating: rng.float() < 0.6 ? 5 : 4, time: nextTime() });
+      if (rng.float() < o.reviewFraction)
+        raw.reviews.set(reviewKey(String(u), String(j)), reviewText(rng, cats[itemCategory[j]], cats[main], true));
     }
     // Disliked rows: popular items outside the taste, rated 1–3, so the positive filter has work to do.
     const dislikes = Math.round(o.dislikeFraction * n);
@@ -142,7 +153,7 @@ export function generateSynthetic(options: SyntheticOptions = {}): { raw: RawDat
       const j = rng.weighted(pop, popTotal);
       if (weights[j] === 0 || taste[itemCategory[j]] > 0) continue;
       weights[j] = 0;
-      raw.interactions.push({ user: String(u), item: String(j), rating: 1 + rng.int(3), time: (time += 1 + rng.int(3600)) });
+      raw.interactions.push({ user: String(u), item: String(j), rating: 1 + rng.int(3), time: nextTime() });
       raw.reviews.set(reviewKey(String(u), String(j)), reviewText(rng, cats[itemCategory[j]], cats[main], false));
     }
   }

@@ -6,12 +6,21 @@
 //   RecLLM:           inputs use z^l (the rec embeddings), multinomial head on the last
 //                     prompt position, tied to z^l_v
 import {
-  Tensor, keep, add, matmul, embedTokens, selectRows, linearCrossEntropy, multinomialNll,
-  squaredDistance, combineLosses, noGrad,
+  Tensor,
+  keep,
+  add,
+  matmul,
+  embedTokens,
+  selectRows,
+  linearCrossEntropy,
+  multinomialNll,
+  squaredDistance,
+  combineLosses,
+  noGrad,
 } from "../../engine";
 import type { Device, TablePart } from "../../engine";
-import { Gpt2, Gpt2Dropout } from "../../nn/gpt2";
-import { layoutPromptMain, layoutPromptOnly, PromptMainBatch } from "./batch-layout";
+import type { Gpt2, Gpt2Dropout } from "../../nn/gpt2";
+import { layoutPromptMain, layoutPromptOnly, type PromptMainBatch } from "./batch_layout";
 import type { RegScale } from "../train/config";
 
 export type Side = "collab" | "content";
@@ -39,7 +48,8 @@ export interface PromptBatch {
 function normals(n: number, std: number, uniform: () => number): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
-    const u1 = Math.max(uniform(), 1e-12), u2 = uniform();
+    const u1 = Math.max(uniform(), 1e-12),
+      u2 = uniform();
     const r = Math.sqrt(-2 * Math.log(u1)) * std;
     out[i] = r * Math.cos(2 * Math.PI * u2);
     if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * u2);
@@ -60,20 +70,26 @@ export class Cllm4RecModel {
    * z^l ~ N(0, 0.02^2); z^c starts near z^l (z^l plus N(0, (0.1*0.02)^2) noise), as
    * SPEC.md §2 describes. `uniform` is the run's seeded generator.
    */
-  constructor(readonly backbone: Gpt2, sizes: ModelSizes, uniform: () => number) {
+  constructor(
+    readonly backbone: Gpt2,
+    sizes: ModelSizes,
+    uniform: () => number,
+  ) {
     this.N = backbone.config.vocabSize;
     this.I = sizes.numUsers;
     this.J = sizes.numItems;
     this.d = backbone.config.nEmbd;
     this.device = backbone.device;
-    if (this.I < 1 || this.J < 1) throw new RangeError(`CLLM4Rec: need at least one user and one item (got ${this.I} users, ${this.J} items)`);
+    if (this.I < 1 || this.J < 1)
+      throw new RangeError(`CLLM4Rec: need at least one user and one item (got ${this.I} users, ${this.J} items)`);
     const table = (rows: number, data: Float32Array, name: string): Tensor => {
       const t = keep(Tensor.from(data, [rows, this.d], { device: this.device, requiresGrad: true }));
       t.requiresGrad = true;
       t.name = name;
       return t;
     };
-    const zlU = normals(this.I * this.d, 0.02, uniform), zlV = normals(this.J * this.d, 0.02, uniform);
+    const zlU = normals(this.I * this.d, 0.02, uniform),
+      zlV = normals(this.J * this.d, 0.02, uniform);
     const jitter = (z: Float32Array) => {
       const e = normals(z.length, 0.002, uniform);
       return z.map((x, i) => x + e[i]);
@@ -89,7 +105,13 @@ export class Cllm4RecModel {
   /** All trainable tensors, in a fixed order (checkpoints rely on it). */
   parameters(): Tensor[] {
     // a trainable backbone (llm-scratch, llm-ftall) follows the four tables
-    return [this.collab.user, this.collab.item, this.content.user, this.content.item, ...(this.backbone.trainable ? this.backbone.parameters() : [])];
+    return [
+      this.collab.user,
+      this.collab.item,
+      this.content.user,
+      this.content.item,
+      ...(this.backbone.trainable ? this.backbone.parameters() : []),
+    ];
   }
 
   private parts(side: Side): TablePart[] {
@@ -131,7 +153,13 @@ export class Cllm4RecModel {
    * mean cross-entropy of the main tokens given the prompt, plus lambda times the
    * regulariser over prompt+main (L-step) or prompt (C-step) user/item tokens.
    */
-  documentLoss(side: Side, b: PromptMainBatch, lambda: number, scale: RegScale = "mean", drop?: Gpt2Dropout): { loss: Tensor; ce: Tensor; tokens: number } {
+  documentLoss(
+    side: Side,
+    b: PromptMainBatch,
+    lambda: number,
+    scale: RegScale = "mean",
+    drop?: Gpt2Dropout,
+  ): { loss: Tensor; ce: Tensor; tokens: number } {
     const lay = layoutPromptMain(b);
     const x0 = this.embed(side, lay.ids, lay.positions);
     const { hidden } = this.backbone.forward(x0, this.maskTensor(lay.mask), lay.batch, lay.t, undefined, drop);
@@ -143,7 +171,7 @@ export class Cllm4RecModel {
     for (let k = 0; k < targets.length; k++) {
       const id = lay.predictIds[k];
       // the collaborative head scores items only, the content head words only
-      const t = side === "collab" ? (id >= itemBase ? id - itemBase : -1) : (id < this.N ? id : -1);
+      const t = side === "collab" ? (id >= itemBase ? id - itemBase : -1) : id < this.N ? id : -1;
       targets[k] = t;
       if (t >= 0) counted++;
     }
@@ -154,7 +182,12 @@ export class Cllm4RecModel {
     if (side === "collab") regIds = lay.ids.filter((_, i) => lay.mask[i] !== 0);
     else regIds = b.promptIds.filter((_, i) => b.promptMask[i] !== 0);
     const reg = lambda > 0 ? this.regularizer(side, regIds, b.size, scale) : null;
-    const loss = reg ? combineLosses([[ce, 1], [reg, lambda]]) : ce;
+    const loss = reg
+      ? combineLosses([
+          [ce, 1],
+          [reg, lambda],
+        ])
+      : ce;
     return { loss, ce, tokens: counted };
   }
 
@@ -180,7 +213,13 @@ export class Cllm4RecModel {
    * [B, J] under softmax(h W^T), plus lambda times the regulariser of the rec (collab)
    * embeddings of prompt and target tokens toward the content embeddings.
    */
-  recLoss(b: PromptBatch, targets: number[][], lambda: number, scale: RegScale = "mean", drop?: Gpt2Dropout): { loss: Tensor; nll: Tensor } {
+  recLoss(
+    b: PromptBatch,
+    targets: number[][],
+    lambda: number,
+    scale: RegScale = "mean",
+    drop?: Gpt2Dropout,
+  ): { loss: Tensor; nll: Tensor } {
     const B = b.size;
     const t = new Float32Array(B * this.J);
     const regIds: number[] = [];
@@ -194,7 +233,15 @@ export class Cllm4RecModel {
     for (let i = 0; i < b.promptIds.length; i++) if (b.promptMask[i]) regIds.push(b.promptIds[i]);
     const nll = multinomialNll(this.recScores(b, drop), Tensor.from(t, [B, this.J], { device: this.device }));
     const reg = lambda > 0 ? this.regularizer("collab", Int32Array.from(regIds), B, scale) : null;
-    return { loss: reg ? combineLosses([[nll, 1], [reg, lambda]]) : nll, nll };
+    return {
+      loss: reg
+        ? combineLosses([
+            [nll, 1],
+            [reg, lambda],
+          ])
+        : nll,
+      nll,
+    };
   }
 
   dispose(): void {

@@ -14,11 +14,11 @@ import { lmLoss } from "../../nn/lm";
 import { Adam } from "../../nn/adam";
 import { clipGradNorm } from "../../nn/clip";
 import { cosineLr } from "../../nn/schedule";
-import { defaultTokenizer, TextTokenizer } from "../../io/tokenizer";
-import { tinyGpt2Weights } from "../../io/tiny-gpt2";
-import { writeGpt2Folder } from "../../io/gpt2-write";
+import { defaultTokenizer, type TextTokenizer } from "../../io/tokenizer";
+import { tinyGpt2Weights } from "../../io/tiny_gpt2";
+import { writeGpt2Folder } from "../../io/gpt2_write";
 import { readSafetensors, writeSafetensors, floatData } from "../../io/safetensors";
-import type { Gpt2Config } from "../../io/gpt2-config";
+import type { Gpt2Config } from "../../io/gpt2_config";
 import { Rng } from "../data";
 import { writeAtomic } from "../run/fs";
 import { stringifyRunJson } from "../run/json";
@@ -55,29 +55,71 @@ export interface PretrainOptions {
 }
 
 export const PRETRAIN_DEFAULTS: PretrainOptions = {
-  layers: 2, d: 128, heads: 4, context: 128, positions: 1024, maxSteps: 1000, batch: 8,
-  lr: 3e-3, minLr: 3e-4, warmup: 50, weightDecay: 0.1, clip: 1, seed: 0,
-  valEvery: 100, checkpointEvery: 100, valFraction: 0.05, valWindows: 32,
+  layers: 2,
+  d: 128,
+  heads: 4,
+  context: 128,
+  positions: 1024,
+  maxSteps: 1000,
+  batch: 8,
+  lr: 3e-3,
+  minLr: 3e-4,
+  warmup: 50,
+  weightDecay: 0.1,
+  clip: 1,
+  seed: 0,
+  valEvery: 100,
+  checkpointEvery: 100,
+  valFraction: 0.05,
+  valWindows: 32,
 };
 
 export function validatePretrainOptions(o: PretrainOptions): void {
   const posInt = (k: keyof PretrainOptions) => {
-    if (!Number.isSafeInteger(o[k]) || (o[k] as number) <= 0) throw new RangeError(`pretrain: --${flagName(k)} must be a positive integer, got ${o[k]}`);
+    if (!Number.isSafeInteger(o[k]) || (o[k] as number) <= 0)
+      throw new RangeError(`pretrain: --${flagName(k)} must be a positive integer, got ${o[k]}`);
   };
-  for (const k of ["layers", "d", "heads", "context", "positions", "maxSteps", "batch", "valEvery", "checkpointEvery", "valWindows"] as const) posInt(k);
+  for (const k of [
+    "layers",
+    "d",
+    "heads",
+    "context",
+    "positions",
+    "maxSteps",
+    "batch",
+    "valEvery",
+    "checkpointEvery",
+    "valWindows",
+  ] as const)
+    posInt(k);
   if (o.d % o.heads !== 0) throw new RangeError(`pretrain: --d ${o.d} is not divisible by --heads ${o.heads}`);
   if (o.context < 2) throw new RangeError(`pretrain: --context must be at least 2, got ${o.context}`);
   if (o.positions < o.context) throw new RangeError(`pretrain: --positions ${o.positions} is smaller than --context ${o.context}`);
   for (const k of ["lr", "minLr", "weightDecay", "clip", "warmup"] as const)
-    if (!(o[k] >= 0) || !Number.isFinite(o[k])) throw new RangeError(`pretrain: --${flagName(k)} must be a finite number >= 0, got ${o[k]}`);
+    if (!(o[k] >= 0) || !Number.isFinite(o[k]))
+      throw new RangeError(`pretrain: --${flagName(k)} must be a finite number >= 0, got ${o[k]}`);
   if (!(o.lr > 0)) throw new RangeError(`pretrain: --lr must be > 0, got ${o.lr}`);
-  if (!(o.valFraction > 0 && o.valFraction < 0.5)) throw new RangeError(`pretrain: validation fraction must be in (0, 0.5), got ${o.valFraction}`);
+  if (!(o.valFraction > 0 && o.valFraction < 0.5))
+    throw new RangeError(`pretrain: validation fraction must be in (0, 0.5), got ${o.valFraction}`);
   if (!Number.isInteger(o.seed) || o.seed < 0) throw new RangeError(`pretrain: --seed must be an integer >= 0, got ${o.seed}`);
 }
 
 function flagName(k: string): string {
-  return ({ maxSteps: "max-steps", minLr: "min-lr", weightDecay: "weight-decay", clip: "grad-clip", valEvery: "val-every",
-    checkpointEvery: "checkpoint-every", valWindows: "val-windows", valFraction: "val-fraction", batch: "batch-size" } as Record<string, string>)[k] ?? k;
+  return (
+    (
+      {
+        maxSteps: "max-steps",
+        minLr: "min-lr",
+        weightDecay: "weight-decay",
+        clip: "grad-clip",
+        valEvery: "val-every",
+        checkpointEvery: "checkpoint-every",
+        valWindows: "val-windows",
+        valFraction: "val-fraction",
+        batch: "batch-size",
+      } as Record<string, string>
+    )[k] ?? k
+  );
 }
 
 export interface PretrainResult {
@@ -131,7 +173,8 @@ function trainBatch(s: Streams, o: PretrainOptions, step: number): Int32Array {
 function validate(model: Gpt2, s: Streams, o: PretrainOptions): number {
   const T = s.context;
   const n = Math.min(o.valWindows, Math.max(1, Math.floor(s.val.length / T)));
-  let sum = 0, count = 0;
+  let sum = 0,
+    count = 0;
   for (let start = 0; start < n; start += o.batch) {
     const rows = Math.min(o.batch, n - start);
     const ids = s.val.slice(start * T, (start + rows) * T);
@@ -143,7 +186,15 @@ function validate(model: Gpt2, s: Streams, o: PretrainOptions): number {
 }
 
 function modelConfig(o: PretrainOptions): Gpt2Config {
-  return { vocabSize: 50257, nPositions: o.positions, nEmbd: o.d, nLayer: o.layers, nHead: o.heads, layerNormEpsilon: 1e-5, activation: "gelu_new" };
+  return {
+    vocabSize: 50257,
+    nPositions: o.positions,
+    nEmbd: o.d,
+    nLayer: o.layers,
+    nHead: o.heads,
+    layerNormEpsilon: 1e-5,
+    activation: "gelu_new",
+  };
 }
 
 const SIZE_KEYS = ["layers", "d", "heads", "context", "positions", "seed"] as const;
@@ -172,12 +223,16 @@ export function pretrain(docs: readonly string[], out: string, opts: PretrainOpt
   let startStep = 0;
   let saved: { format: number; step: number; options: PretrainOptions; docs: number; seconds: number } | null = null;
   if (ro.resume) {
-    if (!fs.existsSync(stateFile) || !fs.existsSync(ckptFile)) throw new Error(`pretrain --resume: ${out} has no state.json + checkpoint.safetensors (nothing to resume)`);
+    if (!fs.existsSync(stateFile) || !fs.existsSync(ckptFile))
+      throw new Error(`pretrain --resume: ${out} has no state.json + checkpoint.safetensors (nothing to resume)`);
     saved = JSON.parse(fs.readFileSync(stateFile, "utf8"));
-    if (!saved || saved.format !== STATE_FORMAT) throw new Error(`pretrain --resume: ${stateFile} has format ${saved?.format}, expected ${STATE_FORMAT}`);
+    if (!saved || saved.format !== STATE_FORMAT)
+      throw new Error(`pretrain --resume: ${stateFile} has format ${saved?.format}, expected ${STATE_FORMAT}`);
     for (const k of SIZE_KEYS)
-      if (saved.options[k] !== opts[k]) throw new Error(`pretrain --resume: --${flagName(k)} ${opts[k]} differs from the saved run's ${saved.options[k]}`);
-    if (saved.docs !== docs.length) throw new Error(`pretrain --resume: the text has ${docs.length} documents, the saved run had ${saved.docs} (same --data/--text?)`);
+      if (saved.options[k] !== opts[k])
+        throw new Error(`pretrain --resume: --${flagName(k)} ${opts[k]} differs from the saved run's ${saved.options[k]}`);
+    if (saved.docs !== docs.length)
+      throw new Error(`pretrain --resume: the text has ${docs.length} documents, the saved run had ${saved.docs} (same --data/--text?)`);
     o = { ...saved.options, maxSteps: opts.maxSteps };
   } else if (fs.existsSync(stateFile)) {
     throw new Error(`pretrain: ${out} already holds a pretraining run (state.json); use --resume to continue it or another --out`);
@@ -201,7 +256,11 @@ export function pretrain(docs: readonly string[], out: string, opts: PretrainOpt
     startStep = Number(st.metadata.step);
     if (!Number.isInteger(startStep) || startStep < 0) throw new Error(`pretrain --resume: ${ckptFile} has no valid step in its metadata`);
     named.forEach(([name, p], i) => {
-      for (const [key, dst] of [[`w.${name}`, p], [`m.${name}`, moments[2 * i]], [`v.${name}`, moments[2 * i + 1]]] as const) {
+      for (const [key, dst] of [
+        [`w.${name}`, p],
+        [`m.${name}`, moments[2 * i]],
+        [`v.${name}`, moments[2 * i + 1]],
+      ] as const) {
         const t = st.tensors.get(key);
         if (!t || t.data.length !== dst.numel) throw new Error(`pretrain --resume: ${ckptFile} lacks '${key}' [${dst.shape.join(", ")}]`);
         native().upload(dst.buffer, floatData(t, key));
@@ -211,16 +270,23 @@ export function pretrain(docs: readonly string[], out: string, opts: PretrainOpt
     secondsBefore = saved.seconds;
     // log lines after the checkpoint belong to the lost part of the run
     if (fs.existsSync(logFile)) {
-      const kept = fs.readFileSync(logFile, "utf8").split("\n").filter((l) => l && JSON.parse(l).step <= startStep);
+      const kept = fs
+        .readFileSync(logFile, "utf8")
+        .split("\n")
+        .filter((l) => l && JSON.parse(l).step <= startStep);
       fs.writeFileSync(logFile, kept.map((l) => l + "\n").join(""));
     }
     log(`pretrain: resuming ${out} at step ${startStep}/${o.maxSteps}`);
   } else if (fs.existsSync(logFile)) fs.rmSync(logFile);
 
   const nParams = params.reduce((a, p) => a + p.numel, 0);
-  log(`pretrain: GPT-2 ${o.layers} layers, d=${o.d}, ${o.heads} heads, ${o.positions} positions, ${(nParams / 1e6).toFixed(2)}M parameters, device ${ro.device}`);
-  log(`pretrain: ${docs.length} documents, ${streams.train.length} training + ${streams.val.length} held-out tokens; ` +
-    `${o.maxSteps} steps of ${o.batch} x ${T} tokens (${((o.maxSteps * o.batch * T) / Math.max(1, streams.train.length)).toFixed(1)} passes over the text)`);
+  log(
+    `pretrain: GPT-2 ${o.layers} layers, d=${o.d}, ${o.heads} heads, ${o.positions} positions, ${(nParams / 1e6).toFixed(2)}M parameters, device ${ro.device}`,
+  );
+  log(
+    `pretrain: ${docs.length} documents, ${streams.train.length} training + ${streams.val.length} held-out tokens; ` +
+      `${o.maxSteps} steps of ${o.batch} x ${T} tokens (${((o.maxSteps * o.batch * T) / Math.max(1, streams.train.length)).toFixed(1)} passes over the text)`,
+  );
 
   const checkpoint = (step: number, seconds: number, valLoss: number) => {
     const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
@@ -238,7 +304,12 @@ export function pretrain(docs: readonly string[], out: string, opts: PretrainOpt
 
   const t0 = Date.now();
   const elapsed = () => secondsBefore + (Date.now() - t0) / 1000;
-  let lastPrint = 0, lossSum = 0, lossCount = 0, lastLoss = NaN, valLoss = NaN, tokensRun = 0;
+  let lastPrint = 0,
+    lossSum = 0,
+    lossCount = 0,
+    lastLoss = NaN,
+    valLoss = NaN,
+    tokensRun = 0;
   if (startStep === 0) {
     valLoss = validate(model, streams, o);
     log(`  step 0 validation loss ${valLoss.toFixed(4)} perplexity ${Math.exp(valLoss).toFixed(1)} (uniform: ln 50257 = 10.825)`);
@@ -268,25 +339,42 @@ export function pretrain(docs: readonly string[], out: string, opts: PretrainOpt
         const secs = (now - t0) / 1000;
         const rate = tokensRun / Math.max(secs, 1e-9);
         const eta = ((o.maxSteps - step) * o.batch * T) / Math.max(rate, 1e-9);
-        log(`  step ${step}/${o.maxSteps} loss ${(lossSum / lossCount).toFixed(4)} lr ${opt.lr.toExponential(2)} |g| ${norm.toFixed(2)} ` +
-          `${Math.round(rate)} tokens/s ${step < o.maxSteps ? `ETA ${fmtSecs(eta)}` : `in ${fmtSecs(elapsed())}`}`);
+        log(
+          `  step ${step}/${o.maxSteps} loss ${(lossSum / lossCount).toFixed(4)} lr ${opt.lr.toExponential(2)} |g| ${norm.toFixed(2)} ` +
+            `${Math.round(rate)} tokens/s ${step < o.maxSteps ? `ETA ${fmtSecs(eta)}` : `in ${fmtSecs(elapsed())}`}`,
+        );
         lossSum = 0;
         lossCount = 0;
       }
       if (isVal) {
         valLoss = validate(model, streams, o);
         log(`  step ${step} validation loss ${valLoss.toFixed(4)} perplexity ${Math.exp(valLoss).toFixed(1)}`);
-        appendLine(logFile, { step, trainLoss: loss, valLoss, valPerplexity: Math.exp(valLoss), lr: opt.lr, gradNorm: norm, seconds: elapsed() });
+        appendLine(logFile, {
+          step,
+          trainLoss: loss,
+          valLoss,
+          valPerplexity: Math.exp(valLoss),
+          lr: opt.lr,
+          gradNorm: norm,
+          seconds: elapsed(),
+        });
       }
       if (step % o.checkpointEvery === 0 || step === o.maxSteps) checkpoint(step, elapsed(), valLoss);
     }
     if (startStep >= o.maxSteps) log(`pretrain: ${out} is already at step ${startStep} (--max-steps ${o.maxSteps}); nothing to do`);
     if (!Number.isFinite(valLoss)) valLoss = validate(model, streams, o);
     const result: PretrainResult = {
-      steps: Math.max(startStep, o.maxSteps), trainTokens: streams.train.length, valTokens: streams.val.length,
-      finalLoss: lastLoss, valLoss, valPerplexity: Math.exp(valLoss), seconds: elapsed(),
+      steps: Math.max(startStep, o.maxSteps),
+      trainTokens: streams.train.length,
+      valTokens: streams.val.length,
+      finalLoss: lastLoss,
+      valLoss,
+      valPerplexity: Math.exp(valLoss),
+      seconds: elapsed(),
     };
-    log(`pretrain: done in ${fmtSecs(result.seconds)}: validation perplexity ${result.valPerplexity.toFixed(2)} (loss ${valLoss.toFixed(4)}); ${out} is a Hugging Face GPT-2 folder (--model ${out})`);
+    log(
+      `pretrain: done in ${fmtSecs(result.seconds)}: validation perplexity ${result.valPerplexity.toFixed(2)} (loss ${valLoss.toFixed(4)}); ${out} is a Hugging Face GPT-2 folder (--model ${out})`,
+    );
     return result;
   } finally {
     opt.dispose();

@@ -6,8 +6,8 @@ import type { Dataset } from "../data";
 /** Item texts, user texts and training reviews, in that order (validation/test reviews never reach a Dataset). */
 export function datasetTexts(ds: Dataset): string[] {
   const out: string[] = [];
-  for (const t of ds.itemText) if (t && t.trim()) out.push(t);
-  for (const t of ds.userText) if (t && t.trim()) out.push(t);
+  for (const t of ds.itemText) if (t?.trim()) out.push(t);
+  for (const t of ds.userText) if (t?.trim()) out.push(t);
   for (const r of ds.reviews) if (r.text.trim()) out.push(r.text);
   return out;
 }
@@ -18,5 +18,8 @@ export function readTextFile(file: string): string[] {
   if (!fs.statSync(file).isFile()) throw new Error(`pretrain --text: ${file} is not a file`);
   const text = fs.readFileSync(file, "utf8");
   if (text.includes("\u0000")) throw new Error(`pretrain --text: ${file} looks binary (contains NUL bytes); give UTF-8 text`);
-  return text.split(/\r?\n\s*\r?\n/).map((p) => p.trim()).filter(Boolean);
+  return text
+    .split(/\r?\n\s*\r?\n/)
+    .map((p) => p.trim())
+    .filter(Boolean);
 }

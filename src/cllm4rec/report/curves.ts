@@ -43,10 +43,17 @@ function niceStep(span: number): number {
 
 /** Panels stacked vertically, one shared x axis label ("epoch" unless given). */
 export function lineChartSvg(title: string, panels: Panel[], xLabel = "epoch (all stages, in order)"): string {
-  const W = 760, left = 64, right = 210, panelH = 220, gap = 70, top = 44;
+  const W = 760,
+    left = 64,
+    right = 210,
+    panelH = 220,
+    gap = 70,
+    top = 44;
   const height = top + panels.length * (panelH + gap);
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${W}" height="${height}" fill="white"/>`);
   out.push(`<text x="${left}" y="24" font-size="15" font-weight="bold">${esc(title)}</text>`);
   panels.forEach((p, pi) => {
@@ -59,12 +66,14 @@ export function lineChartSvg(title: string, panels: Panel[], xLabel = "epoch (al
       out.push(`<text x="${left + 10}" y="${y0 + 30}" fill="#888">no data</text>`);
       return;
     }
-    let ymin = Math.min(...ys), ymax = Math.max(...ys);
+    let ymin = Math.min(...ys),
+      ymax = Math.max(...ys);
     if (ymax - ymin < 1e-9) [ymin, ymax] = [ymin - 0.5, ymax + 0.5];
     const step = niceStep(ymax - ymin);
     ymin = Math.floor(ymin / step) * step;
     ymax = Math.ceil(ymax / step) * step;
-    const xmin = Math.min(...xs), xmax = Math.max(xmin + 1, Math.max(...xs));
+    const xmin = Math.min(...xs),
+      xmax = Math.max(xmin + 1, Math.max(...xs));
     const X = (x: number) => left + ((x - xmin) / (xmax - xmin)) * (W - left - right);
     const Y = (y: number) => y0 + panelH - ((y - ymin) / (ymax - ymin)) * panelH;
     for (let t = ymin; t <= ymax + step / 2; t += step) {
@@ -80,7 +89,9 @@ export function lineChartSvg(title: string, panels: Panel[], xLabel = "epoch (al
     out.push(`<text transform="translate(16 ${y0 + panelH / 2}) rotate(-90)" text-anchor="middle">${esc(p.yLabel)}</text>`);
     let legend = 0;
     for (const r of p.refs ?? []) {
-      out.push(`<line x1="${left}" x2="${W - right}" y1="${Y(r.y).toFixed(1)}" y2="${Y(r.y).toFixed(1)}" stroke="#999" stroke-dasharray="2 3"/>`);
+      out.push(
+        `<line x1="${left}" x2="${W - right}" y1="${Y(r.y).toFixed(1)}" y2="${Y(r.y).toFixed(1)}" stroke="#999" stroke-dasharray="2 3"/>`,
+      );
       out.push(`<text x="${W - right + 8}" y="${y0 + 12 + 18 * legend++}" fill="#777">${esc(r.label)}</text>`);
     }
     p.series.forEach((s, si) => {
@@ -89,9 +100,14 @@ export function lineChartSvg(title: string, panels: Panel[], xLabel = "epoch (al
       if (!good.length) return;
       const d = good.map(([x, y], i) => `${i ? "L" : "M"}${X(x).toFixed(1)} ${Y(y).toFixed(1)}`).join(" ");
       out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 3"' : ""}/>`);
-      for (const [x, y] of good) out.push(`<circle cx="${X(x).toFixed(1)}" cy="${Y(y).toFixed(1)}" r="2.5" fill="${color}"><title>${esc(s.label)} @ ${x}: ${y.toFixed(4)}</title></circle>`);
+      for (const [x, y] of good)
+        out.push(
+          `<circle cx="${X(x).toFixed(1)}" cy="${Y(y).toFixed(1)}" r="2.5" fill="${color}"><title>${esc(s.label)} @ ${x}: ${y.toFixed(4)}</title></circle>`,
+        );
       const ly = y0 + 12 + 18 * legend++;
-      out.push(`<line x1="${W - right + 8}" x2="${W - right + 28}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 3"' : ""}/>`);
+      out.push(
+        `<line x1="${W - right + 8}" x2="${W - right + 28}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 3"' : ""}/>`,
+      );
       out.push(`<text x="${W - right + 34}" y="${ly}">${esc(s.label)}</text>`);
     });
   });
@@ -107,16 +123,20 @@ export function trainingCurvesSvg(title: string, recs: CurveRecord[], vocabSize 
   const metric = (kind: "recall" | "ndcg", k: string) => (r: CurveRecord) => r.val?.[kind]?.[k];
   return lineChartSvg(title, [
     {
-      title: "loss per stage", yLabel: "mean loss",
+      title: "loss per stage",
+      yLabel: "mean loss",
       series: [
         { label: "collaborative (L-step)", points: pointsOf(recs, (r) => r.collabLoss) },
         { label: "content (C-step)", points: pointsOf(recs, (r) => r.contentLoss) },
         { label: "RecLLM (finetune)", points: pointsOf(recs, (r) => r.recLoss) },
       ],
-      refs: recs.some((r) => r.contentLoss !== undefined) ? [{ label: `ln V = ${Math.log(vocabSize).toFixed(3)}`, y: Math.log(vocabSize) }] : [],
+      refs: recs.some((r) => r.contentLoss !== undefined)
+        ? [{ label: `ln V = ${Math.log(vocabSize).toFixed(3)}`, y: Math.log(vocabSize) }]
+        : [],
     },
     {
-      title: "validation metrics", yLabel: "value",
+      title: "validation metrics",
+      yLabel: "value",
       series: [
         { label: "Recall@20", points: pointsOf(recs, metric("recall", "20")) },
         { label: "Recall@40", points: pointsOf(recs, metric("recall", "40")) },
@@ -130,16 +150,19 @@ export function trainingCurvesSvg(title: string, recs: CurveRecord[], vocabSize 
 export function comparisonCurvesSvg(title: string, runs: { name: string; recs: CurveRecord[] }[], vocabSize = 50257): string {
   return lineChartSvg(title, [
     {
-      title: "content LLM loss (C-steps)", yLabel: "mean loss",
+      title: "content LLM loss (C-steps)",
+      yLabel: "mean loss",
       series: runs.map((r) => ({ label: r.name, points: pointsOf(r.recs, (x) => x.contentLoss) })),
       refs: [{ label: `ln V = ${Math.log(vocabSize).toFixed(3)}`, y: Math.log(vocabSize) }],
     },
     {
-      title: "collaborative LLM loss (L-steps)", yLabel: "mean loss",
+      title: "collaborative LLM loss (L-steps)",
+      yLabel: "mean loss",
       series: runs.map((r) => ({ label: r.name, points: pointsOf(r.recs, (x) => x.collabLoss) })),
     },
     {
-      title: "validation Recall@20", yLabel: "Recall@20",
+      title: "validation Recall@20",
+      yLabel: "Recall@20",
       series: runs.map((r) => ({ label: r.name, points: pointsOf(r.recs, (x) => x.val?.recall?.["20"]) })),
     },
   ]);
@@ -149,13 +172,17 @@ export function comparisonCurvesSvg(title: string, runs: { name: string; recs: C
 export function readCurveRecords(runDir: string): CurveRecord[] {
   const file = path.join(runDir, "metrics.jsonl");
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim()).map((l, i) => {
-    try {
-      return JSON.parse(l) as CurveRecord;
-    } catch (e) {
-      throw new Error(`${file}:${i + 1}: not JSON (${(e as Error).message})`);
-    }
-  });
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as CurveRecord;
+      } catch (e) {
+        throw new Error(`${file}:${i + 1}: not JSON (${(e as Error).message})`);
+      }
+    });
 }
 
 /** Writes runDir/curves.svg from its metrics.jsonl; returns the file written. */

@@ -66,7 +66,10 @@ export class CheckpointStore {
 
   /** The commit point: state.json (state + file list) replaces the previous one atomically. */
   commit<S>(c: Committed<S>): void {
-    writeAtomic(this.stateFile, stringifyRunJson({ format: "cllm4rec-checkpoint", version: CHECKPOINT_VERSION, epoch: c.epoch, files: c.files, state: c.state }));
+    writeAtomic(
+      this.stateFile,
+      stringifyRunJson({ format: "cllm4rec-checkpoint", version: CHECKPOINT_VERSION, epoch: c.epoch, files: c.files, state: c.state }),
+    );
     this.removeLeftovers(c.files);
   }
 
@@ -78,8 +81,11 @@ export class CheckpointStore {
     if (!this.exists()) return null;
     const top = new Fields(this.stateFile, readRunJson(this.stateFile, "checkpoint state"));
     if (top.raw("version") !== CHECKPOINT_VERSION)
-      throw top.fail(`must be ${CHECKPOINT_VERSION}, got ${JSON.stringify(top.raw("version"))} ` +
-        `(a run folder from an older version cannot be resumed; start a new --out)`, "version");
+      throw top.fail(
+        `must be ${CHECKPOINT_VERSION}, got ${JSON.stringify(top.raw("version"))} ` +
+          `(a run folder from an older version cannot be resumed; start a new --out)`,
+        "version",
+      );
     const epoch = top.int("epoch", 0);
     const filesF = top.object("files");
     const files: Partial<Record<PartName, StoredFile>> = {};
@@ -104,11 +110,15 @@ export class CheckpointStore {
     try {
       bytes = fs.readFileSync(full);
     } catch (e) {
-      throw new Error(`checkpoint ${full}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the run folder is damaged`);
+      throw new Error(
+        `checkpoint ${full}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the run folder is damaged`,
+      );
     }
     if (bytes.length !== file.bytes || sha256(bytes) !== file.sha256)
-      throw new Error(`checkpoint ${full}: ${bytes.length !== file.bytes ? `${bytes.length} bytes, ${STATE_FILE} recorded ${file.bytes}` : "SHA-256 differs from the one in " + STATE_FILE}; ` +
-        `the file was changed after it was written`);
+      throw new Error(
+        `checkpoint ${full}: ${bytes.length !== file.bytes ? `${bytes.length} bytes, ${STATE_FILE} recorded ${file.bytes}` : "SHA-256 differs from the one in " + STATE_FILE}; ` +
+          `the file was changed after it was written`,
+      );
     return checkTensors(full, readSafetensors(bytes, full), expected);
   }
 
@@ -139,11 +149,14 @@ export function checkTensors(file: string, st: ReturnType<typeof readSafetensors
     const t = st.tensors.get(name);
     if (!t) throw new Error(`checkpoint ${file}: missing tensor '${name}'`);
     if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i]))
-      throw new Error(`checkpoint ${file}: tensor '${name}' has shape [${t.shape.join(", ")}], this model needs [${shape.join(", ")}] ` +
-        `(was it trained with another backbone or dataset?)`);
+      throw new Error(
+        `checkpoint ${file}: tensor '${name}' has shape [${t.shape.join(", ")}], this model needs [${shape.join(", ")}] ` +
+          `(was it trained with another backbone or dataset?)`,
+      );
     if (!(t.data instanceof Float32Array)) throw new Error(`checkpoint ${file}: tensor '${name}' is ${t.dtype}, expected F32`);
     const bad = t.data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new Error(`checkpoint ${file}: tensor '${name}' holds ${t.data[bad]} at element ${bad}; the checkpoint is unusable`);
+    if (bad >= 0)
+      throw new Error(`checkpoint ${file}: tensor '${name}' holds ${t.data[bad]} at element ${bad}; the checkpoint is unusable`);
     data[name] = t.data;
   }
   return { data, metadata: st.metadata };

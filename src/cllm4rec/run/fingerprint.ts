@@ -19,7 +19,8 @@ function hashFile(file: string): string {
   const fd = fs.openSync(file, "r");
   try {
     const buf = Buffer.allocUnsafe(1 << 20);
-    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+    for (let n = fs.readSync(fd, buf, 0, buf.length, null); n > 0; n = fs.readSync(fd, buf, 0, buf.length, null))
+      h.update(buf.subarray(0, n));
   } finally {
     fs.closeSync(fd);
   }
@@ -28,21 +29,26 @@ function hashFile(file: string): string {
 
 export function datasetHash(ds: Dataset): string {
   const h = crypto.createHash("sha256");
-  for (const part of [ds.userIds, ds.itemIds, ds.train, ds.val, ds.test, ds.itemText, ds.userText, ds.reviews]) h.update(JSON.stringify(part)).update("\n");
+  for (const part of [ds.userIds, ds.itemIds, ds.train, ds.val, ds.test, ds.itemText, ds.userText, ds.reviews])
+    h.update(JSON.stringify(part)).update("\n");
   return h.digest("hex");
 }
 
 export function fingerprint(files: string[], ds: Dataset): DataFingerprint {
   return {
     files: files.map((f) => ({ path: f, bytes: fs.statSync(f).size, sha256: hashFile(f) })),
-    dataset: datasetHash(ds), users: ds.numUsers, items: ds.numItems,
+    dataset: datasetHash(ds),
+    users: ds.numUsers,
+    items: ds.numItems,
   };
 }
 
 export function parseFingerprint(f: Fields): DataFingerprint {
   return {
     files: f.objects("files").map((x) => ({ path: x.string("path"), bytes: x.int("bytes", 0), sha256: x.string("sha256") })),
-    dataset: f.string("dataset"), users: f.int("users", 0), items: f.int("items", 0),
+    dataset: f.string("dataset"),
+    users: f.int("users", 0),
+    items: f.int("items", 0),
   };
 }
 
@@ -54,10 +60,12 @@ export function fingerprintChanges(was: DataFingerprint, now: DataFingerprint): 
     const g = nowBy.get(f.path);
     if (!g) out.push(`${f.path} is no longer an input`);
     else if (g.bytes !== f.bytes) out.push(`${f.path}: ${g.bytes} bytes, was ${f.bytes}`);
-    else if (g.sha256 !== f.sha256) out.push(`${f.path}: same size, different content (SHA-256 ${g.sha256.slice(0, 12)}…, was ${f.sha256.slice(0, 12)}…)`);
+    else if (g.sha256 !== f.sha256)
+      out.push(`${f.path}: same size, different content (SHA-256 ${g.sha256.slice(0, 12)}…, was ${f.sha256.slice(0, 12)}…)`);
   }
   for (const g of now.files) if (!was.files.some((f) => f.path === g.path)) out.push(`${g.path} is a new input`);
-  if (was.users !== now.users || was.items !== now.items) out.push(`dataset has ${now.users} users × ${now.items} items, was ${was.users} × ${was.items}`);
+  if (was.users !== now.users || was.items !== now.items)
+    out.push(`dataset has ${now.users} users × ${now.items} items, was ${was.users} × ${was.items}`);
   if (was.dataset !== now.dataset) out.push(`processed dataset (ids, splits or texts) differs`);
   return out;
 }

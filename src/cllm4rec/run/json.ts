@@ -28,9 +28,12 @@ export function readRunJson(file: string, what: string): unknown {
 
 /** Typed, checked access to a parsed JSON object: `at` is the field path used in errors. */
 export class Fields {
-  constructor(readonly file: string, readonly value: unknown, readonly at = "") {
-    if (typeof value !== "object" || value === null || Array.isArray(value))
-      throw this.fail(`must be an object, got ${describe(value)}`);
+  constructor(
+    readonly file: string,
+    readonly value: unknown,
+    readonly at = "",
+  ) {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) throw this.fail(`must be an object, got ${describe(value)}`);
   }
 
   private get obj(): Record<string, unknown> {
@@ -47,7 +50,7 @@ export class Fields {
   }
 
   has(field: string): boolean {
-    return Object.prototype.hasOwnProperty.call(this.obj, field) && this.obj[field] !== undefined;
+    return Object.hasOwn(this.obj, field) && this.obj[field] !== undefined;
   }
 
   raw(field: string): unknown {
@@ -57,7 +60,8 @@ export class Fields {
   /** a number, or one of the non-finite spellings stringifyRunJson writes */
   number(field: string, opts: { finite?: boolean; min?: number; max?: number; integer?: boolean } = {}): number {
     const v = this.obj[field];
-    const n = typeof v === "number" ? v : typeof v === "string" && v in NON_FINITE && Object.prototype.hasOwnProperty.call(NON_FINITE, v) ? NON_FINITE[v] : undefined;
+    const n =
+      typeof v === "number" ? v : typeof v === "string" && v in NON_FINITE && Object.hasOwn(NON_FINITE, v) ? NON_FINITE[v] : undefined;
     if (n === undefined) throw this.fail(`must be a number, got ${describe(v)}`, field);
     if (opts.finite && !Number.isFinite(n)) throw this.fail(`must be a finite number, got ${n}`, field);
     if (opts.integer && !Number.isSafeInteger(n)) throw this.fail(`must be an integer, got ${n}`, field);

@@ -47,8 +47,10 @@ export function lockRunFolder(runDir: string, log: (s: string) => void = () => {
       const pid = typeof holder.pid === "number" ? holder.pid : NaN;
       const sameHost = holder.host === undefined || holder.host === me.host;
       if (Number.isInteger(pid) && (!sameHost || alive(pid)))
-        throw new Error(`${runDir} is in use by another training (pid ${pid} on ${String(holder.host)}, since ${String(holder.started)}); ` +
-          `wait for it to finish, or remove ${file} if that process is gone`);
+        throw new Error(
+          `${runDir} is in use by another training (pid ${pid} on ${String(holder.host)}, since ${String(holder.started)}); ` +
+            `wait for it to finish, or remove ${file} if that process is gone`,
+        );
       log(`run lock: recovering a stale lock (${Number.isInteger(pid) ? `pid ${pid} is gone` : "unreadable lock file"})`);
       removeFile(file);
       continue;

@@ -89,18 +89,30 @@ export function validateConfig(c: TrainConfig): void {
     const v = c[k] as number;
     if (!(Number.isInteger(v) && v >= 0)) throw new RangeError(`config: ${k} must be a non-negative integer, got ${v}`);
   };
-  pos("batchSize"); pos("lrPretrain"); pos("lrFinetune"); pos("maxTokens"); pos("evalEvery");
-  nonneg("contentEpochs"); nonneg("alternatingEpochs"); nonneg("finetuneEpochs"); nonneg("patience");
-  if (c.syncEvery !== undefined && !(Number.isInteger(c.syncEvery) && c.syncEvery >= 0)) throw new RangeError(`config: syncEvery must be a non-negative integer (0 = auto), got ${c.syncEvery}`);
+  pos("batchSize");
+  pos("lrPretrain");
+  pos("lrFinetune");
+  pos("maxTokens");
+  pos("evalEvery");
+  nonneg("contentEpochs");
+  nonneg("alternatingEpochs");
+  nonneg("finetuneEpochs");
+  nonneg("patience");
+  if (c.syncEvery !== undefined && !(Number.isInteger(c.syncEvery) && c.syncEvery >= 0))
+    throw new RangeError(`config: syncEvery must be a non-negative integer (0 = auto), got ${c.syncEvery}`);
   if (!(c.lambdaC >= 0)) throw new RangeError(`config: lambdaC must be >= 0, got ${c.lambdaC}`);
-  if (!(c.contentFraction > 0 && c.contentFraction <= 1)) throw new RangeError(`config: contentFraction must be in (0, 1], got ${c.contentFraction}`);
+  if (!(c.contentFraction > 0 && c.contentFraction <= 1))
+    throw new RangeError(`config: contentFraction must be in (0, 1], got ${c.contentFraction}`);
   if (!Number.isInteger(c.batchSize)) throw new RangeError(`config: batchSize must be an integer, got ${c.batchSize}`);
   if (!["all", "heldout"].includes(c.recTarget)) throw new RangeError(`config: recTarget must be all or heldout, got ${c.recTarget}`);
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new RangeError(`config: dropout must be in [0, 1), got ${c.dropout}`);
   if (!["sum", "mean"].includes(c.regScale)) throw new RangeError(`config: regScale must be sum or mean, got ${c.regScale}`);
-  if (!["train", "train+val"].includes(c.testExclude)) throw new RangeError(`config: testExclude must be train or train+val, got ${c.testExclude}`);
-  if (!["fresh", "keep"].includes(c.contentOptFinetune)) throw new RangeError(`config: contentOptFinetune must be fresh or keep, got ${c.contentOptFinetune}`);
-  if (!["none", "llm-cf", "fixord", "prerec", "llm-scratch", "llm-ftall"].includes(c.ablation)) throw new RangeError(`config: unknown ablation ${c.ablation}`);
+  if (!["train", "train+val"].includes(c.testExclude))
+    throw new RangeError(`config: testExclude must be train or train+val, got ${c.testExclude}`);
+  if (!["fresh", "keep"].includes(c.contentOptFinetune))
+    throw new RangeError(`config: contentOptFinetune must be fresh or keep, got ${c.contentOptFinetune}`);
+  if (!["none", "llm-cf", "fixord", "prerec", "llm-scratch", "llm-ftall"].includes(c.ablation))
+    throw new RangeError(`config: unknown ablation ${c.ablation}`);
 }
 
 /** What runs saved before these fields existed did: filled in when such a run is reopened or resumed. */

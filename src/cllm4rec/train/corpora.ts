@@ -1,11 +1,9 @@
 // The trainer's view of the data layer: batches of token ids for one pass of each corpus.
-import {
-  Dataset, Rng, collaborativeDocs, contentDocs, recSamples, makeBatches, collaborativePromptText,
-} from "../data";
+import { type Dataset, Rng, collaborativeDocs, contentDocs, recSamples, makeBatches, collaborativePromptText } from "../data";
 import { recPromptEncoder } from "../data/prompts";
 import type { RecTokenizer } from "../../io/tokenizer";
 import type { PromptBatch } from "../model/model";
-import type { PromptMainBatch } from "../model/batch-layout";
+import type { PromptMainBatch } from "../model/batch_layout";
 
 /** Batches for one pass over each corpus, built from the given generator. */
 export interface Corpora {
@@ -31,7 +29,9 @@ export function promptBatch(rows: readonly (readonly number[])[], maxTokens: num
   const kept = rows.map((r) => (r.length > maxTokens ? r.slice(r.length - maxTokens) : r));
   const B = kept.length;
   const Tp = Math.max(1, ...kept.map((r) => r.length));
-  const promptIds = new Int32Array(B * Tp), promptMask = new Int32Array(B * Tp), promptLengths = new Int32Array(B);
+  const promptIds = new Int32Array(B * Tp),
+    promptMask = new Int32Array(B * Tp),
+    promptLengths = new Int32Array(B);
   kept.forEach((r, b) => {
     if (r.length === 0) throw new RangeError(`promptBatch: row ${b} is empty`);
     promptLengths[b] = r.length;
@@ -43,14 +43,21 @@ export function promptBatch(rows: readonly (readonly number[])[], maxTokens: num
   return { size: B, promptLen: Tp, promptIds, promptMask, promptLengths };
 }
 
-export function datasetCorpora(ds: Dataset, tok: RecTokenizer, opts: { batchSize: number; maxTokens: number; lengthAware: boolean }): Corpora {
+export function datasetCorpora(
+  ds: Dataset,
+  tok: RecTokenizer,
+  opts: { batchSize: number; maxTokens: number; lengthAware: boolean },
+): Corpora {
   const batchOpts = (rng: Rng) => ({ rng, lengthAware: opts.lengthAware, maxTotal: opts.maxTokens });
   const recEnc = recPromptEncoder(tok);
   // tokenised on first use: evaluation, recommendation and LLM-CF never need it
   let content: ReturnType<typeof contentDocs> | null = null;
   const contentCorpus = () => {
     content ??= contentDocs(ds, tok);
-    if (content.length === 0) throw new Error(`dataset ${ds.name} has no text (reviews, item or user texts): the content LLM has nothing to learn; use --ablation llm-cf`);
+    if (content.length === 0)
+      throw new Error(
+        `dataset ${ds.name} has no text (reviews, item or user texts): the content LLM has nothing to learn; use --ablation llm-cf`,
+      );
     return content;
   };
   return {

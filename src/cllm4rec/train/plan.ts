@@ -32,7 +32,9 @@ export function resolvePlan(c: TrainConfig): TrainingPlan {
   for (let e = 1; e <= c.alternatingEpochs; e++) epochs.push({ stage: "alternating", epoch: e });
   for (let e = 1; e <= (finetune ? c.finetuneEpochs : 0); e++) epochs.push({ stage: "finetune", epoch: e });
   return {
-    ablation: c.ablation, epochs, contentSide,
+    ablation: c.ablation,
+    epochs,
+    contentSide,
     lambda: contentSide ? c.lambdaC : 0,
     fixedItemOrder: c.ablation === "fixord",
     scoring: finetune ? "rec" : "prerec",

@@ -6,8 +6,12 @@ export class Progress {
   private lossSum = 0;
   private lossCount = 0;
 
-  constructor(private readonly label: string, private readonly total: number,
-    private readonly log: (s: string) => void, private readonly everyMs = 5000) {}
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+    private readonly log: (s: string) => void,
+    private readonly everyMs = 5000,
+  ) {}
 
   step(done: number, loss?: number): void {
     if (loss !== undefined && Number.isFinite(loss)) {
@@ -21,7 +25,9 @@ export class Progress {
     const rate = done / Math.max(secs, 1e-9);
     const eta = rate > 0 ? (this.total - done) / rate : 0;
     const l = this.lossCount ? ` loss ${(this.lossSum / this.lossCount).toFixed(4)}` : "";
-    this.log(`  ${this.label} ${done}/${this.total} ${rate.toFixed(2)} step/s${l} ${done < this.total ? `ETA ${fmtSecs(eta)}` : `in ${fmtSecs(secs)}`}`);
+    this.log(
+      `  ${this.label} ${done}/${this.total} ${rate.toFixed(2)} step/s${l} ${done < this.total ? `ETA ${fmtSecs(eta)}` : `in ${fmtSecs(secs)}`}`,
+    );
   }
 
   meanLoss(): number {
@@ -36,6 +42,9 @@ export class Progress {
 export function fmtSecs(s: number): string {
   if (s < 60) return `${s.toFixed(1)}s`;
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${Math.round(s - 60 * m).toString().padStart(2, "0")}s`;
+  if (m < 60)
+    return `${m}m${Math.round(s - 60 * m)
+      .toString()
+      .padStart(2, "0")}s`;
   return `${Math.floor(m / 60)}h${(m % 60).toString().padStart(2, "0")}m`;
 }

@@ -5,7 +5,10 @@ import type { Fields } from "../run/json";
 
 export type Stage = "content" | "alternating" | "finetune";
 export const STAGES: readonly Stage[] = ["content", "alternating", "finetune"];
-export interface EpochPlan { stage: Stage; epoch: number }
+export interface EpochPlan {
+  stage: Stage;
+  epoch: number;
+}
 
 export interface EpochRecord {
   global: number;
@@ -20,9 +23,13 @@ export interface EpochRecord {
 }
 
 export interface BestEpochs {
-  collabLoss: number; collabEpoch: number;
-  contentLoss: number; contentEpoch: number;
-  valScore: number; valEpoch: number; val?: EvalResult;
+  collabLoss: number;
+  collabEpoch: number;
+  contentLoss: number;
+  contentEpoch: number;
+  valScore: number;
+  valEpoch: number;
+  val?: EvalResult;
 }
 
 export interface RunState {
@@ -38,15 +45,21 @@ export interface RunState {
 
 export function freshState(): RunState {
   return {
-    completed: 0, history: [],
+    completed: 0,
+    history: [],
     best: { collabLoss: Infinity, collabEpoch: 0, contentLoss: Infinity, contentEpoch: 0, valScore: -Infinity, valEpoch: 0 },
-    steps: { collab: 0, content: 0, rec: 0 }, optSteps: { collab: 0, content: 0, rec: -1 }, badEpochs: 0, stoppedEarly: false,
+    steps: { collab: 0, content: 0, rec: 0 },
+    optSteps: { collab: 0, content: 0, rec: -1 },
+    badEpochs: 0,
+    stoppedEarly: false,
   };
 }
 
 function evalResult(f: Fields): EvalResult {
-  const r = f.object("recall"), n = f.object("ndcg");
-  const rec: Record<number, number> = {}, nd: Record<number, number> = {};
+  const r = f.object("recall"),
+    n = f.object("ndcg");
+  const rec: Record<number, number> = {},
+    nd: Record<number, number> = {};
   for (const k of r.keys()) rec[Number(k)] = r.number(k);
   for (const k of n.keys()) nd[Number(k)] = n.number(k);
   return { recall: rec, ndcg: nd, users: f.int("users", 0) };
@@ -57,10 +70,17 @@ export function parseState(f: Fields, plan: readonly EpochPlan[]): RunState {
   const completed = f.int("completed", 0, plan.length);
   const history = f.objects("history").map((h, i): EpochRecord => {
     const p = plan[i];
-    const rec: EpochRecord = { global: h.int("global", i + 1, i + 1), stage: h.string("stage", STAGES) as Stage, epoch: h.int("epoch", 1), seconds: h.number("seconds", { min: 0 }) };
+    const rec: EpochRecord = {
+      global: h.int("global", i + 1, i + 1),
+      stage: h.string("stage", STAGES) as Stage,
+      epoch: h.int("epoch", 1),
+      seconds: h.number("seconds", { min: 0 }),
+    };
     if (!p || rec.stage !== p.stage || rec.epoch !== p.epoch)
-      throw h.fail(`is ${rec.stage} epoch ${rec.epoch}, but this run's schedule has ${p ? `${p.stage} epoch ${p.epoch}` : "no epoch"} there ` +
-        `(changed epoch counts can only extend stages that have not finished)`);
+      throw h.fail(
+        `is ${rec.stage} epoch ${rec.epoch}, but this run's schedule has ${p ? `${p.stage} epoch ${p.epoch}` : "no epoch"} there ` +
+          `(changed epoch counts can only extend stages that have not finished)`,
+      );
     for (const k of ["collabLoss", "contentLoss", "recLoss", "valScore"] as const) {
       const v = h.optionalNumber(k);
       if (v !== undefined) rec[k] = v;
@@ -74,16 +94,22 @@ export function parseState(f: Fields, plan: readonly EpochPlan[]): RunState {
   if (history.length !== completed) throw f.fail(`has ${history.length} epoch record(s) but 'completed' is ${completed}`, "history");
   const b = f.object("best");
   const best: BestEpochs = {
-    collabLoss: b.number("collabLoss"), collabEpoch: b.int("collabEpoch", 0, completed),
-    contentLoss: b.number("contentLoss"), contentEpoch: b.int("contentEpoch", 0, completed),
-    valScore: b.number("valScore"), valEpoch: b.int("valEpoch", 0, completed),
+    collabLoss: b.number("collabLoss"),
+    collabEpoch: b.int("collabEpoch", 0, completed),
+    contentLoss: b.number("contentLoss"),
+    contentEpoch: b.int("contentEpoch", 0, completed),
+    valScore: b.number("valScore"),
+    valEpoch: b.int("valEpoch", 0, completed),
   };
   if (b.has("val")) best.val = evalResult(b.object("val"));
   const bestOrdered: Record<string, unknown> = {};
   for (const k of b.keys()) if (k in best) bestOrdered[k] = best[k as keyof BestEpochs];
-  const s = f.object("steps"), o = f.object("optSteps");
+  const s = f.object("steps"),
+    o = f.object("optSteps");
   return {
-    completed, history, best: bestOrdered as unknown as BestEpochs,
+    completed,
+    history,
+    best: bestOrdered as unknown as BestEpochs,
     steps: { collab: s.int("collab", 0), content: s.int("content", 0), rec: s.int("rec", 0) },
     optSteps: { collab: o.int("collab", 0), content: o.int("content", 0), rec: o.int("rec", -1) },
     badEpochs: f.int("badEpochs", 0, completed),

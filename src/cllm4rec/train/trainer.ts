@@ -7,26 +7,34 @@ import { Tensor, tidy, backward } from "../../engine";
 import { Adam } from "../../nn/adam";
 import { Rng } from "../../shared/rng";
 import type { EvalSplit, EvalResult } from "../../shared/metrics";
-import { evaluateRun, ScoreKind } from "../predict/score";
-import { Cllm4RecModel, PromptBatch, Side } from "../model/model";
+import { evaluateRun, type ScoreKind } from "../predict/score";
+import type { Cllm4RecModel, PromptBatch, Side } from "../model/model";
 import type { Gpt2Dropout } from "../../nn/gpt2";
-import type { PromptMainBatch } from "../model/batch-layout";
-import { CheckpointStore, NamedArrays, PartName, StoredFile, writeMetrics } from "../run/checkpoint";
-import { TrainConfig, validateConfig } from "./config";
+import type { PromptMainBatch } from "../model/batch_layout";
+import { CheckpointStore, type NamedArrays, type PartName, type StoredFile, writeMetrics } from "../run/checkpoint";
+import { type TrainConfig, validateConfig } from "./config";
 import type { Corpora } from "./corpora";
 import { Progress, fmtSecs } from "./progress";
-import { LossWatch, defaultSyncEvery } from "./loss-watch";
-import { resolvePlan, TrainingPlan } from "./plan";
-import { EpochPlan, EpochRecord, RunState, Stage, freshState, parseState } from "./state";
+import { LossWatch, defaultSyncEvery } from "./loss_watch";
+import { resolvePlan, type TrainingPlan } from "./plan";
+import { type EpochPlan, type EpochRecord, type RunState, type Stage, freshState, parseState } from "./state";
 
 export type { EpochRecord } from "./state";
 
 export class NonFiniteLossError extends Error {
-  constructor(readonly stage: string, readonly epoch: number, readonly step: number, value: number, hasCheckpoint = true) {
-    super(`non-finite loss (${value}) in stage '${stage}', epoch ${epoch}, step ${step}; ` +
-      (hasCheckpoint
-        ? "the last complete epoch's checkpoint is kept: lower the learning rate and continue with --resume --lr-pretrain/--lr-finetune X, or check the data"
-        : "no epoch was complete, so nothing was kept: lower the learning rate (--lr-pretrain/--lr-finetune) or check the data"));
+  constructor(
+    readonly stage: string,
+    readonly epoch: number,
+    readonly step: number,
+    value: number,
+    hasCheckpoint = true,
+  ) {
+    super(
+      `non-finite loss (${value}) in stage '${stage}', epoch ${epoch}, step ${step}; ` +
+        (hasCheckpoint
+          ? "the last complete epoch's checkpoint is kept: lower the learning rate and continue with --resume --lr-pretrain/--lr-finetune X, or check the data"
+          : "no epoch was complete, so nothing was kept: lower the learning rate (--lr-pretrain/--lr-finetune) or check the data"),
+    );
   }
 }
 
@@ -112,11 +120,22 @@ export class Trainer {
   }
 
   private meta(): Record<string, string> {
-    return { format: "cllm4rec-tables-v1", backbone: this.deps.backboneRef, numUsers: String(this.m.I), numItems: String(this.m.J), d: String(this.m.d) };
+    return {
+      format: "cllm4rec-tables-v1",
+      backbone: this.deps.backboneRef,
+      numUsers: String(this.m.I),
+      numItems: String(this.m.J),
+      d: String(this.m.d),
+    };
   }
 
   private tensorsByName(): Record<string, Tensor> {
-    const out: Record<string, Tensor> = { "collab.user": this.m.collab.user, "collab.item": this.m.collab.item, "content.user": this.m.content.user, "content.item": this.m.content.item };
+    const out: Record<string, Tensor> = {
+      "collab.user": this.m.collab.user,
+      "collab.item": this.m.collab.item,
+      "content.user": this.m.content.user,
+      "content.item": this.m.content.item,
+    };
     for (const [n, t] of this.backboneParams()) out[`backbone.${n}`] = t;
     return out;
   }
@@ -139,11 +158,21 @@ export class Trainer {
 
   /** One pass of L-steps (collab) or C-steps (content) with regularisation strength lambda. Returns the mean loss. */
   private async documentPass(side: Side, batches: PromptMainBatch[], opt: Adam, p: EpochPlan, lambda: number): Promise<number> {
-    const prog = new Progress(`[${p.stage} ${p.epoch}/${this.stageTotal(p.stage)}] ${side === "collab" ? "L" : "C"}-steps`, batches.length, this.log);
+    const prog = new Progress(
+      `[${p.stage} ${p.epoch}/${this.stageTotal(p.stage)}] ${side === "collab" ? "L" : "C"}-steps`,
+      batches.length,
+      this.log,
+    );
     const steps = side === "collab" ? "collab" : "content";
     await this.withLossWatch(p, prog, batches.length, (watch, i) => {
       tidy(() => {
-        const { loss } = this.m.documentLoss(side, batches[i], lambda, this.c.regScale, this.drop(side === "collab" ? 1 : 2, this.state.steps[steps]));
+        const { loss } = this.m.documentLoss(
+          side,
+          batches[i],
+          lambda,
+          this.c.regScale,
+          this.drop(side === "collab" ? 1 : 2, this.state.steps[steps]),
+        );
         watch.push(loss, i + 1);
         backward(loss);
       });
@@ -226,11 +255,23 @@ export class Trainer {
     const best = this.state.best;
     if (p.stage === "content") {
       // the content-only stage has no collaborative partner to regularise toward yet
-      rec.contentLoss = await this.documentPass("content", corp.content(rng.fork("content"), this.c.contentFraction), this.contentOpt, p, 0);
+      rec.contentLoss = await this.documentPass(
+        "content",
+        corp.content(rng.fork("content"), this.c.contentFraction),
+        this.contentOpt,
+        p,
+        0,
+      );
     } else if (p.stage === "alternating") {
       rec.collabLoss = await this.documentPass("collab", corp.collab(rng.fork("collab"), fixed), this.collabOpt, p, this.lambda());
       if (this.p.contentSide)
-        rec.contentLoss = await this.documentPass("content", corp.content(rng.fork("content"), this.c.contentFraction), this.contentOpt, p, this.lambda());
+        rec.contentLoss = await this.documentPass(
+          "content",
+          corp.content(rng.fork("content"), this.c.contentFraction),
+          this.contentOpt,
+          p,
+          this.lambda(),
+        );
     } else {
       if (!this.recOpt) {
         if (p.epoch === 1) this.enterFinetune();
@@ -238,7 +279,13 @@ export class Trainer {
       }
       rec.recLoss = await this.recPass(corp.rec(rng.fork("rec"), this.c.recTarget, fixed), p);
       if (this.p.contentSide)
-        rec.contentLoss = await this.documentPass("content", corp.content(rng.fork("content"), this.c.contentFraction), this.contentOpt, p, this.lambda());
+        rec.contentLoss = await this.documentPass(
+          "content",
+          corp.content(rng.fork("content"), this.c.contentFraction),
+          this.contentOpt,
+          p,
+          this.lambda(),
+        );
       const last = p.epoch === this.c.finetuneEpochs;
       if (p.epoch % this.c.evalEvery === 0 || last) {
         rec.val = await this.evaluate("val", "rec");
@@ -275,7 +322,8 @@ export class Trainer {
     if (r.collabLoss !== undefined) parts.push(`L-loss ${r.collabLoss.toFixed(4)}`);
     if (r.contentLoss !== undefined) parts.push(`C-loss ${r.contentLoss.toFixed(4)}`);
     if (r.recLoss !== undefined) parts.push(`rec-loss ${r.recLoss.toFixed(4)}`);
-    if (r.val) parts.push(`val R@20 ${r.val.recall[20].toFixed(4)} R@40 ${r.val.recall[40].toFixed(4)} N@100 ${r.val.ndcg[100].toFixed(4)}`);
+    if (r.val)
+      parts.push(`val R@20 ${r.val.recall[20].toFixed(4)} R@40 ${r.val.recall[40].toFixed(4)} N@100 ${r.val.ndcg[100].toFixed(4)}`);
     parts.push(fmtSecs(r.seconds));
     return parts.join("  ");
   }
@@ -295,14 +343,23 @@ export class Trainer {
     const files = this.files;
     files.tables = this.store.writePart("tables", epoch, this.tablePart(this.snapshot(this.m.parameters()), names), this.meta());
     const optParts: NamedArrays = {};
-    const opts: [string, Adam | null][] = [["collab", this.collabOpt], ["content", this.contentOpt], ["rec", this.recOpt]];
+    const opts: [string, Adam | null][] = [
+      ["collab", this.collabOpt],
+      ["content", this.contentOpt],
+      ["rec", this.recOpt],
+    ];
     for (const [name, o] of opts)
-      o?.state().forEach((t, i) => (optParts[`${name}.${i}`] = { shape: [...t.shape], data: t.toFloat32() }));
+      o?.state().forEach((t, i) => {
+        optParts[`${name}.${i}`] = { shape: [...t.shape], data: t.toFloat32() };
+      });
     files.optimizer = this.store.writePart("optimizer", epoch, optParts, { format: "cllm4rec-adam-v1" });
     const pair = (t: Float32Array[]) => ({ user: { shape: [I, d], data: t[0] }, item: { shape: [J, d], data: t[1] } });
-    if (this.bestCollab && this.state.best.collabEpoch === epoch) files["best-collab"] = this.store.writePart("best-collab", epoch, pair(this.bestCollab), this.meta());
-    if (this.bestContent && this.state.best.contentEpoch === epoch) files["best-content"] = this.store.writePart("best-content", epoch, pair(this.bestContent), this.meta());
-    if (this.bestRec && this.state.best.valEpoch === epoch) files.best = this.store.writePart("best", epoch, this.tablePart(this.bestRec, names), this.meta());
+    if (this.bestCollab && this.state.best.collabEpoch === epoch)
+      files["best-collab"] = this.store.writePart("best-collab", epoch, pair(this.bestCollab), this.meta());
+    if (this.bestContent && this.state.best.contentEpoch === epoch)
+      files["best-content"] = this.store.writePart("best-content", epoch, pair(this.bestContent), this.meta());
+    if (this.bestRec && this.state.best.valEpoch === epoch)
+      files.best = this.store.writePart("best", epoch, this.tablePart(this.bestRec, names), this.meta());
     this.state.optSteps = { collab: this.collabOpt.stepCount, content: this.contentOpt.stepCount, rec: this.recOpt?.stepCount ?? -1 };
     this.store.commit({ epoch, state: this.state, files });
     writeMetrics(this.store.runDir, this.state.history);
@@ -330,14 +387,25 @@ export class Trainer {
     const byName = this.tensorsByName();
     for (const n of Object.keys(shapes)) this.restore([byName[n]], [tables.data[n]]);
     if (st.optSteps.rec >= 0) this.ensureRecOpt();
-    const opts: [string, Adam | null, number][] = [["collab", this.collabOpt, st.optSteps.collab], ["content", this.contentOpt, st.optSteps.content], ["rec", this.recOpt, st.optSteps.rec]];
+    const opts: [string, Adam | null, number][] = [
+      ["collab", this.collabOpt, st.optSteps.collab],
+      ["content", this.contentOpt, st.optSteps.content],
+      ["rec", this.recOpt, st.optSteps.rec],
+    ];
     const optShapes: Record<string, number[]> = {};
-    for (const [name, o] of opts) if (o) o.state().forEach((t, i) => (optShapes[`${name}.${i}`] = [...t.shape]));
+    for (const [name, o] of opts)
+      if (o)
+        o.state().forEach((t, i) => {
+          optShapes[`${name}.${i}`] = [...t.shape];
+        });
     const optData = this.store.loadPart(need("optimizer", "every commit has optimizer moments"), optShapes).data;
     for (const [name, o, steps] of opts) {
       if (!o) continue;
       const ts = o.state();
-      this.restore(ts, ts.map((_, i) => optData[`${name}.${i}`]));
+      this.restore(
+        ts,
+        ts.map((_, i) => optData[`${name}.${i}`]),
+      );
       o.stepCount = steps;
     }
     const { I, J, d } = this.m;
@@ -378,9 +446,15 @@ export class Trainer {
       stageSeconds[r.stage] += r.seconds;
       stageEpochs[r.stage]++;
     }
-    const counts = epochs.reduce((acc, e) => ((acc[e.stage] = (acc[e.stage] ?? 0) + 1), acc), {} as Record<string, number>);
-    this.log(`schedule: ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ") || "nothing"} epoch(s)` +
-      (this.p.ablation !== "none" ? ` (ablation ${this.p.ablation})` : ""));
+    const counts: Record<string, number> = {};
+    for (const e of epochs) counts[e.stage] = (counts[e.stage] ?? 0) + 1;
+    this.log(
+      `schedule: ${
+        Object.entries(counts)
+          .map(([s, n]) => `${n} ${s}`)
+          .join(", ") || "nothing"
+      } epoch(s)` + (this.p.ablation !== "none" ? ` (ablation ${this.p.ablation})` : ""),
+    );
     for (let g = this.state.completed; g < epochs.length && !this.state.stoppedEarly; g++) {
       const p = epochs[g];
       const rec = await this.runEpoch(p, g + 1);

@@ -35,8 +35,13 @@ export function attention(q: Tensor, kv: Tensor, keyMask: Tensor | null, s: Atte
   check(ld % 3 === 0 && kv.shape[1] === ld, op, "q and kv must be packed [rows, 3d]", q, kv);
   const d = ld / 3;
   check(d % H === 0, op, `d=${d} is not divisible by ${H} heads`, q);
-  check(q.shape[0] === B * Tq && kv.shape[0] === B * Tk && Tk >= Tq, op,
-    `rows must be B*Tq=${B * Tq} and B*Tk=${B * Tk} with Tk >= Tq`, q, kv);
+  check(
+    q.shape[0] === B * Tq && kv.shape[0] === B * Tk && Tk >= Tq,
+    op,
+    `rows must be B*Tq=${B * Tq} and B*Tk=${B * Tk} with Tk >= Tq`,
+    q,
+    kv,
+  );
   if (keyMask) {
     expect(op, keyMask, "keyMask", "i32");
     check(keyMask.numel === B * Tk, op, `keyMask must have B*Tk=${B * Tk} entries`, keyMask);
@@ -48,15 +53,39 @@ export function attention(q: Tensor, kv: Tensor, keyMask: Tensor | null, s: Atte
   const mask = keyMask ? keyMask.buffer : null;
   native().attentionForward(q.buffer, 0, ld, kv.buffer, d, 2 * d, ld, mask, out.buffer, lse.buffer, B, H, Tq, Tk, Dh, ...dr);
   return record(out, {
-    op, inputs: q === kv ? [q] : [q, kv],
+    op,
+    inputs: q === kv ? [q] : [q, kv],
     backward(ctx, g) {
-      const dq = ctx.slot(q), dkv = q === kv ? dq : ctx.slot(kv);
+      const dq = ctx.slot(q),
+        dkv = q === kv ? dq : ctx.slot(kv);
       if (!dq && !dkv) return;
       // the kernel writes all three parts; a part nobody needs goes to scratch
       const dqT = dq ?? Tensor.zeros(q.shape, { device });
       const dkvT = dkv ?? Tensor.zeros(kv.shape, { device });
-      native().attentionBackward((g as Tensor).buffer, q.buffer, 0, ld, kv.buffer, d, 2 * d, ld, mask,
-        out.buffer, lse.buffer, dqT.buffer, 0, dkvT.buffer, d, 2 * d, B, H, Tq, Tk, Dh, ...dr);
+      native().attentionBackward(
+        (g as Tensor).buffer,
+        q.buffer,
+        0,
+        ld,
+        kv.buffer,
+        d,
+        2 * d,
+        ld,
+        mask,
+        out.buffer,
+        lse.buffer,
+        dqT.buffer,
+        0,
+        dkvT.buffer,
+        d,
+        2 * d,
+        B,
+        H,
+        Tq,
+        Tk,
+        Dh,
+        ...dr,
+      );
       if (!dq) dqT.dispose();
       if (!dkv) dkvT.dispose();
     },

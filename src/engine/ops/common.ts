@@ -49,7 +49,8 @@ export function unaryOp(op: string, x: Tensor, forward: (y: Tensor) => void, bac
   const y = Tensor.zeros(x.shape, { device: x.device });
   forward(y);
   return record(y, {
-    op, inputs: [x],
+    op,
+    inputs: [x],
     backward(ctx, g) {
       const dx = ctx.slot(x);
       if (dx) backward(y, g as Tensor, dx);

@@ -12,18 +12,27 @@ export function concatTime(a: Tensor, b: Tensor, batch: number): Tensor {
   expect(op, b, "b", "f32", 2);
   const device = sameDevice(op, a, b);
   const C = a.shape[1];
-  check(b.shape[1] === C && a.shape[0] % batch === 0 && b.shape[0] % batch === 0, op,
-    `widths must match and rows divide by batch ${batch}`, a, b);
-  const Ta = a.shape[0] / batch, Tb = b.shape[0] / batch, T = Ta + Tb;
+  check(
+    b.shape[1] === C && a.shape[0] % batch === 0 && b.shape[0] % batch === 0,
+    op,
+    `widths must match and rows divide by batch ${batch}`,
+    a,
+    b,
+  );
+  const Ta = a.shape[0] / batch,
+    Tb = b.shape[0] / batch,
+    T = Ta + Tb;
   const out = Tensor.zeros([batch * T, C], { device });
   const nat = native();
   nat.copyStrided(out.buffer, 0, T * C, C, a.buffer, 0, Ta * C, C, batch, Ta, C, false);
   nat.copyStrided(out.buffer, Ta * C, T * C, C, b.buffer, 0, Tb * C, C, batch, Tb, C, false);
   return record(out, {
-    op, inputs: [a, b],
+    op,
+    inputs: [a, b],
     backward(ctx, g) {
       const gb = (g as Tensor).buffer;
-      const da = ctx.slot(a), db = ctx.slot(b);
+      const da = ctx.slot(a),
+        db = ctx.slot(b);
       if (da) nat.copyStrided(da.buffer, 0, Ta * C, C, gb, 0, T * C, C, batch, Ta, C, true);
       if (db) nat.copyStrided(db.buffer, 0, Tb * C, C, gb, Ta * C, T * C, C, batch, Tb, C, true);
     },

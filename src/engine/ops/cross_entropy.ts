@@ -33,7 +33,9 @@ export function softmaxCrossEntropy(logits: Tensor, targets: Tensor, targetsHost
   native().crossEntropyForward(logits.buffer, targets.buffer, loss.buffer, lse.buffer, R, C);
   const out = meanOf(loss, Math.max(count, 1));
   return record(out, {
-    op, inputs: [logits], scalar: true,
+    op,
+    inputs: [logits],
+    scalar: true,
     backward(ctx, g) {
       const dl = ctx.slot(logits);
       if (!dl || count === 0) return;
@@ -82,8 +84,7 @@ export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array
   check(d === d2, op, `h has ${d} features but W rows have ${d2}`, h, w);
   check(targetsHost.length === n, op, `targets must have ${n} entries, got ${targetsHost.length}`, h);
   const count = countTargets(op, targetsHost, C);
-  if (device === "cpu" && !w.requiresGrad && (opts.fused ?? fusedHeadDefault()))
-    return fusedLinearCrossEntropy(h, w, targetsHost, count);
+  if (device === "cpu" && !w.requiresGrad && (opts.fused ?? fusedHeadDefault())) return fusedLinearCrossEntropy(h, w, targetsHost, count);
   const rowsPer = Math.max(1, Math.floor(opts.chunkRows ?? defaultChunkRows(C)));
   // small heads keep their logits (no recompute); large ones trade a GEMM for memory
   const keep = n * C * 4 <= (opts.keepBytes ?? 256 * 1024 * 1024);
@@ -108,9 +109,12 @@ export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array
   }
   if (count > 1) nat.add(total.buffer, 1 / count, null, 0, total.buffer, 1, false);
   return record(total, {
-    op, inputs: [h, w], scalar: true,
+    op,
+    inputs: [h, w],
+    scalar: true,
     backward(ctx, g) {
-      const dh = ctx.slot(h), dw = ctx.slot(w);
+      const dh = ctx.slot(h),
+        dw = ctx.slot(w);
       if ((!dh && !dw) || count === 0) return;
       for (const c of chunks) {
         const logits = c.logits ?? Tensor.zeros([c.rows, C], { device });
@@ -136,7 +140,8 @@ function fusedLinearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array, 
   const nat = native();
   const needDh = isGradEnabled() && h.requiresGrad && count > 0;
   const targets = Tensor.from(targetsHost, [n], { dtype: "i32" });
-  const loss = Tensor.zeros([n]), lse = Tensor.zeros([n]);
+  const loss = Tensor.zeros([n]),
+    lse = Tensor.zeros([n]);
   const dhUnit = needDh ? Tensor.zeros([n, d]) : null; // [n, d]
   if (n > 0) nat.linearXentForward(h.buffer, w.buffer, targets.buffer, loss.buffer, lse.buffer, dhUnit ? dhUnit.buffer : null, n, C, d);
   const total = Tensor.zeros([1]);
@@ -146,7 +151,9 @@ function fusedLinearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array, 
   loss.dispose();
   lse.dispose();
   return record(total, {
-    op, inputs: [h, w], scalar: true,
+    op,
+    inputs: [h, w],
+    scalar: true,
     backward(ctx, g) {
       const dh = ctx.slot(h);
       if (!dh || !dhUnit || dhUnit.disposed) return;

@@ -28,7 +28,8 @@ export function dropoutArgs(op: string, d: DropoutSpec | null | undefined): [num
   if (!(d.p >= 0 && d.p < 1)) throw new RangeError(`${op}: dropout p must be in [0, 1), got ${d.p}`);
   for (const k of ["seed", "site", "step"] as const) {
     const v = d[k];
-    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`${op}: dropout ${k} must be an integer in [0, 2^32), got ${v}`);
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff)
+      throw new RangeError(`${op}: dropout ${k} must be an integer in [0, 2^32), got ${v}`);
   }
   return [d.seed, d.site, d.step, Math.round(d.p * 2 ** 24), Math.fround(1 / (1 - d.p))];
 }
@@ -37,7 +38,10 @@ export function dropoutArgs(op: string, d: DropoutSpec | null | undefined): [num
 export function dropout(x: Tensor, p: number, stream: DropoutStream): Tensor {
   const args = dropoutArgs("dropout", { p, ...stream });
   if (p === 0) return x;
-  return unaryOp("dropout", x,
+  return unaryOp(
+    "dropout",
+    x,
     (y) => native().dropoutForward(x.buffer, y.buffer, x.numel, ...args),
-    (_y, g, dx) => native().dropoutBackward(g.buffer, dx.buffer, x.numel, ...args, true));
+    (_y, g, dx) => native().dropoutBackward(g.buffer, dx.buffer, x.numel, ...args, true),
+  );
 }

@@ -13,7 +13,8 @@ export function add(a: Tensor, b: Tensor): Tensor {
   const out = Tensor.zeros(a.shape, { device });
   native().add(a.buffer, 1, b.buffer, 1, out.buffer, a.numel, false);
   return record(out, {
-    op, inputs: [a, b],
+    op,
+    inputs: [a, b],
     backward(ctx, g) {
       for (const t of [a, b]) {
         const s = ctx.slot(t);
@@ -31,7 +32,8 @@ export function scale(a: Tensor, s: number): Tensor {
   const out = Tensor.zeros(a.shape, { device: a.device });
   native().add(a.buffer, s, null, 0, out.buffer, a.numel, false);
   return record(out, {
-    op, inputs: [a],
+    op,
+    inputs: [a],
     backward(ctx, g) {
       const d = ctx.slot(a);
       if (d) native().add((g as Tensor).buffer, s, null, 0, d.buffer, a.numel, true);
@@ -44,7 +46,8 @@ export function reshape(a: Tensor, shape: readonly number[]): Tensor {
   checkLive("reshape", a);
   const out = a.view(shape);
   return record(out, {
-    op: "reshape", inputs: [a],
+    op: "reshape",
+    inputs: [a],
     backward(ctx, g) {
       const d = ctx.slot(a);
       if (d) native().add((g as Tensor).buffer, 1, null, 0, d.buffer, a.numel, true);
@@ -59,9 +62,11 @@ export function mul(a: Tensor, b: Tensor): Tensor {
   const out = Tensor.zeros(a.shape, { device });
   native().mul(a.buffer, b.buffer, out.buffer, a.numel, false);
   return record(out, {
-    op, inputs: [a, b],
+    op,
+    inputs: [a, b],
     backward(ctx, g) {
-      const da = ctx.slot(a), db = ctx.slot(b);
+      const da = ctx.slot(a),
+        db = ctx.slot(b);
       if (da) native().mul((g as Tensor).buffer, b.buffer, da.buffer, a.numel, true);
       if (db) native().mul((g as Tensor).buffer, a.buffer, db.buffer, b.numel, true);
     },
@@ -70,24 +75,33 @@ export function mul(a: Tensor, b: Tensor): Tensor {
 
 /** y = tanh(x). */
 export function tanh(x: Tensor): Tensor {
-  return unaryOp("tanh", x,
+  return unaryOp(
+    "tanh",
+    x,
     (y) => native().tanhForward(x.buffer, y.buffer, x.numel),
-    (y, g, dx) => native().tanhBackward(y.buffer, g.buffer, dx.buffer, x.numel, true));
+    (y, g, dx) => native().tanhBackward(y.buffer, g.buffer, dx.buffer, x.numel, true),
+  );
 }
 
 /** y = exp(scale * x); scale 0.5 turns a log-variance into a standard deviation. */
 export function exp(x: Tensor, scale = 1): Tensor {
   if (!Number.isFinite(scale)) throw new RangeError(`exp: scale must be finite, got ${scale}`);
-  return unaryOp("exp", x,
+  return unaryOp(
+    "exp",
+    x,
     (y) => native().expForward(x.buffer, scale, y.buffer, x.numel),
-    (y, g, dx) => native().expBackward(y.buffer, g.buffer, scale, dx.buffer, x.numel, true));
+    (y, g, dx) => native().expBackward(y.buffer, g.buffer, scale, dx.buffer, x.numel, true),
+  );
 }
 
 /** y = log sigmoid(x) = -softplus(-x), finite for every finite x (BPR's pairwise term). */
 export function logSigmoid(x: Tensor): Tensor {
-  return unaryOp("logSigmoid", x,
+  return unaryOp(
+    "logSigmoid",
+    x,
     (y) => native().logSigmoidForward(x.buffer, y.buffer, x.numel),
-    (_y, g, dx) => native().logSigmoidBackward(x.buffer, g.buffer, dx.buffer, x.numel, true));
+    (_y, g, dx) => native().logSigmoidBackward(x.buffer, g.buffer, dx.buffer, x.numel, true),
+  );
 }
 
 /** sum_k coef_k * loss_k over scalar losses. */
@@ -101,7 +115,9 @@ export function combineLosses(terms: readonly [Tensor, number][]): Tensor {
     native().add(t.buffer, c, null, 0, out.buffer, 1, true);
   }
   return record(out, {
-    op, inputs: terms.map(([t]) => t), scalar: true,
+    op,
+    inputs: terms.map(([t]) => t),
+    scalar: true,
     backward(ctx, g) {
       for (const [t, c] of terms) ctx.addScalar(t, (g as number) * c);
     },

@@ -38,7 +38,8 @@ export function embedTokens(idsHost: Int32Array, ids: Tensor, parts: readonly Ta
   const out = Tensor.zeros([n, d], { device });
   for (const p of parts) native().gatherRows(p.table.buffer, p.table.shape[0], d, ids.buffer, n, p.base, out.buffer, false);
   return record(out, {
-    op, inputs: parts.map((p) => p.table),
+    op,
+    inputs: parts.map((p) => p.table),
     backward(ctx, g) {
       for (const p of parts) {
         const dt = ctx.slot(p.table);
@@ -63,12 +64,14 @@ export function selectRows(x: Tensor, idx: Tensor, idxHost?: Int32Array): Tensor
   if (idxHost) {
     check(idxHost.length === n, op, `idxHost has ${idxHost.length} entries`, idx);
     for (let i = 0; i < n; i++)
-      if (!(idxHost[i] >= 0 && idxHost[i] < R)) throw new RangeError(`${op}: index ${idxHost[i]} at ${i} is outside [0, ${R}) for x [${R}, ${C}]`);
+      if (!(idxHost[i] >= 0 && idxHost[i] < R))
+        throw new RangeError(`${op}: index ${idxHost[i]} at ${i} is outside [0, ${R}) for x [${R}, ${C}]`);
   }
   const out = Tensor.zeros([n, C], { device });
   native().gatherRows(x.buffer, R, C, idx.buffer, n, 0, out.buffer, !idxHost);
   return record(out, {
-    op, inputs: [x],
+    op,
+    inputs: [x],
     backward(ctx, g) {
       const dx = ctx.slot(x);
       if (dx) native().scatterAddRows(dx.buffer, R, C, idx.buffer, n, 0, (g as Tensor).buffer);

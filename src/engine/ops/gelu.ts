@@ -4,7 +4,10 @@ import type { Tensor } from "../tensor";
 import { unaryOp } from "./common";
 
 export function gelu(x: Tensor): Tensor {
-  return unaryOp("gelu", x,
+  return unaryOp(
+    "gelu",
+    x,
     (y) => native().geluForward(x.buffer, y.buffer, x.numel),
-    (_y, g, dx) => native().geluBackward(x.buffer, g.buffer, dx.buffer, x.numel, true));
+    (_y, g, dx) => native().geluBackward(x.buffer, g.buffer, dx.buffer, x.numel, true),
+  );
 }

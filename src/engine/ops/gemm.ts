@@ -2,13 +2,22 @@
 // weight [in, out], y = x W + b).
 import { native } from "../native";
 import { Tensor, expect, sameDevice } from "../tensor";
-import { record, BackwardContext } from "../autograd";
+import { record, type BackwardContext } from "../autograd";
 import { check, checkLive } from "./common";
 
-function gemm(transA: boolean, transB: boolean, M: number, N: number, K: number,
-  A: Tensor, B: Tensor, C: Tensor, beta: number, bias: Tensor | null = null): void {
-  native().gemm(transA, transB, M, N, K, 1, A.buffer, 0, 0, B.buffer, 0, 0, beta, C.buffer, 0, 0, 1,
-    bias ? bias.buffer : null);
+function gemm(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  A: Tensor,
+  B: Tensor,
+  C: Tensor,
+  beta: number,
+  bias: Tensor | null = null,
+): void {
+  native().gemm(transA, transB, M, N, K, 1, A.buffer, 0, 0, B.buffer, 0, 0, beta, C.buffer, 0, 0, 1, bias ? bias.buffer : null);
 }
 
 /** C = op(A) op(B): A [M,K] (or [K,M] with transA), B [K,N] (or [N,K] with transB). */
@@ -18,17 +27,20 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
   expect(op, a, "A", "f32", 2);
   expect(op, b, "B", "f32", 2);
   const device = sameDevice(op, a, b);
-  const tA = !!opts.transA, tB = !!opts.transB;
+  const tA = !!opts.transA,
+    tB = !!opts.transB;
   const [M, K] = tA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
   const [K2, N] = tB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
   check(K === K2, op, `inner dimensions differ (${K} vs ${K2}, transA=${tA}, transB=${tB})`, a, b);
   const out = Tensor.zeros([M, N], { device });
   gemm(tA, tB, M, N, K, a, b, out, 0);
   return record(out, {
-    op, inputs: [a, b],
+    op,
+    inputs: [a, b],
     backward(ctx: BackwardContext, g) {
       const dC = g as Tensor;
-      const dA = ctx.slot(a), dB = ctx.slot(b);
+      const dA = ctx.slot(a),
+        dB = ctx.slot(b);
       if (dA) {
         if (!tA && !tB) gemm(false, true, M, K, N, dC, b, dA, 1);
         else if (!tA && tB) gemm(false, false, M, K, N, dC, b, dA, 1);
@@ -87,16 +99,24 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, packed: Bf16Weigh
   if (b) check(b.shape.length === 1 && b.shape[0] === N, op, `bias must be [${N}]`, b);
   if (packed) {
     check(device === "cpu" && !w.requiresGrad, op, "BF16-packed weights are for frozen CPU weights", w);
-    check(packed.inFeatures === K && packed.outFeatures === N && !packed.fwd.disposed, op, `packed weight is ${packed.inFeatures}x${packed.outFeatures}`, w);
+    check(
+      packed.inFeatures === K && packed.outFeatures === N && !packed.fwd.disposed,
+      op,
+      `packed weight is ${packed.inFeatures}x${packed.outFeatures}`,
+      w,
+    );
   }
   const out = Tensor.zeros([M, N], { device });
   if (packed) native().gemmBf16(false, M, N, K, 1, x.buffer, 0, packed.fwd.buffer, 0, out.buffer, 0, b ? b.buffer : null);
   else gemm(false, false, M, N, K, x, w, out, 0, b);
   return record(out, {
-    op, inputs: b ? [x, w, b] : [x, w],
+    op,
+    inputs: b ? [x, w, b] : [x, w],
     backward(ctx, g) {
       const dy = g as Tensor;
-      const dx = ctx.slot(x), dw = ctx.slot(w), db = b ? ctx.slot(b) : null;
+      const dx = ctx.slot(x),
+        dw = ctx.slot(w),
+        db = b ? ctx.slot(b) : null;
       if (dx && packed) native().gemmBf16(false, M, K, N, 1, dy.buffer, 0, packed.bwd.buffer, 1, dx.buffer, 0, null);
       else if (dx) gemm(false, true, M, K, N, dy, w, dx, 1);
       if (dw) gemm(true, false, K, N, M, x, dy, dw, 1);

@@ -17,12 +17,26 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): 
   const rstd = Tensor.zeros([R], { device });
   native().layernormForward(x.buffer, gamma.buffer, beta.buffer, y.buffer, mean.buffer, rstd.buffer, R, D, eps);
   return record(y, {
-    op, inputs: [x, gamma, beta],
+    op,
+    inputs: [x, gamma, beta],
     backward(ctx, g) {
-      const dx = ctx.slot(x), dg = ctx.slot(gamma), db = ctx.slot(beta);
+      const dx = ctx.slot(x),
+        dg = ctx.slot(gamma),
+        db = ctx.slot(beta);
       if (!dx && !dg && !db) return;
-      native().layernormBackward((g as Tensor).buffer, x.buffer, gamma.buffer, mean.buffer, rstd.buffer,
-        dx ? dx.buffer : null, dg ? dg.buffer : null, db ? db.buffer : null, R, D, true);
+      native().layernormBackward(
+        (g as Tensor).buffer,
+        x.buffer,
+        gamma.buffer,
+        mean.buffer,
+        rstd.buffer,
+        dx ? dx.buffer : null,
+        dg ? dg.buffer : null,
+        db ? db.buffer : null,
+        R,
+        D,
+        true,
+      );
     },
   });
 }

@@ -21,7 +21,9 @@ export function multinomialNll(logits: Tensor, t: Tensor): Tensor {
   native().multinomialNllForward(logits.buffer, t.buffer, loss.buffer, lse.buffer, R, C);
   const out = meanOf(loss, R);
   return record(out, {
-    op, inputs: [logits], scalar: true,
+    op,
+    inputs: [logits],
+    scalar: true,
     backward(ctx, g) {
       const dl = ctx.slot(logits);
       if (!dl) return;
@@ -31,4 +33,3 @@ export function multinomialNll(logits: Tensor, t: Tensor): Tensor {
     },
   });
 }
-

@@ -22,7 +22,8 @@ export function rowSum(x: Tensor): Tensor {
   const out = Tensor.zeros([R], { device: x.device });
   native().rowSumForward(x.buffer, R, C, out.buffer, false);
   return record(out, {
-    op, inputs: [x],
+    op,
+    inputs: [x],
     backward(ctx, g) {
       const dx = ctx.slot(x);
       if (dx) native().rowSumBackward((g as Tensor).buffer, R, C, dx.buffer, true);
@@ -44,7 +45,9 @@ export function mean(x: Tensor): Tensor {
   native().sum(x.buffer, n, out.buffer);
   native().add(out.buffer, 1 / n, null, 0, out.buffer, 1, false);
   return record(out, {
-    op, inputs: [x], scalar: true,
+    op,
+    inputs: [x],
+    scalar: true,
     backward(ctx, g) {
       const dx = ctx.slot(x);
       if (!dx) return;

@@ -17,7 +17,9 @@ export function squaredDistance(a: Tensor, b: Tensor): Tensor {
   const out = Tensor.zeros([1], { device });
   native().squaredDistanceForward(a.buffer, b.buffer, a.numel, out.buffer);
   return record(out, {
-    op, inputs: [a], scalar: true,
+    op,
+    inputs: [a],
+    scalar: true,
     backward(ctx, g) {
       const da = ctx.slot(a);
       if (!da) return;
@@ -27,4 +29,3 @@ export function squaredDistance(a: Tensor, b: Tensor): Tensor {
     },
   });
 }
-

@@ -1,7 +1,7 @@
 // Model-agnostic ranking evaluation: scores users in batches through a callback,
 // ranks all items with the user's known items excluded, averages Recall@K and NDCG@K.
-import { TopKSelector } from './topk';
-import { ndcgAtK, recallAtK } from './ranking';
+import { TopKSelector } from "./topk";
+import { ndcgAtK, recallAtK } from "./ranking";
 
 /** The part of a dataset split the evaluator reads: per-user dense item index lists. */
 export interface EvalSplit {
@@ -29,8 +29,8 @@ export interface EvalOptions {
   testExclude?: TestExclude;
 }
 
-export type TestExclude = 'train' | 'train+val';
-export const DEFAULT_TEST_EXCLUDE: TestExclude = 'train';
+export type TestExclude = "train" | "train+val";
+export const DEFAULT_TEST_EXCLUDE: TestExclude = "train";
 
 /**
  * Means over evaluated users. `recall[K]`, `ndcg[K]` are keyed by cut-off;
@@ -56,7 +56,7 @@ function checkSplit(split: EvalSplit): void {
   if (!Number.isInteger(numUsers) || numUsers < 0 || !Number.isInteger(numItems) || numItems < 1) {
     throw new Error(`evaluateRanking: bad split sizes numUsers=${numUsers}, numItems=${numItems}`);
   }
-  for (const part of ['train', 'val', 'test'] as const) {
+  for (const part of ["train", "val", "test"] as const) {
     const lists = split[part];
     if (!Array.isArray(lists) || lists.length !== numUsers) {
       throw new Error(`evaluateRanking: split.${part} has ${lists?.length} user lists, expected numUsers=${numUsers}`);
@@ -72,21 +72,21 @@ function checkSplit(split: EvalSplit): void {
 export async function evaluateRanking(
   score: ScoreFn,
   split: EvalSplit,
-  which: 'val' | 'test',
+  which: "val" | "test",
   opts: EvalOptions = {},
 ): Promise<EvalResult> {
-  if (which !== 'val' && which !== 'test') {
+  if (which !== "val" && which !== "test") {
     throw new Error(`evaluateRanking: which must be 'val' or 'test', got ${JSON.stringify(which)}`);
   }
   const recallKs = opts.recallKs ?? [...DEFAULT_RECALL_KS];
   const ndcgKs = opts.ndcgKs ?? [...DEFAULT_NDCG_KS];
   const batchSize = opts.batchSize ?? 256;
   const testExclude = opts.testExclude ?? DEFAULT_TEST_EXCLUDE;
-  if (testExclude !== 'train' && testExclude !== 'train+val') {
+  if (testExclude !== "train" && testExclude !== "train+val") {
     throw new Error(`evaluateRanking: testExclude must be 'train' or 'train+val', got ${JSON.stringify(testExclude)}`);
   }
-  checkKs('recallKs', recallKs);
-  checkKs('ndcgKs', ndcgKs);
+  checkKs("recallKs", recallKs);
+  checkKs("ndcgKs", ndcgKs);
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new Error(`evaluateRanking: batchSize must be a positive integer, got ${batchSize}`);
   }
@@ -111,7 +111,7 @@ export async function evaluateRanking(
     }
     for (let r = 0; r < batch.length; r++) {
       const u = batch[r];
-      const exclude = which === 'val' || testExclude === 'train' ? split.train[u] : split.train[u].concat(split.val[u]);
+      const exclude = which === "val" || testExclude === "train" ? split.train[u] : split.train[u].concat(split.val[u]);
       const heldOut = new Set(split[which][u]);
       for (const j of heldOut) {
         if (!Number.isInteger(j) || j < 0 || j >= numItems) {
@@ -120,8 +120,12 @@ export async function evaluateRanking(
       }
       const row = scores.subarray(r * numItems, (r + 1) * numItems);
       const ranked = selector.select(row, maxK, exclude);
-      recallKs.forEach((k, i) => (recallSum[i] += recallAtK(ranked, heldOut, k)));
-      ndcgKs.forEach((k, i) => (ndcgSum[i] += ndcgAtK(ranked, heldOut, k)));
+      recallKs.forEach((k, i) => {
+        recallSum[i] += recallAtK(ranked, heldOut, k);
+      });
+      ndcgKs.forEach((k, i) => {
+        ndcgSum[i] += ndcgAtK(ranked, heldOut, k);
+      });
     }
   }
 
@@ -129,7 +133,11 @@ export async function evaluateRanking(
   const recall: Record<number, number> = {};
   const ndcg: Record<number, number> = {};
   // With no evaluable user the mean is undefined: NaN, not a fake 0.
-  recallKs.forEach((k, i) => (recall[k] = n > 0 ? recallSum[i] / n : NaN));
-  ndcgKs.forEach((k, i) => (ndcg[k] = n > 0 ? ndcgSum[i] / n : NaN));
+  recallKs.forEach((k, i) => {
+    recall[k] = n > 0 ? recallSum[i] / n : NaN;
+  });
+  ndcgKs.forEach((k, i) => {
+    ndcg[k] = n > 0 ? ndcgSum[i] / n : NaN;
+  });
   return { recall, ndcg, users: n };
 }

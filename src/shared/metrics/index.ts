@@ -1,5 +1,5 @@
-export { TopKSelector, topK } from './topk';
-export { recallAtK, ndcgAtK } from './ranking';
+export { TopKSelector, topK } from "./topk";
+export { recallAtK, ndcgAtK } from "./ranking";
 export {
   evaluateRanking,
   DEFAULT_RECALL_KS,
@@ -10,4 +10,4 @@ export {
   type EvalOptions,
   type EvalResult,
   type ScoreFn,
-} from './evaluate';
+} from "./evaluate";

@@ -18,8 +18,8 @@ function checkK(fn: string, k: number): void {
 
 /** Recall@K = hits among the first K ranked items / min(K, |heldOut|). */
 export function recallAtK(ranked: ArrayLike<number>, heldOut: ArrayLike<number> | ReadonlySet<number>, k: number): number {
-  checkK('recallAtK', k);
-  const set = heldOutSet('recallAtK', heldOut);
+  checkK("recallAtK", k);
+  const set = heldOutSet("recallAtK", heldOut);
   const top = Math.min(k, ranked.length);
   let hits = 0;
   for (let r = 0; r < top; r++) if (set.has(ranked[r])) hits++;
@@ -31,8 +31,8 @@ export function recallAtK(ranked: ArrayLike<number>, heldOut: ArrayLike<number> 
  * IDCG places min(K, |heldOut|) hits at ranks 1.. .
  */
 export function ndcgAtK(ranked: ArrayLike<number>, heldOut: ArrayLike<number> | ReadonlySet<number>, k: number): number {
-  checkK('ndcgAtK', k);
-  const set = heldOutSet('ndcgAtK', heldOut);
+  checkK("ndcgAtK", k);
+  const set = heldOutSet("ndcgAtK", heldOut);
   const top = Math.min(k, ranked.length);
   let dcg = 0;
   for (let r = 0; r < top; r++) if (set.has(ranked[r])) dcg += 1 / Math.log2(r + 2);

@@ -69,7 +69,7 @@ export class TopKSelector {
     let size = 0;
     for (let j = 0; j < scores.length; j++) {
       const s = scores[j];
-      if (s !== s) throw new Error(`topK: score of item ${j} is NaN`);
+      if (Number.isNaN(s)) throw new Error(`topK: score of item ${j} is NaN`);
       if (mask[j] !== 0) continue;
       if (size < k) {
         // Sift up: the root must be the worst kept item.

@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+// `npm run test:cuda-sim:mutants`: proves the simulator can fail. Each mutant is a
+// classic kernel bug applied to a copy of native/cuda; the simulator addon is rebuilt
+// from the copy and the test/cuda files that cover the kernel run against it. Every
+// mutant must make them fail; this exits 1 if one survives (or no longer applies).
+//   node scripts/cudasim_mutants.js [name-substring]
+
+const fs = require("node:fs");
+const path = require("node:path");
+const { build } = require("./build_cudasim");
+const { runSuite } = require("./test_cuda_sim");
+
+const root = path.resolve(__dirname, "..");
+
+// find: exact text in `file`; nth: which occurrence (0 = first); tests: test/cuda files.
+const MUTANTS = [
+  {
+    name: "gemm-no-sync-after-load",
+    file: "gemm.cu",
+    find: "    __syncthreads();\n",
+    nth: 0,
+    replace: "",
+    why: "dropped __syncthreads after the GEMM tile load (reads tiles before they are written)",
+    tests: ["gemm"],
+  },
+  {
+    name: "gemm-no-sync-after-compute",
+    file: "gemm.cu",
+    find: "    __syncthreads();\n",
+    nth: 1,
+    replace: "",
+    why: "dropped __syncthreads after the GEMM compute (the next tile overwrites one still in use)",
+    tests: ["gemm"],
+  },
+  {
+    name: "attention-no-syncwarp",
+    file: "attention.cu",
+    find: "    ps[warp][lane] = j <= last ? e * drop_mask(drop, (b * H + h) * Tq + i, Tk, j) : e;\n    __syncwarp();\n",
+    replace: "    ps[warp][lane] = j <= last ? e * drop_mask(drop, (b * H + h) * Tq + i, Tk, j) : e;\n",
+    why: "dropped __syncwarp after the attention forward writes ps (lanes read weights not yet written)",
+    tests: ["attention"],
+  },
+  {
+    name: "scatter-add-no-barrier",
+    file: "embedding.cu",
+    find: "      __syncthreads();\n",
+    nth: 0,
+    replace: "",
+    why: "dropped barrier in scatter-add (ballot masks read before they are written)",
+    tests: ["embedding"],
+  },
+  {
+    name: "layernorm-missing-lanes",
+    file: "layernorm.cu",
+    find: "<<<blocks, 32 * kRowsPerBlock, 0, detail::stream()>>>",
+    nth: 0,
+    replace: "<<<blocks, 32 * kRowsPerBlock - 12, 0, detail::stream()>>>",
+    why: "244-thread LayerNorm block: the last warp's full-mask shuffles name lanes that do not exist",
+    tests: ["layernorm"],
+  },
+  {
+    name: "layernorm-lane-stride",
+    file: "layernorm.cu",
+    find: "for (int64_t i = lane; i < D; i += 32) s += xr[i];",
+    replace: "for (int64_t i = lane; i < D; i += 16) s += xr[i];",
+    why: "wrong lane stride in the LayerNorm mean (elements counted twice)",
+    tests: ["layernorm"],
+  },
+  {
+    name: "attention-backward-no-causal-bound",
+    file: "attention.cu",
+    find: "const int64_t i0 = imax(0, j - (Tk - Tq));",
+    replace: "const int64_t i0 = 0;",
+    why: "removed causal bound in the attention backward (queries that cannot see key j add to dk/dv)",
+    tests: ["attention"],
+  },
+  {
+    name: "sum-per-thread-early-return",
+    file: "reduce.cu",
+    find: "  double acc = 0.0;\n",
+    nth: 0,
+    replace: "  if (blockIdx.x * int64_t(blockDim.x) + threadIdx.x >= n) return;\n  double acc = 0.0;\n",
+    why: "per-thread early return before the block reduction (exited threads at __syncthreads)",
+    tests: ["reduce"],
+  },
+  {
+    name: "gemm-no-column-bound",
+    file: "gemm.cu",
+    find: "      if (n >= N) continue;\n",
+    replace: "",
+    why: "dropped bounds check in the GEMM epilogue (writes past each row and past the buffer)",
+    tests: ["gemm"],
+  },
+  {
+    name: "add-off-by-one",
+    file: "elementwise.cu",
+    find: "  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;\n",
+    nth: 0,
+    replace: "  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i <= n;\n",
+    why: "off-by-one loop bound in add (reads and writes one element past the end)",
+    tests: ["elementwise"],
+  },
+];
+
+function apply(m, dir) {
+  const file = path.join(dir, m.file);
+  if (!fs.existsSync(file)) return `native/cuda/${m.file} no longer exists`;
+  const text = fs.readFileSync(file, "utf8");
+  let at = -1;
+  for (let k = 0; k <= (m.nth || 0); k++) {
+    at = text.indexOf(m.find, at + 1);
+    if (at < 0) return `occurrence ${m.nth || 0} of ${JSON.stringify(m.find)} not found in native/cuda/${m.file}`;
+  }
+  fs.writeFileSync(file, text.slice(0, at) + m.replace + text.slice(at + m.find.length));
+  return null;
+}
+
+async function main() {
+  const filter = process.argv[2] || "";
+  const testDir = path.join(root, "dist-test", "test", "cuda");
+  const all = fs.existsSync(testDir) ? fs.readdirSync(testDir).filter((f) => f.endsWith(".test.js")) : [];
+  const results = [];
+  const t0 = Date.now();
+  for (const m of MUTANTS.filter((x) => x.name.includes(filter))) {
+    const dir = path.join(root, "build_cudasim", "mutants", m.name);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.cpSync(path.join(root, "native", "cuda"), path.join(dir, "cuda"), { recursive: true });
+    const problem = apply(m, path.join(dir, "cuda"));
+    if (problem) {
+      results.push({ ...m, caught: false, how: `mutant does not apply: ${problem}` });
+      console.log(`NOT APPLIED ${m.name}: ${problem}`);
+      continue;
+    }
+    const files = all.filter((f) => m.tests.some((t) => f.startsWith(t))).map((f) => path.join(testDir, f));
+    if (files.length === 0) {
+      results.push({ ...m, caught: false, how: `no test file matches ${m.tests.join(", ")}` });
+      continue;
+    }
+    const addon = await build({ cudaDir: path.join(dir, "cuda"), out: path.join(dir, "cllm4rec_cudasim.node"), quiet: true });
+    const r = runSuite(addon, { files, quiet: true, timeoutMs: 300000 });
+    const caught = r.status !== 0 || r.fail > 0;
+    const firstError = (/(?:error|Error): ['"|]?-?\s*(.*)/.exec(r.output) || [undefined, ""])[1].slice(0, 160);
+    const how = r.signal ? `killed (${r.signal})` : `${r.fail} of ${r.pass + r.fail} tests failed` + (firstError ? `: ${firstError}` : "");
+    results.push({ ...m, caught, how, seconds: r.seconds });
+    console.log(`${caught ? "caught  " : "SURVIVED"} ${m.name} (${r.seconds.toFixed(1)} s): ${how}`);
+  }
+  const survived = results.filter((r) => !r.caught);
+  console.log(
+    `\ncudasim mutants: ${results.length - survived.length} of ${results.length} caught in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+  );
+  for (const r of survived) console.log(`  not caught: ${r.name}: ${r.how}`);
+  process.exit(survived.length === 0 && results.length > 0 ? 0 : 1);
+}
+
+main().catch((e) => {
+  console.error(e.message);
+  process.exit(1);
+});

@@ -1,0 +1,43 @@
+// The kernel resource report written by `npm run build:native` (scripts/kernel_resources.js):
+// every kernel of native/cuda is listed for sm_80 and sm_90, and no kernel marked hot spills.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+
+const file = path.resolve(__dirname, "..", "..", "..", "build-cuda", "kernel_resources.json");
+const skip = fs.existsSync(file) ? false : "no build-cuda/kernel_resources.json (run `npm run build:native` where nvcc is installed)";
+
+interface Kernel {
+  kernel: string;
+  target: string;
+  registers: number;
+  smem: number;
+  spillStores: number;
+  spillLoads: number;
+  hot: boolean;
+}
+
+test("kernel resources: every target listed, hot kernels do not spill", { skip }, () => {
+  const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { targets: string[]; kernels: Kernel[] };
+  assert.deepEqual(doc.targets, ["sm_80", "sm_90"]);
+  for (const t of doc.targets)
+    assert.ok(
+      doc.kernels.some((k) => k.target === t),
+      `no kernel for ${t}`,
+    );
+  const hot = doc.kernels.filter((k) => k.hot);
+  assert.ok(
+    hot.some((k) => /gemm_kernel/.test(k.kernel)),
+    "the GEMM kernels are marked hot",
+  );
+  for (const k of doc.kernels) {
+    assert.ok(k.registers > 0 && k.registers <= 255, `${k.kernel} ${k.target}: ${k.registers} registers`);
+    assert.ok(k.smem <= 48 * 1024, `${k.kernel} ${k.target}: ${k.smem} bytes of static shared memory`);
+  }
+  const spilling = hot.filter((k) => k.spillStores + k.spillLoads > 0);
+  assert.deepEqual(
+    spilling.map((k) => `${k.kernel} ${k.target}: ${k.spillStores} B spill stores, ${k.spillLoads} B spill loads`),
+    [],
+  );
+});
