@@ -101,7 +101,7 @@ void ballot_resolve(void* const* lanes, unsigned mask);
 void syncwarp_resolve(void* const* lanes, unsigned mask);
 
 // Kernel launch: `K<<<grid, block, smem, stream>>>(args)` is rewritten by the build
-// step (scripts/build-cudasim.js) into launch("K", K, cfg(grid, block, smem, stream), args).
+// step (scripts/build_cudasim.js) into launch("K", K, cfg(grid, block, smem, stream), args).
 struct LaunchCfg {
   dim3 grid, block;
   size_t smem;
