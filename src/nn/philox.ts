@@ -2,6 +2,7 @@
 // element are a pure function of (key, counter), so a dropout mask depends only on (seed,
 // site, step, element index) — nothing to store, replay on --resume, or keep in sync between
 // devices. This is the reference the dropout masks use (and a native twin must match).
+import type { DropoutStream } from "../engine";
 
 /** High 32 bits of the 64-bit product of two uint32 values. */
 function mulhi(a: number, b: number): number {
@@ -36,13 +37,6 @@ export function philox4x32(c0: number, c1: number, c2: number, c3: number, k0: n
 
 /** Fixed second key word: separates dropout streams from any other use of the seed. */
 export const DROPOUT_KEY1 = 0x6c6c6d34;
-
-/** Where in the counter space a mask lives: the run's seed, the call site, the optimizer step. */
-export interface DropoutStream {
-  seed: number;
-  site: number;
-  step: number;
-}
 
 /**
  * Keep-mask scaled for inverted dropout: element i is 1/(1-p) when the top 24 bits of word
