@@ -101,7 +101,8 @@ export function sync(): void {
 
 // ---- data ----------------------------------------------------------------------------------
 
-function lcg(seed: number): () => number {
+/** The seeded LCG every bench draws its inputs from. */
+export function lcg(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;

@@ -7,20 +7,13 @@ import { Adam } from "../src/nn/adam";
 import { tinyGpt2Weights, TINY_GPT2_DEFAULTS } from "../src/io/tiny_gpt2";
 import { Cllm4RecModel, type Side } from "../src/cllm4rec/model/model";
 import type { PromptMainBatch } from "../src/cllm4rec/model/batch_layout";
+import { lcg } from "./common";
 
 const [I, J, STEPS] = process.argv.slice(2).map(Number);
 const BATCH = 20,
   PROMPT = 8,
   MAIN = 30,
   REC_TARGETS = 10;
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
 
 function docBatch(side: Side, N: number, rnd: () => number): PromptMainBatch {
   const promptIds = new Int32Array(BATCH * PROMPT),

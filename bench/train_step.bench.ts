@@ -7,7 +7,7 @@ import { Adam } from "../src/nn/adam";
 import { tinyGpt2Weights, TINY_GPT2_DEFAULTS } from "../src/io/tiny_gpt2";
 import { Cllm4RecModel, type PromptBatch, type Side } from "../src/cllm4rec/model/model";
 import type { PromptMainBatch } from "../src/cllm4rec/model/batch_layout";
-import { type Ctx, type SuiteResult, type Row, time, sync, row } from "./common";
+import { type Ctx, type SuiteResult, type Row, time, sync, row, lcg } from "./common";
 
 const BATCH = 20,
   PROMPT = 8,
@@ -15,14 +15,6 @@ const BATCH = 20,
 const USERS = 1000,
   ITEMS = 500;
 const LAMBDA = 1;
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
 
 /** A right-padded prompt+main batch: prompt 6..8 tokens, main 24..30 tokens. */
 function docBatch(side: Side, N: number, rnd: () => number): PromptMainBatch {

@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { EaseRecommender, PopularityRecommender, runCompare, type Split } from "../../src/baselines";
+import { lcg } from "../helpers";
 
 const repoRoot = path.resolve(__dirname, "..", "..", "..");
 const dataDir = process.env.CLLM4REC_SHARED_DATA ?? path.resolve(repoRoot, "..", "shared", "data");
@@ -21,11 +22,7 @@ function ml100kSplit(file: string, seed: number): Split {
   const users = [...byUser.keys()].filter((u) => byUser.get(u)!.length >= 5).sort((a, b) => a - b);
   const itemIds = [...new Set(users.flatMap((u) => byUser.get(u)!))].sort((a, b) => a - b);
   const itemIndex = new Map(itemIds.map((id, j) => [id, j]));
-  let s = seed >>> 0;
-  const rnd = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
+  const rnd = lcg(seed);
   const split: Split = { numUsers: users.length, numItems: itemIds.length, train: [], val: [], test: [] };
   for (const u of users) {
     const items = byUser

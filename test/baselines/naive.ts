@@ -19,13 +19,7 @@ export function gaussJordanInverse(m: number[][]): number[][] {
   return a.map((row) => row.slice(n));
 }
 
-export function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+export { lcg } from "../helpers";
 
 /** Random symmetric positive-definite matrix: M M^T + n I. */
 export function randomSpd(n: number, rnd: () => number): number[][] {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { loadDataset } from "../../src/cllm4rec/data";
 import { evaluateRanking } from "../../src/shared/metrics";
 import { PopularityRecommender, type Recommender, type Split } from "../../src/baselines";
-import { naiveRecall } from "./naive";
+import { lcg, naiveRecall } from "./naive";
 
 export async function syntheticSplit(): Promise<Split> {
   return loadDataset({ kind: "synthetic", numUsers: 300, numItems: 150, seed: 1 });
@@ -47,11 +47,7 @@ export async function checkExclusionByEvaluator(rec: Recommender, split: Split):
 
 /** A small random split for determinism checks. */
 export function tinySplit(seed: number): Split {
-  let s = seed >>> 0;
-  const rnd = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
+  const rnd = lcg(seed);
   const U = 30,
     J = 20;
   const train: number[][] = [],

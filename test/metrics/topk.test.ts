@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { TopKSelector, topK } from "../../src/shared/metrics";
+import { lcg } from "../helpers";
 
 // Naive reference: full sort of eligible items by (score desc, index asc).
 function naiveTopK(scores: number[], k: number, exclude: number[] = []): number[] {
@@ -8,14 +9,6 @@ function naiveTopK(scores: number[], k: number, exclude: number[] = []): number[
   const idx = scores.map((_, j) => j).filter((j) => !ex.has(j));
   idx.sort((a, b) => scores[b] - scores[a] || a - b);
   return idx.slice(0, k);
-}
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
 }
 
 test("topK: highest scores first, ties broken by lower item index", () => {
