@@ -16,6 +16,7 @@ interface Kernel {
   spillStores: number;
   spillLoads: number;
   hot: boolean;
+  ptxInstructions: Record<string, number>;
 }
 
 test("kernel resources: every target listed, hot kernels do not spill", { skip }, () => {
@@ -40,4 +41,22 @@ test("kernel resources: every target listed, hot kernels do not spill", { skip }
     spilling.map((k) => `${k.kernel} ${k.target}: ${k.spillStores} B spill stores, ${k.spillLoads} B spill loads`),
     [],
   );
+});
+
+test("kernel resources: the v3 GEMM runs on tensor cores (mma.sync, cp.async; ldmatrix on k-contiguous tiles)", { skip }, () => {
+  const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { kernels: Kernel[] };
+  const v3 = doc.kernels.filter((k) => /gemm_kernel_tf32</.test(k.kernel));
+  assert.equal(v3.length, 16, "4 transposes x split/no-split x 2 targets");
+  for (const k of v3) {
+    const ins = k.ptxInstructions;
+    assert.ok(k.hot, `${k.kernel} is hot`);
+    assert.ok((ins["mma.sync"] ?? 0) >= 32, `${k.kernel} ${k.target}: mma.sync ${ins["mma.sync"]}`); // 2 k-steps x 16 fragments
+    assert.ok((ins["cp.async"] ?? 0) > 0, `${k.kernel} ${k.target}: no cp.async`);
+    // A [M,K] (not transA) or B [N,K] (transB) tiles are k-contiguous: fed by ldmatrix
+    const [tA, tB] = /gemm_kernel_tf32<(true|false), (true|false)/
+      .exec(k.kernel)!
+      .slice(1)
+      .map((x) => x === "true");
+    if (!tA || tB) assert.ok((ins.ldmatrix ?? 0) > 0, `${k.kernel} ${k.target}: no ldmatrix`);
+  }
 });

@@ -1,6 +1,6 @@
 // Times every GEMM version with CUDA events at the GPT-2 small layer shapes and the skinny
 // head shapes, after flushing L2, and prints TFLOP/s, GB/s and the fraction of the device's
-// spec peak. Run by check:device on a GPU:  node dist-test/bench/cuda/gemm/time.js [--smoke]
+// spec peaks (FP32 SIMT for v1/v2, TF32 tensor cores for v3, BF16 for the BF16 target). Run by check:device on a GPU:  node dist-test/bench/cuda/gemm/time.js [--smoke]
 // (--smoke: tiny shapes, to check the harness itself, e.g. on the simulator).
 import { native } from "../../../src/engine/native";
 import type { NativeBuffer } from "../../../src/engine/native";
@@ -39,6 +39,7 @@ export interface GemmTiming {
   tflops: number;
   gbs: number;
   fracFp32?: number;
+  fracTf32?: number;
   fracBf16?: number;
   fracHbm?: number;
 }
@@ -83,7 +84,14 @@ export function timeGemms(shapes: GemmShape[], reps: number): { device: string; 
             ms,
             tflops,
             gbs,
-            ...(peak ? { fracFp32: tflops / peak.fp32Tflops, fracBf16: tflops / peak.bf16Tflops, fracHbm: gbs / (peak.hbmTBs * 1e3) } : {}),
+            ...(peak
+              ? {
+                  fracFp32: tflops / peak.fp32Tflops,
+                  fracTf32: tflops / peak.tf32Tflops,
+                  fracBf16: tflops / peak.bf16Tflops,
+                  fracHbm: gbs / (peak.hbmTBs * 1e3),
+                }
+              : {}),
           });
         }
       } finally {
@@ -109,11 +117,11 @@ if (require.main === module) {
   console.log(
     `gemm versions on ${r.device} (peak table row: ${r.peak ?? "none: fractions omitted"}); median of CUDA-event times after an L2 flush`,
   );
-  console.log("version  shape                               splits      ms   TFLOP/s  %FP32  %BF16     GB/s  %HBM");
+  console.log("version  shape                               splits      ms   TFLOP/s  %FP32  %TF32  %BF16     GB/s  %HBM");
   for (const x of r.rows)
     console.log(
       `v${x.version}       ${x.shape.padEnd(36)}${String(x.splits).padStart(6)}${x.ms.toFixed(3).padStart(8)}${x.tflops.toFixed(2).padStart(10)}` +
-        `${pct(x.fracFp32).padStart(7)}${pct(x.fracBf16).padStart(7)}${x.gbs.toFixed(0).padStart(9)}${pct(x.fracHbm).padStart(6)}`,
+        `${pct(x.fracFp32).padStart(7)}${pct(x.fracTf32).padStart(7)}${pct(x.fracBf16).padStart(7)}${x.gbs.toFixed(0).padStart(9)}${pct(x.fracHbm).padStart(6)}`,
     );
   console.log(JSON.stringify({ bench: "gemm_versions", simulator: native().cudaSimulator === true, ...r }));
 }
