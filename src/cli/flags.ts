@@ -45,7 +45,16 @@ export const FLAGS: FlagDef[] = [
     name: "model",
     kind: "string",
     group: "model",
-    help: "a Hugging Face GPT-2 folder (config.json, model.safetensors[, vocab.json, merges.txt]); default: the tiny built-in backbone",
+    help: "a Hugging Face GPT-2 folder (config.json, model.safetensors[, vocab.json, merges.txt]); default: see --backbone",
+  },
+  {
+    name: "backbone",
+    kind: "string",
+    group: "model",
+    choices: ["pretrained", "random"],
+    help:
+      "without --model: pretrained (default; a 2-layer d=128 GPT-2 pretrained once on the data's training text, about a minute, cached) " +
+      "or random (the tiny random backbone of earlier versions)",
   },
   {
     name: "device",

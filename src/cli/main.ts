@@ -27,6 +27,7 @@ import { serveCommand } from "../serve/command";
 import { enableProfile, profileReport, formatProfile } from "../engine/profile";
 import * as fs from "node:fs";
 import { pretrainCommand } from "./pretrain";
+import type { DefaultBackbone } from "../cllm4rec/pretrain/default_backbone";
 import { writeTrainingCurves } from "../cllm4rec/report/curves";
 
 function dataSpec(f: ParsedArgs["flags"]): DataSpec {
@@ -94,6 +95,7 @@ const DATA_FLAGS = [
   "synthetic-items",
   "strict",
   "model",
+  "backbone",
 ];
 
 /** Files of the run folder that export must never overwrite. */
@@ -147,6 +149,7 @@ export async function main(argv: string[]): Promise<void> {
           ...(f.strict ? { strict: true } : {}),
         },
         ...(f.model ? { modelDir: path.resolve(String(f.model)) } : {}),
+        ...(f.backbone ? { backbone: f.backbone as DefaultBackbone } : {}),
         config: trainConfig(f, data.kind === "synthetic"),
       };
       const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);

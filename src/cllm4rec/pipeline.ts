@@ -9,6 +9,7 @@ import type { Device } from "../engine";
 import { Gpt2 } from "../nn/gpt2";
 import { loadGpt2Folder } from "../io/gpt2_folder";
 import { ensureTinyModel, randomGpt2Weights } from "../io/tiny_gpt2";
+import { type DefaultBackbone, DEFAULT_BACKBONES, ensureDefaultBackbone } from "./pretrain/default_backbone";
 import { RecTokenizer } from "../io/tokenizer";
 import { writeSafetensors } from "../io/safetensors";
 import { loadDataset, Rng, type Dataset, type DataSpec, type LoadOptions } from "./data";
@@ -31,8 +32,10 @@ import { type DataFingerprint, fingerprint, fingerprintChanges, parseFingerprint
 export interface RunSpec {
   data: DataSpec;
   dataOptions: Omit<LoadOptions, "log" | "cardFile" | "cacheDir">;
-  /** a Hugging Face GPT-2 folder; undefined = the tiny default backbone */
+  /** a Hugging Face GPT-2 folder; undefined = the default backbone named by `backbone` */
   modelDir?: string;
+  /** without modelDir: "pretrained" (default: a small GPT-2 pretrained once on the run's training text) or "random" (the tiny random one) */
+  backbone?: DefaultBackbone;
   config: TrainConfig;
 }
 
@@ -70,9 +73,11 @@ export async function openRun(spec: RunSpec, o: OpenOptions = {}): Promise<RunCo
     log,
   });
   log(`dataset ready in ${fmtSecs((Date.now() - t0) / 1000)}`);
-  const modelDir = spec.modelDir ?? ensureTinyModel(path.join(cacheDir(), "models"));
-  const folder = loadGpt2Folder(modelDir);
   const device = defaultDevice(o.device ?? "auto", log);
+  const models = path.join(cacheDir(), "models");
+  const kind = spec.modelDir ? undefined : (spec.backbone ?? "pretrained");
+  const modelDir = spec.modelDir ?? (kind === "random" ? ensureTinyModel(models) : ensureDefaultBackbone(dataset, models, device, log));
+  const folder = loadGpt2Folder(modelDir);
   // LLM-Scratch / LLM-FtAll train the backbone too; every other run keeps it frozen
   const p = resolvePlan(spec.config);
   const weights = p.backboneRandomInit ? randomGpt2Weights(folder.config, spec.config.seed) : folder.weights;
@@ -80,7 +85,7 @@ export async function openRun(spec: RunSpec, o: OpenOptions = {}): Promise<RunCo
   if (backbone.dtypeNote) log(`--dtype bf16: ${backbone.dtypeNote}`);
   const c = folder.config;
   log(
-    `backbone ${spec.modelDir ? modelDir : "tiny default (" + modelDir + ")"}: ${c.nLayer} layers, d=${c.nEmbd}, ${c.nHead} heads, ` +
+    `backbone ${kind ? `${kind === "random" ? "tiny random" : "pretrained"} default (${modelDir})` : modelDir}: ${c.nLayer} layers, d=${c.nEmbd}, ${c.nHead} heads, ` +
       `vocab ${c.vocabSize} (+${dataset.numUsers} users, +${dataset.numItems} items), tokenizer ${folder.tokenizerSource}, device ${device}, ${backbone.weightDtype} weights` +
       (device === "cpu" ? `, ${native().numThreads()} threads` : ""),
   );
@@ -174,7 +179,10 @@ export function readRunFile(outDir: string): RunFile {
   data.string("kind", DATA_KINDS);
   f.object("dataOptions");
   if (f.has("modelDir")) f.string("modelDir");
+  if (f.has("backbone")) f.string("backbone", DEFAULT_BACKBONES);
   const spec = f.value as RunFile;
+  // runs saved before the pretrained default existed used the tiny random backbone
+  if (spec.modelDir === undefined && spec.backbone === undefined) spec.backbone = "random";
   // runs saved before the protocol fields existed get what they did then
   spec.config = withLegacyProtocol(f.object("config").value as TrainConfig);
   const c = new Fields(file, spec.config, "config");
@@ -230,6 +238,8 @@ export interface TrainRunOptions extends OpenOptions {
 /** Trains (or resumes) a run into outDir and writes the report. */
 export async function trainRun(spec: RunSpec, outDir: string, o: TrainRunOptions = {}): Promise<TrainReport> {
   const log = o.log ?? ((s: string) => console.log(s));
+  // run.json names the default backbone it used, so a later default cannot change a saved run
+  if (!spec.modelDir) spec = { ...spec, backbone: spec.backbone ?? "pretrained" };
   const start = Date.now();
   if (fs.existsSync(outDir) && !fs.statSync(outDir).isDirectory()) throw new Error(`--out ${outDir} is a file, not a folder`);
   const createdDir = !fs.existsSync(outDir);
@@ -310,7 +320,13 @@ export async function trainRun(spec: RunSpec, outDir: string, o: TrainRunOptions
 function resumeSpec(saved: RunFile, given: RunSpec, o: TrainRunOptions, log: (s: string) => void): RunSpec {
   const { fingerprint: _fp, ...savedSpec } = saved;
   if (o.resumeDataGiven) {
-    const pick = (s: RunSpec) => JSON.stringify({ data: s.data, dataOptions: s.dataOptions, modelDir: s.modelDir });
+    const pick = (s: RunSpec) =>
+      JSON.stringify({
+        data: s.data,
+        dataOptions: s.dataOptions,
+        modelDir: s.modelDir,
+        backbone: s.modelDir ? undefined : (s.backbone ?? "pretrained"),
+      });
     if (pick(savedSpec) !== pick(given))
       throw new Error(
         `--resume continues the run as saved in run.json; data and model flags cannot change ` +

@@ -13,8 +13,10 @@ export interface TrainOptions {
   data?: DataSpec;
   /** preprocessing: positiveThreshold, userCore, itemCore, seed, strict */
   dataOptions?: RunSpec["dataOptions"];
-  /** a Hugging Face GPT-2 folder; default: the tiny built-in backbone */
+  /** a Hugging Face GPT-2 folder; default: the one `backbone` names */
   model?: string;
+  /** without `model`: "pretrained" (default: a small GPT-2 pretrained once on the data's training text, cached) or "random" (tiny, random) */
+  backbone?: "pretrained" | "random";
   /** "quick" (default for synthetic data) or "paper" (SPEC.md; default otherwise) */
   preset?: "quick" | "paper";
   /** hyper-parameters over the preset */
@@ -45,6 +47,7 @@ export async function train(o: TrainOptions): Promise<Run> {
     data,
     dataOptions: (o.dataOptions ?? {}) as Omit<LoadOptions, "log" | "cardFile" | "cacheDir">,
     ...(o.model ? { modelDir: path.resolve(o.model) } : {}),
+    ...(o.backbone ? { backbone: o.backbone } : {}),
     config: resolveConfig(o.preset ?? (data.kind === "synthetic" ? "quick" : "paper"), o.config),
   };
   const out = path.resolve(o.out);

@@ -9,6 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { createTinyGpt2Folder, randomGpt2Weights } from "../../src/io/tiny_gpt2";
 import { loadGpt2Folder } from "../../src/io/gpt2_folder";
+import { readSafetensors } from "../../src/io/safetensors";
+import { Tensor } from "../../src/engine";
 import { openRun, trainRun, loadRun, type RunSpec } from "../../src/cllm4rec/pipeline";
 import { Trainer } from "../../src/cllm4rec/train/trainer";
 import { datasetCorpora } from "../../src/cllm4rec/train/corpora";
@@ -94,4 +96,37 @@ test("llm-ftall resume after an interruption equals the uninterrupted run (backb
   pa.forEach((t, i) => {
     assert.deepEqual(pb[i].toFloat32(), t.toFloat32(), `parameter ${i} (${t.name || "table"}) differs`);
   });
+});
+
+test("llm-ftall finetuning starts from the backbone of the best L-side epoch, checkpointed with its tables", async () => {
+  const s = spec({ ablation: "llm-ftall", alternatingEpochs: 2 });
+  const ctx = await openRun(s, { log: quiet });
+  const corpora = datasetCorpora(ctx.dataset, ctx.tokenizer, { batchSize: 20, maxTokens: 128, lengthAware: true });
+  const dir = path.join(tmp, "ft-best");
+  const t = new Trainer({
+    model: ctx.model,
+    corpora,
+    split: ctx.dataset,
+    config: s.config,
+    outDir: dir,
+    log: quiet,
+    backboneRef: modelDir,
+  });
+  const r = await t.run({ untilEpoch: 3 }); // content 1, alternating 1-2: finetuning is next
+  const e = r.best.collabEpoch;
+  assert.ok(e >= 2, `best L-side epoch ${e}`);
+  const named = ctx.backbone.namedParameters();
+  const trained = named.map(([, w]) => w.toFloat32());
+  // the part of the best L-side epoch holds that epoch's backbone beside the tables
+  const part = readSafetensors(path.join(dir, "checkpoint", `best-collab-e${String(e).padStart(4, "0")}.safetensors`));
+  for (const [i, [n]] of named.entries()) {
+    assert.ok(part.tensors.has(`backbone.${n}`), `backbone.${n} missing`);
+    if (e === 3) assert.deepEqual(part.tensors.get(`backbone.${n}`)!.data, trained[i], `backbone.${n}`);
+  }
+  const saved = named.map(([n]) => part.tensors.get(`backbone.${n}`)!.data as Float32Array);
+  // whatever the backbone holds when finetuning starts, it comes back from that part
+  for (const [, w] of named) w.copyFrom(Tensor.zeros([...w.shape], { device: w.device }));
+  (t as unknown as { enterFinetune(): void }).enterFinetune();
+  for (const [i, [n, w]] of named.entries()) assert.deepEqual(w.toFloat32(), saved[i], `${n} was not restored`);
+  assert.deepEqual(ctx.model.collab.item.toFloat32(), part.tensors.get("item")!.data);
 });

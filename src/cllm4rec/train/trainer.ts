@@ -77,7 +77,7 @@ export class Trainer {
   private readonly store: CheckpointStore | null;
   /** the files of the last commit; parts not rewritten in an epoch carry over */
   private files: Partial<Record<PartName, StoredFile>> = {};
-  private bestCollab: Float32Array[] | null = null; // [user, item] of the best L-side epoch
+  private bestCollab: Float32Array[] | null = null; // [user, item, trainable backbone...] of the best L-side epoch
   private bestContent: Float32Array[] | null = null;
   private bestRec: Float32Array[] | null = null; // all four tables at the best validation epoch
 
@@ -112,6 +112,19 @@ export class Trainer {
   /** The backbone's weights when it trains (llm-scratch, llm-ftall), else none. */
   private backboneParams(): readonly [string, Tensor][] {
     return this.m.backbone.trainable ? this.m.backbone.namedParameters() : [];
+  }
+
+  /** The collaborative tables and the trainable backbone (none when frozen): the best L-side snapshot. */
+  private collabSide(): Tensor[] {
+    return this.optParams([this.m.collab.user, this.m.collab.item]);
+  }
+
+  /** The best-collab part's names and shapes: user, item, then backbone.<name> when it trains. */
+  private collabSideShapes(): Record<string, number[]> {
+    const { I, J, d } = this.m;
+    const out: Record<string, number[]> = { user: [I, d], item: [J, d] };
+    for (const [n, t] of this.backboneParams()) out[`backbone.${n}`] = [...t.shape];
+    return out;
   }
 
   /** A side's tables plus the trainable backbone: what each optimizer updates. */
@@ -230,7 +243,9 @@ export class Trainer {
 
   private enterFinetune(): void {
     // start from the best pretrained embeddings of each side (SPEC.md §5-§6)
-    if (this.bestCollab) this.restore([this.m.collab.user, this.m.collab.item], this.bestCollab);
+    // a trained backbone (llm-scratch, llm-ftall) comes back from the same epoch as the collaborative
+    // tables: finetuning's RecLLM runs them through it, and they were trained together
+    if (this.bestCollab) this.restore(this.collabSide(), this.bestCollab);
     if (this.bestContent) this.restore([this.m.content.user, this.m.content.item], this.bestContent);
   }
 
@@ -297,7 +312,7 @@ export class Trainer {
       if (rec.collabLoss !== undefined && rec.collabLoss < best.collabLoss) {
         best.collabLoss = rec.collabLoss;
         best.collabEpoch = global;
-        this.bestCollab = this.snapshot([this.m.collab.user, this.m.collab.item]);
+        this.bestCollab = this.snapshot(this.collabSide());
       }
       if (rec.contentLoss !== undefined && rec.contentLoss < best.contentLoss) {
         best.contentLoss = rec.contentLoss;
@@ -354,8 +369,11 @@ export class Trainer {
       });
     files.optimizer = this.store.writePart("optimizer", epoch, optParts, { format: "cllm4rec-adam-v1" });
     const pair = (t: Float32Array[]) => ({ user: { shape: [I, d], data: t[0] }, item: { shape: [J, d], data: t[1] } });
-    if (this.bestCollab && this.state.best.collabEpoch === epoch)
-      files["best-collab"] = this.store.writePart("best-collab", epoch, pair(this.bestCollab), this.meta());
+    if (this.bestCollab && this.state.best.collabEpoch === epoch) {
+      const cs = this.collabSideShapes();
+      const part = Object.fromEntries(Object.keys(cs).map((n, i) => [n, { shape: cs[n], data: this.bestCollab![i] }]));
+      files["best-collab"] = this.store.writePart("best-collab", epoch, part, this.meta());
+    }
     if (this.bestContent && this.state.best.contentEpoch === epoch)
       files["best-content"] = this.store.writePart("best-content", epoch, pair(this.bestContent), this.meta());
     if (this.bestRec && this.state.best.valEpoch === epoch)
@@ -413,7 +431,11 @@ export class Trainer {
       const r = this.store!.loadPart(need(part, why), { user: [I, d], item: [J, d] }).data;
       return [r.user, r.item];
     };
-    if (st.best.collabEpoch > 0) this.bestCollab = pair("best-collab", `best.collabEpoch is ${st.best.collabEpoch}`);
+    if (st.best.collabEpoch > 0) {
+      const cs = this.collabSideShapes();
+      const r = this.store.loadPart(need("best-collab", `best.collabEpoch is ${st.best.collabEpoch}`), cs).data;
+      this.bestCollab = Object.keys(cs).map((n) => r[n]);
+    }
     if (st.best.contentEpoch > 0) this.bestContent = pair("best-content", `best.contentEpoch is ${st.best.contentEpoch}`);
     if (st.best.valEpoch > 0) {
       const r = this.store.loadPart(need("best", `best.valEpoch is ${st.best.valEpoch}`), shapes).data;
