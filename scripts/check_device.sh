@@ -95,6 +95,13 @@ if [ -f dist-test/bench/cuda/gemm/time.js ]; then
   record gemm-versions $? $(($(date +%s) - t0))
 fi
 
+# 7. Every attention version timed with CUDA events, forward and forward + backward (bench/cuda/attention).
+if [ -f dist-test/bench/cuda/attention/time.js ]; then
+  t0=$(date +%s)
+  timeout "$(cap 60)" node dist-test/bench/cuda/attention/time.js >> "$OUT/bench.log" 2>&1
+  record attention-versions $? $(($(date +%s) - t0))
+fi
+
 # Counts from the TAP footer: skipped tests mean no GPU answered (or CUDA was not built).
 count() { sed -n "s/^# $1 \([0-9]*\)$/\1/p" "$OUT/cuda-tests.tap" 2>/dev/null | tail -1; }
 PASS=$(count pass); FAIL=$(count fail); SKIP=$(count skipped)

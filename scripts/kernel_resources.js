@@ -15,7 +15,13 @@ const root = path.resolve(__dirname, "..");
 const ARCHS = ["80", "90"];
 // Kernels on the training step's critical path: a spill there is a performance bug,
 // so test/native/kernel_resources.test.ts fails when one of them spills.
-const HOT = [/gemm_kernel/, /attention_(forward|backward)/, /layernorm_(forward|backward)/, /cross_entropy|softmax_xent/];
+const HOT = [
+  /gemm_kernel/,
+  /attention_(forward|backward)/,
+  /flash_(forward|backward)/,
+  /layernorm_(forward|backward)/,
+  /cross_entropy|softmax_xent/,
+];
 const INSTRUCTIONS = {
   "mma.sync": /\bmma\.sync\b/g,
   wmma: /\bwmma\./g,

@@ -129,6 +129,11 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   });
   GPU_QUERY("gemmVersion", gemm_version, "");
   GPU_QUERY("gemmSplits", gemm_splits, "M N K batch");
+  // the attention benchmark's hooks (bench/cuda/attention): the version cuda::attention_* runs
+  GPU_QUERY("setAttentionVersion", set_attention_version, "version>=1", "",
+            [](Call& c) { c.require(c.i("version") <= 1000, "version must be <= 1000"); });
+  GPU_QUERY("attentionVersion", attention_version, "");
+  GPU_QUERY("attentionKernelVersion", attention_kernel_version, "Dh>=1");
   GPU_QUERY("cudaTimerStart", timer_start, "");
   GPU_QUERY("cudaTimerStopMs", timer_stop_ms, "");
   return exports;

@@ -4,6 +4,9 @@
 // T x T matrix is stored. The forward keeps an online (rescaled) softmax and saves the
 // log-sum-exp; the backward recomputes probabilities from it. dk/dv are accumulated
 // per key by a second kernel, so the backward is deterministic and needs no atomics.
+#include <atomic>
+
+#include "attention_flash.cuh"
 #include "common.cuh"
 #include "philox.h"
 
@@ -249,7 +252,84 @@ void check_shape(const char* op, int64_t B, int64_t H, int64_t Tq, int64_t Tk, i
                              " > Tk=" + std::to_string(Tk));
 }
 
+std::atomic<int> g_version{2};  // the graduated version; set_attention_version picks another
+
+// Opts a kernel into `bytes` of dynamic shared memory once (above the default 48 KiB).
+template <class Kernel>
+void allow_smem(Kernel kernel, int bytes, const char* op) {
+  detail::check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes), op);
+}
+
+flash::Shape flash_shape(const float* q, int64_t ldq, const float* k, const float* v, int64_t ldk,
+                         int64_t H, int64_t Tq, int64_t Tk, float scale) {
+  auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  return flash::Shape{H, Tq, Tk, ldq, ldk, scale, aligned(q) && ldq % 4 == 0,
+                      aligned(k) && aligned(v) && ldk % 4 == 0};
+}
+
+template <int Dh, int Bc>
+void flash_forward_launch(const float* q, const float* k, const float* v, const int32_t* keyMask,
+                          float* out, float* lse, int64_t B, const flash::Shape& s,
+                          const philox::Dropout& drop) {
+  constexpr int smem = 4 * Bc * flash::row_floats<Dh>() * int(sizeof(float));
+  static const bool opted = (allow_smem(flash::flash_forward_kernel<Dh, Bc>, smem, "attention_forward"), true);
+  (void)opted;
+  const dim3 grid(static_cast<unsigned>((s.Tq + flash::kTile - 1) / flash::kTile),
+                  static_cast<unsigned>(s.H), static_cast<unsigned>(B));
+  flash::flash_forward_kernel<Dh, Bc><<<grid, flash::kThreads, smem, detail::stream()>>>(
+      q, k, v, keyMask, out, lse, s, drop);
+  check_last("attention_forward");
+}
+
+void flash_forward(const float* q, int64_t ldq, const float* k, const float* v, int64_t ldk,
+                   const int32_t* keyMask, float* out, float* lse, int64_t B, int64_t H, int64_t Tq,
+                   int64_t Tk, int64_t Dh, float scale, const philox::Dropout& drop) {
+  const flash::Shape s = flash_shape(q, ldq, k, v, ldk, H, Tq, Tk, scale);
+  if (Dh == 64)
+    flash_forward_launch<64, 64>(q, k, v, keyMask, out, lse, B, s, drop);
+  else
+    flash_forward_launch<128, 32>(q, k, v, keyMask, out, lse, B, s, drop);
+}
+
+template <int Dh, int Bc, int Br>
+void flash_backward_launch(const float* dout, const float* q, const float* k, const float* v,
+                           const int32_t* keyMask, const float* out, const float* lse, float* dq,
+                           float* dk, float* dv, int64_t B, const flash::Shape& s,
+                           const philox::Dropout& drop) {
+  constexpr int LD = flash::row_floats<Dh>(), kF = int(sizeof(float));
+  constexpr int smemQ = 4 * Bc * LD * kF, smemK = (2 * flash::kTile + 4 * Br) * LD * kF;
+  static const bool opted = (allow_smem(flash::flash_backward_dq_kernel<Dh, Bc>, smemQ, "attention_backward"),
+                             allow_smem(flash::flash_backward_dkv_kernel<Dh, Br>, smemK, "attention_backward"), true);
+  (void)opted;
+  const int64_t rows = B * s.H * s.Tq;
+  detail::Scratch rowDots(sizeof(float) * rows);
+  flash::flash_row_dot_kernel<Dh><<<static_cast<unsigned>((rows + flash::kWarps - 1) / flash::kWarps),
+                                    flash::kThreads, 0, detail::stream()>>>(dout, out, lse, rowDots.as<float>(),
+                                                                            rows, s.H, s.Tq);
+  check_last("attention_backward");
+  const auto tiles = [](int64_t n) { return static_cast<unsigned>((n + flash::kTile - 1) / flash::kTile); };
+  const dim3 gridQ(tiles(s.Tq), static_cast<unsigned>(s.H), static_cast<unsigned>(B));
+  flash::flash_backward_dq_kernel<Dh, Bc><<<gridQ, flash::kThreads, smemQ, detail::stream()>>>(
+      dout, q, k, v, keyMask, lse, rowDots.as<float>(), dq, s, drop);
+  check_last("attention_backward");
+  const dim3 gridK(tiles(s.Tk), static_cast<unsigned>(s.H), static_cast<unsigned>(B));
+  flash::flash_backward_dkv_kernel<Dh, Br><<<gridK, flash::kThreads, smemK, detail::stream()>>>(
+      dout, q, k, v, keyMask, lse, rowDots.as<float>(), dk, dv, s, drop);
+  check_last("attention_backward");
+}
+
 }  // namespace
+
+void set_attention_version(int v) {
+  if (v != 1 && v != 2)
+    throw std::runtime_error("cuda::set_attention_version: version " + std::to_string(v) +
+                             " does not exist (1 = warp per query, 2 = flash on tensor cores)");
+  g_version = v;
+}
+
+int attention_version() { return g_version; }
+
+int attention_kernel_version(int64_t Dh) { return g_version >= 2 && (Dh == 64 || Dh == 128) ? 2 : 1; }
 
 void attention_forward(const float* q, int64_t ldq, const float* k, const float* v, int64_t ldk,
                        const int32_t* keyMask, float* out, float* lse, int64_t B, int64_t H,
@@ -258,6 +338,11 @@ void attention_forward(const float* q, int64_t ldq, const float* k, const float*
   if (B <= 0 || H <= 0 || Tq <= 0 || Dh <= 0) return;
   check_shape("attention_forward", B, H, Tq, Tk, Dh);
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
+  if (attention_kernel_version(Dh) == 2) {
+    flash_forward(q, ldq, k, v, ldk, keyMask, out, lse, B, H, Tq, Tk, Dh, scale,
+                  philox::make_dropout(seed, site, step, threshold, dropScale));
+    return;
+  }
   const dim3 grid(static_cast<unsigned>((Tq + kWarps - 1) / kWarps), static_cast<unsigned>(H),
                   static_cast<unsigned>(B));
   attention_forward_kernel<<<grid, kWarps * 32, 0, detail::stream()>>>(
@@ -275,6 +360,16 @@ void attention_backward(const float* dout, const float* q, int64_t ldq, const fl
   if (B <= 0 || H <= 0 || Tq <= 0 || Dh <= 0) return;
   check_shape("attention_backward", B, H, Tq, Tk, Dh);
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
+  if (attention_kernel_version(Dh) == 2) {
+    // dout rows are [B*Tq, H*Dh] contiguous: 16-byte copies when q's rows allow them too
+    flash::Shape s = flash_shape(q, ldq, k, v, ldk, H, Tq, Tk, scale);
+    s.vecQ = s.vecQ && reinterpret_cast<uintptr_t>(dout) % 16 == 0;
+    if (Dh == 64)
+      flash_backward_launch<64, 64, 32>(dout, q, k, v, keyMask, out, lse, dq, dk, dv, B, s, drop);
+    else
+      flash_backward_launch<128, 32, 16>(dout, q, k, v, keyMask, out, lse, dq, dk, dv, B, s, drop);
+    return;
+  }
   detail::Scratch rowDots(sizeof(float) * B * H * Tq);
   const dim3 gridQ(static_cast<unsigned>((Tq + kWarps - 1) / kWarps), static_cast<unsigned>(H),
                    static_cast<unsigned>(B));

@@ -89,7 +89,9 @@
      Dropout on the probabilities (HF GPT-2 attn_pdrop) before they weight v: P_bhij  \
      times the mask of element ((b*H + h)*Tq + i)*Tk + j of the stream (seed, site,   \
      step) (philox.h); threshold 0 with scale 1 is no dropout (results as without).   \
-     lse stays that of the undropped softmax. */                                      \
+     lse stays that of the undropped softmax. CUDA v2 (flash, Dh 64 and 128) uses     \
+     BF16 operands; a NaN/Inf value row of a key past the causal bound but in the     \
+     same 64-key tile reaches that query as 0*Inf (v1 and the CPU never read it). */  \
   void attention_forward(const float* q, int64_t ldq, const float* k,                 \
                          const float* v, int64_t ldk, const int32_t* keyMask,         \
                          float* out, float* lse, int64_t B, int64_t H, int64_t Tq,    \
@@ -190,6 +192,11 @@ void check_last(const char* op);  // after a launch; syncs when CLLM4REC_SYNC=1
 void set_gemm_version(int v, int planSms);  // throws for a version that does not exist
 int gemm_version();
 int gemm_splits(int64_t M, int64_t N, int64_t K, int64_t batch);  // split-K factor of v2
+// Attention versions (bench/cuda/attention): 1 = a warp per query (the reference), 2 = flash
+// attention on tensor cores (BF16 operands, FP32 accumulate) for head dims 64 and 128.
+void set_attention_version(int v);  // throws for a version that does not exist
+int attention_version();
+int attention_kernel_version(int64_t Dh);  // the version that runs for this head dim
 // CUDA-event timing of the work queued between start and stop on the stream.
 void timer_start();
 double timer_stop_ms();  // records the end event, waits for it, returns milliseconds

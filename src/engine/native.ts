@@ -68,6 +68,11 @@ export interface NativeAddon {
   setGemmVersion(version: number, planSms: number): void;
   gemmVersion(): number;
   gemmSplits(M: number, N: number, K: number, batch: number): number;
+  /** CUDA builds (else they throw): which attention version cuda::attention_* runs
+   *  (bench/cuda/attention), and the one that runs for a head dim (v2 covers 64 and 128) */
+  setAttentionVersion(version: number): void;
+  attentionVersion(): number;
+  attentionKernelVersion(Dh: number): number;
   /** CUDA-event timing of the work queued on the stream between the two calls, ms */
   cudaTimerStart(): void;
   cudaTimerStopMs(): number;

@@ -2,11 +2,32 @@
 // whose own position is masked), key prefix (Tk > Tq), fused-qkv and separate layouts,
 // head dims 1..128, T up to 1023, dropout on the probabilities (both regenerate the same
 // Philox mask: a disagreement would move outputs far past the tolerance); forward (out, lse)
-// and backward (dq, dk, dv).
+// and backward (dq, dk, dv). These run attention v1 (the FP32 reference kernels), pinned:
+// v2 (tensor cores, BF16 tolerance) is checked by attention_flash.test.ts.
 import { test, after } from "node:test";
-import { both, expectClose, freeAll, nat, rng, skipCuda, type Twin, twinF32, twinFill, twinI32, uniform, TOL_REDUCTION } from "./twin";
+import {
+  both,
+  expectClose,
+  freeAll,
+  nat,
+  plumbing,
+  rng,
+  skipCuda,
+  type Twin,
+  twinF32,
+  twinFill,
+  twinI32,
+  uniform,
+  TOL_REDUCTION,
+} from "./twin";
+
+// plumbing mode's addon has no CUDA kernels, hence no versions to pick
+const pinVersion = (v: number) => {
+  if (!skipCuda && !plumbing) nat().setAttentionVersion(v);
+};
 
 after(() => {
+  pinVersion(2);
   if (!skipCuda) freeAll();
 });
 
@@ -22,6 +43,7 @@ interface Case {
 }
 
 function run(c: Case, seed: number): void {
+  pinVersion(1);
   const rand = rng(seed);
   const { B, H, Tq, Tk, Dh } = c,
     D = H * Dh;

@@ -32,6 +32,13 @@ test("kernel resources: every target listed, hot kernels do not spill", { skip }
     hot.some((k) => /gemm_kernel/.test(k.kernel)),
     "the GEMM kernels are marked hot",
   );
+  // flash attention (v2) runs on tensor cores: every forward/backward kernel, both targets, is hot and has mma.sync
+  const flash = doc.kernels.filter((k) => /flash_(forward|backward)/.test(k.kernel));
+  assert.equal(flash.length, 2 * 6, "three flash kernels x head dims 64, 128 x sm_80, sm_90");
+  for (const k of flash) {
+    assert.ok(k.hot, `${k.kernel} ${k.target} is marked hot`);
+    assert.ok((k.ptxInstructions["mma.sync"] ?? 0) > 0, `${k.kernel} ${k.target} has mma.sync in its PTX`);
+  }
   for (const k of doc.kernels) {
     assert.ok(k.registers > 0 && k.registers <= 255, `${k.kernel} ${k.target}: ${k.registers} registers`);
     assert.ok(k.smem <= 48 * 1024, `${k.kernel} ${k.target}: ${k.smem} bytes of static shared memory`);
