@@ -113,7 +113,7 @@ const SUITES: Suite[] = [
       cases: attention.ATTN_CASES.map((c) => ({ ...c, fwdKey: attention.attnKey(c, "fwd"), bothKey: attention.attnKey(c, "fwd+bwd") })),
     }),
   },
-  { name: "train_step", run: trainStep.run },
+  { name: "train_step", run: trainStep.run, reference: trainStep.trainStepReference },
   { name: "data", run: dataSuite },
   { name: "serve", run: serve.run },
   // the heaviest suites last, so a time budget cuts them rather than the cheap ones

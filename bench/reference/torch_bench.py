@@ -40,6 +40,143 @@ def openblas_core(blas):
         return None
 
 
+def train_step_suite(torch, F, spec, dev, timeit, late, skipped, out):
+    """CLLM4Rec's three training steps written the way a PyTorch user writes them (the
+    authors' computation): a frozen GPT-2 (eager attention, HF layout), the vocabulary
+    extended with trainable user/item tables per side, loss, loss.item(), backward, Adam
+    step, zero_grad. The batches are the bench's own (ids, masks, lengths in the spec)."""
+    m = spec["model"]
+    V, P, d, L, H = m["vocab"], m["positions"], m["d"], m["layers"], m["heads"]
+    I, J, lam = spec["users"], spec["items"], spec["lambda"]
+    Dh, eps = d // H, 1e-5
+    g = torch.Generator(device="cpu").manual_seed(0)
+
+    def mat(*shape):
+        return (0.02 * torch.randn(*shape, generator=g)).to(dev)
+
+    wte, wpe = mat(V, d), mat(P, d)
+    layers = [dict(
+        ln1g=torch.ones(d, device=dev), ln1b=torch.zeros(d, device=dev),
+        attnW=mat(d, 3 * d), attnB=torch.zeros(3 * d, device=dev),
+        projW=mat(d, d), projB=torch.zeros(d, device=dev),
+        ln2g=torch.ones(d, device=dev), ln2b=torch.zeros(d, device=dev),
+        fcW=mat(d, 4 * d), fcB=torch.zeros(4 * d, device=dev),
+        fcProjW=mat(4 * d, d), fcProjB=torch.zeros(d, device=dev),
+    ) for _ in range(L)]
+    lnfg, lnfb = torch.ones(d, device=dev), torch.zeros(d, device=dev)
+    tables = {side: {k: mat(n, d).requires_grad_() for k, n in (("user", I), ("item", J))} for side in ("collab", "content")}
+    opts = {side: torch.optim.Adam([t["user"], t["item"]], lr=1e-3) for side, t in tables.items()}
+    use_sdpa = [False]
+
+    def embed(side, ids, pos):
+        t = tables[side]
+        user, item = (ids >= V) & (ids < V + I), ids >= V + I
+        e = F.embedding(ids.clamp(max=V - 1), wte)
+        eu = F.embedding((ids - V).clamp(0, I - 1), t["user"])
+        ei = F.embedding((ids - V - I).clamp(0, J - 1), t["item"])
+        return torch.where(user[..., None], eu, torch.where(item[..., None], ei, e)) + F.embedding(pos, wpe)
+
+    def backbone(x, keymask, B, T):
+        allowed = torch.ones(T, T, dtype=torch.bool, device=dev).tril()[None] & keymask.view(B, 1, T)  # [B, Tq, Tk]
+        for w in layers:
+            qkv = torch.addmm(w["attnB"], F.layer_norm(x, (d,), w["ln1g"], w["ln1b"], eps), w["attnW"])
+            q, k, v = qkv.view(B, T, 3, H, Dh).permute(2, 0, 3, 1, 4)
+            if use_sdpa[0]:
+                a = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed[:, None])
+            else:
+                s = (q @ k.transpose(-1, -2)) / math.sqrt(Dh)
+                a = torch.softmax(s.masked_fill(~allowed[:, None], float("-inf")), dim=-1) @ v
+            x = x + torch.addmm(w["projB"], a.permute(0, 2, 1, 3).reshape(B * T, d), w["projW"])
+            f = F.gelu(torch.addmm(w["fcB"], F.layer_norm(x, (d,), w["ln2g"], w["ln2b"], eps), w["fcW"]), approximate="tanh")
+            x = x + torch.addmm(w["fcProjB"], f, w["fcProjW"])
+        return F.layer_norm(x, (d,), lnfg, lnfb, eps)
+
+    def regularizer(side, ids, B):
+        """sum over user/item token occurrences of ||z^side - sg(z^other)||^2, over the batch size"""
+        other = "content" if side == "collab" else "collab"
+        occ = ids[ids >= V] - V
+        users, items = occ[occ < I], occ[occ >= I] - I
+        mine = torch.cat([tables[side]["user"][users], tables[side]["item"][items]])
+        with torch.no_grad():
+            target = torch.cat([tables[other]["user"][users], tables[other]["item"][items]])
+        return ((mine - target) ** 2).sum() / B
+
+    def tensor(a, dtype=torch.long):
+        return torch.tensor(a, dtype=dtype, device=dev)
+
+    def document_case(side, b):
+        B, Tp, Tm = b["size"], b["promptLen"], b["mainLen"]
+        T = Tp + Tm
+        ids, mask, pos, rows, targets = [], [], [], [], []
+        for r in range(B):
+            lp, lm = b["promptLengths"][r], b["mainLengths"][r]
+            ids += b["promptIds"][r * Tp:(r + 1) * Tp] + b["mainIds"][r * Tm:(r + 1) * Tm]
+            mask += b["promptMask"][r * Tp:(r + 1) * Tp] + b["mainMask"][r * Tm:(r + 1) * Tm]
+            pos += [t if t < lp else 0 for t in range(Tp)] + [lp + t if t < lm else 0 for t in range(Tm)]
+            for t in range(lm):
+                rows.append(r * T + lp - 1 if t == 0 else r * T + Tp + t - 1)
+                tok = b["mainIds"][r * Tm + t]
+                # the collaborative head scores items only, the content head words only
+                targets.append((tok - V - I if tok >= V + I else -100) if side == "collab" else (tok if tok < V else -100))
+        ids_t, mask_t, pos_t = tensor(ids).view(B, T), tensor(mask).bool().view(B, T), tensor(pos).view(B, T)
+        rows_t, targets_t = tensor(rows), tensor(targets)
+        reg_ids = ids_t[mask_t] if side == "collab" else tensor(b["promptIds"])[tensor(b["promptMask"]).bool()]
+        head = tables["collab"]["item"] if side == "collab" else wte
+
+        def loss():
+            h = backbone(embed(side, ids_t, pos_t).view(B * T, d), mask_t, B, T)[rows_t]
+            return F.cross_entropy(h @ head.t(), targets_t) + lam * regularizer(side, reg_ids, B)
+        return loss
+
+    def rec_case(b, targets):
+        B, Tp = b["size"], b["promptLen"]
+        ids_t = tensor(b["promptIds"]).view(B, Tp)
+        mask_t = tensor(b["promptMask"]).bool().view(B, Tp)
+        pos_t = tensor([t if t < b["promptLengths"][r] else 0 for r in range(B) for t in range(Tp)]).view(B, Tp)
+        last = tensor([r * Tp + b["promptLengths"][r] - 1 for r in range(B)])
+        multi_hot = torch.zeros(B, J, device=dev)
+        for r, js in enumerate(targets):
+            multi_hot[r, js] = 1
+        reg_ids = torch.cat([tensor([V + I + j for js in targets for j in js]), ids_t[mask_t]])
+
+        def loss():
+            h = backbone(embed("collab", ids_t, pos_t).view(B * Tp, d), mask_t, B, Tp)[last]
+            nll = (-(multi_hot * F.log_softmax(h @ tables["collab"]["item"].t(), dim=1)).sum(1)).mean()
+            return nll + lam * regularizer("collab", reg_ids, B)
+        return loss
+
+    for c in spec["cases"]:
+        if late(c["key"]):
+            continue
+        mode = c.get("mode", "fp32")
+        if mode != "fp32" and dev.type != "cuda":
+            skipped.append(c["key"] + " (autocast needs CUDA)")
+            continue
+        if mode == "bf16-sdpa" and not hasattr(F, "scaled_dot_product_attention"):
+            skipped.append(c["key"] + " (no scaled_dot_product_attention in this torch)")
+            continue
+        use_sdpa[0] = mode == "bf16-sdpa"
+        b = spec["batches"][c["batch"]]
+        if c["step"] == "rec":
+            loss_fn, side = rec_case(b["batch"], b["targets"]), "collab"
+        else:
+            side = "collab" if c["step"] == "L" else "content"
+            loss_fn = document_case(side, b)
+        opt = opts[side]
+
+        def step():
+            if mode == "fp32":
+                loss = loss_fn()
+            else:
+                with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+                    loss = loss_fn()
+            loss.item()  # as ours: every loss is read (progress, NaN check)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        out[c["key"]] = timeit(step)
+
+
 def main():
     spec = json.load(sys.stdin)
     try:
@@ -226,6 +363,9 @@ def main():
             skipped.append(c["bothKey"])
         elif not late(c["bothKey"]):
             out[c["bothKey"]] = timeit(both)
+
+    elif suite == "train_step":
+        train_step_suite(torch, F, spec, dev, timeit, late, skipped, out)
 
     else:
         print(json.dumps({"error": f"unknown suite {suite}"}))

@@ -64,7 +64,7 @@ export function ensureDefaultBackbone(
     `default backbone: pretraining a ${o.layers}-layer d=${o.d} GPT-2 once on the training text of ${ds.name} ` +
       `(${docs.length} documents, ${o.maxSteps} steps; cached in ${dir}; --backbone random skips this)`,
   );
-  pretrain(docs, partial, o, { device, resume, log });
+  pretrain(docs, partial, o, { device, resume, log, finalDir: dir });
   fs.rmSync(path.join(partial, "checkpoint.safetensors"), { force: true }); // AdamW moments: only a resume needs them
   fs.rmSync(dir, { recursive: true, force: true });
   fs.renameSync(partial, dir);

@@ -205,6 +205,8 @@ export interface PretrainRunOptions {
   log?: (s: string) => void;
   /** progress lines at most this often (ms) */
   progressEveryMs?: number;
+  /** the folder the last line names (default out): where the caller moves it */
+  finalDir?: string;
 }
 
 /**
@@ -373,7 +375,7 @@ export function pretrain(docs: readonly string[], out: string, opts: PretrainOpt
       seconds: elapsed(),
     };
     log(
-      `pretrain: done in ${fmtSecs(result.seconds)}: validation perplexity ${result.valPerplexity.toFixed(2)} (loss ${valLoss.toFixed(4)}); ${out} is a Hugging Face GPT-2 folder (--model ${out})`,
+      `pretrain: done in ${fmtSecs(result.seconds)}: validation perplexity ${result.valPerplexity.toFixed(2)} (loss ${valLoss.toFixed(4)}); ${ro.finalDir ?? out} is a Hugging Face GPT-2 folder (--model ${ro.finalDir ?? out})`,
     );
     return result;
   } finally {
