@@ -341,9 +341,24 @@ function candidates(): string[] {
 let loaded: NativeAddon | null = null;
 let loadedFrom = "";
 
+/**
+ * libgomp's team threads spin at every barrier for about 300,000 iterations before they sleep.
+ * When a machine has more runnable threads than cores, the spinning thread holds the core its
+ * partner needs: a 2-thread pretraining step ran 3-4x slower at load 8 than with a short spin.
+ * A short spin (read by libgomp when the addon loads) keeps that; the user's own
+ * OMP_WAIT_POLICY or GOMP_SPINCOUNT wins, and CLLM4REC_GOMP_SPINCOUNT sets ours.
+ */
+const DEFAULT_GOMP_SPINCOUNT = "1000";
+function shortOpenMpSpin(): void {
+  const env = process.env;
+  if (env.OMP_WAIT_POLICY === undefined && env.GOMP_SPINCOUNT === undefined)
+    env.GOMP_SPINCOUNT = env.CLLM4REC_GOMP_SPINCOUNT ?? DEFAULT_GOMP_SPINCOUNT;
+}
+
 /** The addon, loaded once: the CUDA build when present and loadable, else the CPU build. */
 export function native(): NativeAddon {
   if (loaded) return loaded;
+  shortOpenMpSpin();
   const errors: string[] = [];
   for (const file of candidates()) {
     if (!fs.existsSync(file)) continue;
