@@ -140,6 +140,24 @@ __device__ __forceinline__ int64_t last_key(const int32_t* mask, int64_t Tq, int
 
 __device__ __forceinline__ bool key_ok(const int32_t* mask, int64_t j) { return mask == nullptr || mask[j] != 0; }
 
+// The dropout mask of element e (philox.h's Dropout::mask), the word picked by selects: an
+// indexed pick of the block's 4 words puts them in local memory.
+__device__ __forceinline__ float drop_word(const philox::Dropout& d, const philox::Words& w, int k) {
+  const uint32_t x = k == 0 ? w.w[0] : k == 1 ? w.w[1] : k == 2 ? w.w[2] : w.w[3];
+  return (x >> 8) >= d.threshold ? d.scale : 0.0f;
+}
+__device__ __forceinline__ float drop_mask(const philox::Dropout& d, uint64_t e) {
+  return drop_word(d, d.block(e >> 2), int(e & 3));
+}
+// Masks of elements e and e + 1 (a lane's two adjacent keys of a row): one Philox block
+// serves both unless e ends a block.
+__device__ __forceinline__ void drop_pair(const philox::Dropout& d, uint64_t e, float& m0, float& m1) {
+  const philox::Words w = d.block(e >> 2);
+  const int k = int(e & 3);
+  m0 = drop_word(d, w, k);
+  m1 = k == 3 ? drop_mask(d, e + 1) : drop_word(d, w, k + 1);
+}
+
 struct Shape {
   int64_t H, Tq, Tk, ldq, ldk;
   float scale;
@@ -243,17 +261,21 @@ __global__ void __launch_bounds__(kThreads)
         o[n][3] *= cB;
       }
       #pragma unroll
-      for (int n = 0; n < NB; ++n)
+      for (int n = 0; n < NB; ++n) {
+        // dropout weights v by the dropped probability; l (the softmax sum) stays undropped.
+        // Past a row's last key p = 0, so its mask does not matter.
+        float dm[4] = {1.0f, 1.0f, 1.0f, 1.0f};
+        const int64_t jp = j0 + n * 8 + 2 * tig;
+        if (drop.active() && jp <= lastA) drop_pair(drop, uint64_t(rowA * Tk + jp), dm[0], dm[1]);
+        if (drop.active() && jp <= lastB) drop_pair(drop, uint64_t(rowB * Tk + jp), dm[2], dm[3]);
         #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const float p = __expf(sc[n][e] - (e < 2 ? uA : uB));
           if (e < 2) lA += p;
           else lB += p;
-          // dropout weights v by the dropped probability; l (the softmax sum) stays undropped
-          const int64_t j = j0 + n * 8 + 2 * tig + (e & 1);
-          const bool inRow = e < 2 ? ia < Tq : ib < Tq;
-          sc[n][e] = drop.active() && inRow && j < Tk ? p * drop.mask(uint64_t((e < 2 ? rowA : rowB) * Tk + j)) : p;
+          sc[n][e] = p * dm[e];
         }
+      }
       #pragma unroll
       for (int kk = 0; kk < Bc / 16; ++kk) {
         uint32_t pa[4];
@@ -387,17 +409,21 @@ __global__ void __launch_bounds__(kThreads)
           mma::mma_m16n8k16_bf16(dp[n], da[ks], bf, dp[n]);
         }
       #pragma unroll
-      for (int n = 0; n < NB; ++n)
+      for (int n = 0; n < NB; ++n) {
+        float dm[4] = {1.0f, 1.0f, 1.0f, 1.0f};  // past a row's last key dS = 0: mask unused
+        const int64_t jp = j0 + n * 8 + 2 * tig;
+        if (drop.active() && jp <= lastA) drop_pair(drop, uint64_t(rowA * Tk + jp), dm[0], dm[1]);
+        if (drop.active() && jp <= lastB) drop_pair(drop, uint64_t(rowB * Tk + jp), dm[2], dm[3]);
         #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          const int64_t j = j0 + n * 8 + 2 * tig + (e & 1);
+          const int64_t j = jp + (e & 1);
           const bool causal = j <= (e < 2 ? lastA : lastB);
           const float l = e < 2 ? lseA : lseB;
           const float p = causal && key_ok(mask, j) ? __expf(sc[n][e] * s.scale - l) : 0.0f;
-          const float m = causal && drop.active() ? drop.mask(uint64_t((e < 2 ? rowA : rowB) * Tk + j)) : 1.0f;
           // a masked key has P = 0 but still multiplies dout . v_j: NaN/Inf propagate as on the CPU
-          sc[n][e] = causal ? p * (dp[n][e] * m - (e < 2 ? rdA : rdB)) * s.scale : 0.0f;
+          sc[n][e] = causal ? p * (dp[n][e] * dm[e] - (e < 2 ? rdA : rdB)) * s.scale : 0.0f;
         }
+      }
       #pragma unroll
       for (int kk = 0; kk < Bc / 16; ++kk) {
         uint32_t pa[4];
@@ -502,7 +528,7 @@ __global__ void __launch_bounds__(kThreads)
           const bool causal = l != -INFINITY && j < Tk && j <= Tk - Tq + i;
           const float p = causal && key_ok(mask, j) ? __expf(sc[n][e] * s.scale - l) : 0.0f;
           const int64_t row = (b * H + h) * Tq + i;
-          const float m = causal && drop.active() ? drop.mask(uint64_t(row * Tk + j)) : 1.0f;
+          const float m = causal && drop.active() ? drop_mask(drop, uint64_t(row * Tk + j)) : 1.0f;
           sc[n][e] = causal ? p * (dp[n][e] * m - rdB[i]) * s.scale : 0.0f;  // dS
           dp[n][e] = p * m;  // dv takes the dropped probability
         }
