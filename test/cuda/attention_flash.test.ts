@@ -6,6 +6,8 @@
 // bit-identical. v1 stays covered by attention.test.ts (pinned to v1 there).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
 import { ATTENTION_VERSIONS } from "../../bench/cuda/attention/versions";
 import { both, download, expectClose, freeAll, nat, plumbing, rng, skipCuda, type Twin, twinF32, twinFill, twinI32, uniform } from "./twin";
 
@@ -168,4 +170,18 @@ test("attention v2: reruns are bit-identical (deterministic backward, no atomics
     assert.equal(x.length, y.length);
     for (let i = 0; i < x.length; i++) assert.ok(Object.is(x[i], y[i]), `${k}[${i}]: ${x[i]} then ${y[i]}`);
   }
+});
+
+test("attention bench harness (check:device's step) times both versions in --smoke mode", { skip }, () => {
+  // the child loads the same addon (CLLM4REC_ADDON is inherited): the simulator in CI, the GPU on check:device
+  const script = path.join(__dirname, "..", "..", "bench", "cuda", "attention", "time.js");
+  const r = spawnSync(process.execPath, [script, "--smoke"], { encoding: "utf8", timeout: 120_000 });
+  assert.equal(r.status, 0, `time.js --smoke failed:\n${r.stdout}\n${r.stderr}`);
+  const line = r.stdout.split("\n").find((l) => l.startsWith('{"bench":"attention_versions"'));
+  assert.ok(line, `no JSON line in:\n${r.stdout}`);
+  const rows = (JSON.parse(line) as { rows: Array<{ version: number; shape: string; pass: string; ms: number; tflops: number }> }).rows;
+  // two smoke shapes (head dims 64 and 128) x both versions x fwd, fwd+bwd
+  assert.equal(rows.length, 8);
+  for (const v of ATTENTION_VERSIONS) assert.equal(rows.filter((x) => x.version === v.id).length, 4, `v${v.id} rows`);
+  for (const x of rows) assert.ok(x.ms > 0 && Number.isFinite(x.tflops), `${JSON.stringify(x)}`);
 });
