@@ -22,6 +22,12 @@ void check_targets(Call& c) {
   within(c, "target", c.i("R"), INT32_MIN, c.i("C"), "target", "of row", "is outside [0, " + to_string(c.i("C")) + ")");
 }
 
+// CSR targets (multinomial_nll): the row pointers' extent and the chunk; the kernels check the rows and columns.
+void check_csr(Call& c) {
+  c.extent("rowPtr", c.a.add(c.i("R"), 1));
+  c.require(c.i("c0") <= c.i("C") - c.i("W"), "the chunk [c0, c0 + W) must lie within [0, C)");
+}
+
 // Dropout stream arguments: 32-bit counter and key words, threshold = round(p * 2^24).
 void check_words(const Call& c, std::initializer_list<const char*> names) {
   for (const char* n : names)
@@ -95,8 +101,10 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
     const std::string range = "is out of range for " + to_string(c.i("C")) + " classes";
     within(c, "target", c.i("n"), INT32_MIN, c.i("C"), "target", "at row", range);
   });
-  ROW(multinomial_nll_forward, "logits[R*C] t[R*C] loss[R] lse[R] R C>=1", "R");
-  ROW(multinomial_nll_backward, "logits[R*C] t[R*C] lse[R] dloss[R] dlogits[R*C] R C>=1 accumulate", "R");
+  ROW(multinomial_nll_forward, "logits[R*W] R W>=1 c0 C>=1 rowPtr cols[nnz] values?[nnz] nnz lse[R] stx[R] "
+      "loss[R] first last", "R", check_csr);
+  ROW(multinomial_nll_backward, "logits[R*W] R W>=1 c0 C>=1 rowPtr cols[nnz] values?[nnz] nnz lse[R] dloss[R] "
+      "dlogits[R*W] accumulate", "R", check_csr);
   ROW(squared_distance_forward, "a[n] b[n] n out[1]", "1");
   ROW(squared_distance_backward, "a[n] b[n] g[1] da[n] n accumulate", "n");
   // ---- dropout (y may alias x, dx may alias dy)

@@ -26,10 +26,18 @@ struct DeviceStatus {
   unsigned flag;  // 0 until a kernel records a bad value
   int op;         // a DeviceCheck
   int value;
-  int pad;
+  int kind;       // a BadValue
   long long row, limit;
 };
-enum DeviceCheck : int { kCheckCrossEntropyForward = 1, kCheckCrossEntropyBackward = 2 };
+enum DeviceCheck : int {
+  kCheckCrossEntropyForward = 1,
+  kCheckCrossEntropyBackward = 2,
+  kCheckMultinomialNllForward = 3,
+  kCheckMultinomialNllBackward = 4,
+};
+// What was wrong with the value: a target or column outside [0, limit), a column not above
+// the previous one of its row, a CSR row pointer out of order or past nnz (= limit).
+enum BadValue : int { kBadColumn = 0, kColumnOrder = 1, kBadRowPointer = 2 };
 
 // The status block for the next launch; marks it due to be read at the next sync.
 DeviceStatus* device_status();
@@ -37,10 +45,11 @@ DeviceStatus* device_status();
 // Records (row, value) unless an earlier bad value is already recorded (stream order
 // makes the earliest launch win; within a launch, any of its bad rows).
 __device__ __forceinline__ void report_bad_value(DeviceStatus* st, int op, long long row,
-                                                 int value, long long limit) {
+                                                 int value, long long limit, int kind = kBadColumn) {
   if (atomicCAS(&st->flag, 0u, 1u) != 0u) return;
   st->op = op;
   st->value = value;
+  st->kind = kind;
   st->row = row;
   st->limit = limit;
 }

@@ -49,12 +49,17 @@ StatusBlock& status_block() {
 }
 
 std::string describe(const detail::DeviceStatus& s) {
-  const char* op = s.op == detail::kCheckCrossEntropyForward    ? "crossEntropyForward"
-                   : s.op == detail::kCheckCrossEntropyBackward ? "crossEntropyBackward"
-                                                                : "unknown kernel";
-  return std::string(op) + ": target " + std::to_string(s.value) + " of row " +
-         std::to_string(s.row) + " is outside [0, " + std::to_string(s.limit) +
-         ") (found on the device by the kernel, which wrote NaN for that row; reported at this sync)";
+  static const char* const ops[] = {"unknown kernel", "crossEntropyForward", "crossEntropyBackward",
+                                    "multinomialNllForward", "multinomialNllBackward"};
+  const std::string op = ops[s.op >= 1 && s.op <= 4 ? s.op : 0], v = std::to_string(s.value),
+                    row = std::to_string(s.row), limit = std::to_string(s.limit);
+  const bool csr = s.op == detail::kCheckMultinomialNllForward || s.op == detail::kCheckMultinomialNllBackward;
+  const std::string what =
+      s.kind == detail::kBadRowPointer ? "rowPtr " + v + " of row " + row + " is out of order or past nnz " + limit
+      : s.kind == detail::kColumnOrder
+          ? "column " + v + " of row " + row + " is not above the previous column (a row's columns must increase)"
+                                       : (csr ? "column " : "target ") + v + " of row " + row + " is outside [0, " + limit + ")";
+  return op + ": " + what + " (found on the device by the kernel, which wrote NaN for that row; reported at this sync)";
 }
 
 // Drains the stream; when the status block is due, reads it in the same drain and throws

@@ -126,14 +126,23 @@
                              const float* lse, const float* dloss, float* dlogits,    \
                              int64_t R, int64_t C, bool accumulate);                  \
   /* ---- multinomial_nll ---- */                                                     \
-  /* Multinomial NLL with multi-hot (any nonnegative) targets t [R, C]:               \
-     loss[r] = -sum_c t[r,c] * log_softmax(logits[r])_c; lse[r] saved. */             \
-  void multinomial_nll_forward(const float* logits, const float* t, float* loss,      \
-                               float* lse, int64_t R, int64_t C);                     \
-  /* dlogits[r] (+)= dloss[r] * (softmax(logits[r]) * sum_c t[r,c] - t[r]). */        \
-  void multinomial_nll_backward(const float* logits, const float* t,                  \
-                                const float* lse, const float* dloss, float* dlogits, \
-                                int64_t R, int64_t C, bool accumulate);               \
+  /* Multinomial NLL against sparse targets, CSR: row r's targets are the columns      \
+     cols[k], k in [rowPtr[r], rowPtr[r+1]), strictly increasing within the row and in \
+     [0, C), weights values[k] (null: all 1, multi-hot). logits [R, W] holds columns   \
+     [c0, c0 + W) of C, so a head can stream the columns chunk by chunk: lse[r] is the   \
+     running log-sum-exp and stx[r] the running sum_k t_k logit[r, c_k] of the chunks   \
+     seen (first: set, else merged); last: loss[r] = lse[r] * sum_k t_k - stx[r].       \
+     On CUDA a bad column or row pointer is found by the kernel (device status block). */\
+  void multinomial_nll_forward(const float* logits, int64_t R, int64_t W, int64_t c0,  \
+                               int64_t C, const int32_t* rowPtr, const int32_t* cols,  \
+                               const float* values, int64_t nnz, float* lse,           \
+                               float* stx, float* loss, bool first, bool last);        \
+  /* dlogits[r, c] (+)= dloss[r] * (softmax(row r over all C)_c * sum_k t_k - t_c) for  \
+     the chunk's columns, lse the full row's; dlogits may alias logits (in place). */   \
+  void multinomial_nll_backward(const float* logits, int64_t R, int64_t W, int64_t c0, \
+                                int64_t C, const int32_t* rowPtr, const int32_t* cols, \
+                                const float* values, int64_t nnz, const float* lse,    \
+                                const float* dloss, float* dlogits, bool accumulate);  \
   /* ---- squared_distance ---- */                                                    \
   /* out[0] = sum (a - b)^2 over n elements. */                                       \
   void squared_distance_forward(const float* a, const float* b, int64_t n, float* out); \

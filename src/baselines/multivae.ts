@@ -17,6 +17,7 @@ import {
   scale,
   linear,
   multinomialNll,
+  multiHotTargets,
   combineLosses,
   mul,
   tanh,
@@ -152,19 +153,22 @@ export class MultiVaeRecommender implements Recommender {
 
     const step = (batch: number[]): number => {
       const n = batch.length;
-      const target = this.rows(batch, false); // [n, J] binary
-      const x = this.rows(batch, true); // [n, J] L2-normalised
+      const target = multiHotTargets(
+        batch.map((u) => this.lists[u]),
+        J,
+        "MultVAE",
+      ); // sparse binary rows
+      const x = this.rows(batch); // [n, J] L2-normalised
       const mask = new Float32Array(n * J);
       for (let i = 0; i < mask.length; i++) mask[i] = drop.float() < p ? 0 : 1 / (1 - p);
       const eps = new Float32Array(n * K);
       for (let i = 0; i < eps.length; i++) eps[i] = noise.normal();
       const beta = Math.min(betaCap, (betaCap * this.updates) / annealSteps);
       const v = tidy(() => {
-        const t = Tensor.from(target, [n, J], { device });
         const xIn = mul(Tensor.from(x, [n, J], { device }), Tensor.from(mask, [n, J], { device }));
         const { mu, logvar } = this.encode(xIn);
         const z = add(mu, mul(Tensor.from(eps, [n, K], { device }), exp(logvar, 0.5))); // [n, K]
-        const nll = multinomialNll(this.decode(z), t);
+        const nll = multinomialNll(this.decode(z), target);
         // KL = mean_u 0.5 sum_k (exp(lv) + mu^2 - lv - 1) = 0.5 K (mean(exp(lv) + mu^2 - lv) - 1)
         const m = mean(add(add(exp(logvar), mul(mu, mu)), scale(logvar, -1)));
         const loss = combineLosses([
@@ -212,7 +216,7 @@ export class MultiVaeRecommender implements Recommender {
       const us = users.slice(s, s + chunk);
       const logits = noGrad(() =>
         tidy(() => {
-          const x = Tensor.from(this.rows(us, true), [us.length, J], { device: this.opts.device });
+          const x = Tensor.from(this.rows(us), [us.length, J], { device: this.opts.device });
           return this.decode(this.encode(x).mu).toFloat32();
         }),
       );
@@ -238,13 +242,13 @@ export class MultiVaeRecommender implements Recommender {
     return linear(tanh(linear(z, w.w3, w.b3)), w.w4, w.b4); // [n, J]
   }
 
-  /** Host rows [users, J]: binary, or L2-normalised (an empty row stays zero). */
-  private rows(users: number[], normalise: boolean): Float32Array {
+  /** Host rows [users, J], L2-normalised (an empty row stays zero). */
+  private rows(users: number[]): Float32Array {
     const J = this.numItems;
     const out = new Float32Array(users.length * J);
     users.forEach((u, r) => {
       const items = this.lists[u];
-      const v = normalise && items.length > 0 ? 1 / Math.sqrt(items.length) : 1;
+      const v = items.length > 0 ? 1 / Math.sqrt(items.length) : 1;
       for (const j of items) out[r * J + j] = v;
     });
     return out;

@@ -83,10 +83,10 @@ export const FAMILIES: readonly Family[] = [
   },
   {
     name: "multinomial_nll",
-    what: "fused log-softmax + multinomial NLL, multi-hot targets (RecLLM head)",
+    what: "fused log-softmax + multinomial NLL, sparse (CSR) multi-hot targets, chunked over the items (RecLLM head)",
     bench: true,
     kernels: ["multinomial_nll_forward", "multinomial_nll_backward"],
-    ops: ["multinomialNll"],
+    ops: ["multinomialNll", "linearMultinomialNll", "multiHotTargets"],
   },
   {
     name: "squared_distance",

@@ -14,7 +14,7 @@ export { embedTokens, selectRows } from "./ops/embedding";
 export type { TablePart } from "./ops/embedding";
 export { concatTime } from "./ops/copy";
 export { softmaxCrossEntropy, linearCrossEntropy } from "./ops/cross_entropy";
-export { multinomialNll } from "./ops/multinomial_nll";
+export { multinomialNll, linearMultinomialNll, multiHotTargets, HEAD_CHUNK_COLUMNS, type SparseTargets } from "./ops/multinomial_nll";
 export { squaredDistance } from "./ops/squared_distance";
 export { dropout, dropoutArgs } from "./ops/dropout";
 export type { DropoutStream, DropoutSpec } from "./ops/dropout";

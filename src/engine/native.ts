@@ -214,15 +214,36 @@ export interface NativeAddon {
     C: number,
     accumulate: boolean,
   ): void;
-  multinomialNllForward(logits: NativeBuffer, t: NativeBuffer, loss: NativeBuffer, lse: NativeBuffer, R: number, C: number): void;
+  /** sparse (CSR) targets over columns [c0, c0 + W) of C; lse and stx run over the chunks (kernels.h) */
+  multinomialNllForward(
+    logits: NativeBuffer,
+    R: number,
+    W: number,
+    c0: number,
+    C: number,
+    rowPtr: NativeBuffer,
+    cols: NativeBuffer,
+    values: NativeBuffer | null,
+    nnz: number,
+    lse: NativeBuffer,
+    stx: NativeBuffer,
+    loss: NativeBuffer,
+    first: boolean,
+    last: boolean,
+  ): void;
   multinomialNllBackward(
     logits: NativeBuffer,
-    t: NativeBuffer,
+    R: number,
+    W: number,
+    c0: number,
+    C: number,
+    rowPtr: NativeBuffer,
+    cols: NativeBuffer,
+    values: NativeBuffer | null,
+    nnz: number,
     lse: NativeBuffer,
     dloss: NativeBuffer,
     dlogits: NativeBuffer,
-    R: number,
-    C: number,
     accumulate: boolean,
   ): void;
   squaredDistanceForward(a: NativeBuffer, b: NativeBuffer, n: number, out: NativeBuffer): void;

@@ -13,7 +13,8 @@ import {
   embedTokens,
   selectRows,
   linearCrossEntropy,
-  multinomialNll,
+  linearMultinomialNll,
+  multiHotTargets,
   squaredDistance,
   combineLosses,
   noGrad,
@@ -209,9 +210,10 @@ export class Cllm4RecModel {
   }
 
   /**
-   * RecLLM finetuning loss (SPEC.md §6): multinomial NLL of the multi-hot targets
-   * [B, J] under softmax(h W^T), plus lambda times the regulariser of the rec (collab)
-   * embeddings of prompt and target tokens toward the content embeddings.
+   * RecLLM finetuning loss (SPEC.md §6): multinomial NLL of the multi-hot targets under
+   * softmax(h W^T) (sparse targets; the head streams W in chunks, so [B, J] scores never exist
+   * at once), plus lambda times the regulariser of the rec (collab) embeddings of prompt and
+   * target tokens toward the content embeddings.
    */
   recLoss(
     b: PromptBatch,
@@ -221,17 +223,11 @@ export class Cllm4RecModel {
     drop?: Gpt2Dropout,
   ): { loss: Tensor; nll: Tensor } {
     const B = b.size;
-    const t = new Float32Array(B * this.J);
     const regIds: number[] = [];
-    for (let r = 0; r < B; r++) {
-      for (const j of targets[r]) {
-        if (!(j >= 0 && j < this.J)) throw new RangeError(`recLoss: target item ${j} outside [0, ${this.J})`);
-        t[r * this.J + j] = 1;
-        regIds.push(this.N + this.I + j);
-      }
-    }
+    for (let r = 0; r < B; r++) for (const j of targets[r]) regIds.push(this.N + this.I + j);
     for (let i = 0; i < b.promptIds.length; i++) if (b.promptMask[i]) regIds.push(b.promptIds[i]);
-    const nll = multinomialNll(this.recScores(b, drop), Tensor.from(t, [B, this.J], { device: this.device }));
+    const t = multiHotTargets(targets.slice(0, B), this.J, "recLoss"); // a repeated item counts once
+    const nll = linearMultinomialNll(this.lastHidden("collab", b, drop), this.collab.item, t);
     const reg = lambda > 0 ? this.regularizer("collab", Int32Array.from(regIds), B, scale) : null;
     return {
       loss: reg
