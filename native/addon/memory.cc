@@ -217,6 +217,10 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   so.Set("launches", Napi::Number::New(env, double(sim.launches)));
   so.Set("d2hCopies", Napi::Number::New(env, double(sim.d2h_copies)));
   so.Set("streamSyncs", Napi::Number::New(env, double(sim.stream_syncs)));
+  so.Set("h2dPinned", Napi::Number::New(env, double(sim.h2d_pinned)));
+  so.Set("h2dPageable", Napi::Number::New(env, double(sim.h2d_pageable)));
+  so.Set("deviceMallocs", Napi::Number::New(env, double(sim.device_mallocs)));
+  so.Set("eventSyncs", Napi::Number::New(env, double(sim.event_syncs)));
   s.Set("cudaSim", so);
 #endif
   return s;

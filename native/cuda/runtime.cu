@@ -2,6 +2,7 @@
 // cudaMalloc (size-bucketed free lists, never managed memory), copies and error checks.
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -242,11 +243,96 @@ size_t cached_bytes() {
   return a.cached;
 }
 
+namespace {
+
+// Uploads go through a pinned staging ring: from pinned memory cudaMemcpyAsync is truly
+// asynchronous (from pageable memory the driver stages the source before returning, in
+// effect a wait on the stream). A region of the ring is written again only after the
+// event recorded behind its copy has completed, so the caller's source is free at once.
+struct Staging {
+  std::mutex mu;
+  char* base = nullptr;
+  size_t cap = 0, head = 0;
+  bool failed = false;  // cudaHostAlloc failed once: pageable copies from then on
+  struct Region {
+    size_t start, end;
+    cudaEvent_t done;
+  };
+  std::deque<Region> inflight;  // in ring order, oldest first
+  std::vector<cudaEvent_t> idle;
+};
+
+Staging& staging() {
+  static Staging* s = new Staging();  // never destroyed: copies may be in flight at exit
+  return *s;
+}
+
+// CLLM4REC_PINNED_MB (default 64): the ring's size; uploads larger than it go pageable.
+size_t staging_bytes() {
+  static const size_t mb = [] {
+    const char* v = std::getenv("CLLM4REC_PINNED_MB");
+    const long n = v ? std::strtol(v, nullptr, 10) : 64;
+    return size_t(n >= 0 ? n : 64);
+  }();
+  return mb << 20;
+}
+
+// Retires the oldest region (waiting for its copy when `wait`); false when it is still busy.
+bool retire_front(Staging& st, bool wait) {
+  Staging::Region& f = st.inflight.front();
+  if (wait) {
+    check(cudaEventSynchronize(f.done), "cuda::copy_h2d: cudaEventSynchronize");
+  } else {
+    const cudaError_t e = cudaEventQuery(f.done);
+    if (e == cudaErrorNotReady) return false;
+    check(e, "cuda::copy_h2d: cudaEventQuery");
+  }
+  st.idle.push_back(f.done);
+  st.inflight.pop_front();
+  return true;
+}
+
+}  // namespace
+
 void copy_h2d(void* dst, const void* src, size_t bytes) {
   if (bytes == 0) return;
-  // From pageable memory this returns once the source is staged, so src may be reused.
-  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, detail::stream()),
+  Staging& st = staging();
+  std::lock_guard<std::mutex> lock(st.mu);
+  if (!st.base && !st.failed && staging_bytes() > 0) {
+    void* p = nullptr;
+    if (cudaHostAlloc(&p, staging_bytes(), cudaHostAllocDefault) == cudaSuccess) {
+      st.base = static_cast<char*>(p);
+      st.cap = staging_bytes();
+    } else {
+      cudaGetLastError();  // not fatal: uploads stay pageable
+      st.failed = true;
+    }
+  }
+  if (bytes > st.cap) {  // no ring, or an upload larger than it (e.g. weights at load)
+    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, detail::stream()),
+          "cuda::copy_h2d: cudaMemcpyAsync");
+    return;
+  }
+  while (!st.inflight.empty() && retire_front(st, false)) {
+  }
+  if (st.head + bytes > st.cap) st.head = 0;
+  const size_t a = st.head, b = a + bytes;
+  // regions of the previous lap still ahead of the head, oldest (lowest) first
+  while (!st.inflight.empty() && st.inflight.front().start < b && a < st.inflight.front().end)
+    retire_front(st, true);
+  if (st.idle.empty()) {
+    cudaEvent_t e = nullptr;
+    check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cuda::copy_h2d: cudaEventCreate");
+    st.idle.push_back(e);
+  }
+  std::memcpy(st.base + a, src, bytes);
+  check(cudaMemcpyAsync(dst, st.base + a, bytes, cudaMemcpyHostToDevice, detail::stream()),
         "cuda::copy_h2d: cudaMemcpyAsync");
+  cudaEvent_t e = st.idle.back();
+  st.idle.pop_back();
+  check(cudaEventRecord(e, detail::stream()), "cuda::copy_h2d: cudaEventRecord");
+  st.inflight.push_back({a, b, e});
+  st.head = (b + 255) / 256 * 256;  // aligned starts for the copy engine
 }
 
 void copy_d2h(void* dst, const void* src, size_t bytes) {

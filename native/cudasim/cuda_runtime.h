@@ -15,6 +15,7 @@ enum cudaError_t {
   cudaErrorInsufficientDriver = 35,
   cudaErrorNoDevice = 100,
   cudaErrorInvalidDevice = 101,
+  cudaErrorNotReady = 600,
   cudaErrorIllegalAddress = 700,
   cudaErrorLaunchOutOfResources = 701,
   cudaErrorLaunchFailure = 719,
@@ -58,8 +59,14 @@ cudaError_t cudaMalloc(void** p, size_t bytes);
 cudaError_t cudaFree(void* p);
 cudaError_t cudaMemGetInfo(size_t* freeBytes, size_t* totalBytes);
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind);
+// From pinned host memory (cudaHostAlloc) a host-to-device cudaMemcpyAsync is deferred:
+// it reads its source when the stream next does work (a launch, another copy, a sync, an
+// event sync), as a GPU's copy engine would, so a source overwritten too early is caught.
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
                             cudaStream_t s = nullptr);
+constexpr unsigned cudaHostAllocDefault = 0x00;
+cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned flags);
+cudaError_t cudaFreeHost(void* p);
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t s = nullptr);
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned flags);
 cudaError_t cudaStreamSynchronize(cudaStream_t s);
@@ -79,9 +86,12 @@ cudaError_t cudaFuncSetAttribute(void (*kernel)(P...), cudaFuncAttribute attr, i
 struct CUevent_st;
 typedef CUevent_st* cudaEvent_t;
 cudaError_t cudaEventCreate(cudaEvent_t* e);
+constexpr unsigned cudaEventDisableTiming = 0x02;
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned flags);
 cudaError_t cudaEventDestroy(cudaEvent_t e);
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s = nullptr);
 cudaError_t cudaEventSynchronize(cudaEvent_t e);
+cudaError_t cudaEventQuery(cudaEvent_t e);  // cudaErrorNotReady while deferred copies wait
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end);
 
 namespace cudasim {
@@ -89,6 +99,8 @@ namespace cudasim {
 struct Stats {
   size_t launches, blocks, threads, switches;
   size_t d2h_copies, stream_syncs;  // device-to-host cudaMemcpy*, cudaStream/DeviceSynchronize
+  size_t h2d_pinned, h2d_pageable;   // host-to-device copies by the kind of host memory read
+  size_t device_mallocs, event_syncs;  // cudaMalloc calls, cudaEventSynchronize calls
 };
 Stats stats();
 // Fails the next cudaGetDeviceCount with this error (to test how the runtime reports it).

@@ -624,7 +624,9 @@ namespace {
 std::mutex g_attr_mu;
 std::map<const void*, int> g_dyn_optin;  // kernel -> opted-in dynamic shared bytes
 std::atomic<size_t> g_launches{0}, g_blocks{0}, g_threads{0}, g_switches{0};
-std::atomic<size_t> g_d2h_copies{0}, g_stream_syncs{0};
+std::atomic<size_t> g_d2h_copies{0}, g_stream_syncs{0}, g_h2d_pinned{0}, g_h2d_pageable{0};
+std::atomic<size_t> g_device_mallocs{0}, g_event_syncs{0};
+void run_deferred_copies();
 constexpr size_t kStaticSmem = 48 << 10, kMaxSmemOptin = 227 << 10;
 
 void check_redzones();
@@ -632,6 +634,7 @@ void check_redzones();
 
 void run_kernel(const char* name, const void* kernel, const LaunchCfg& c, void (*body)(void*),
                 void* ctx) {
+  run_deferred_copies();  // stream order: earlier copies land before the kernel reads
   const dim3 g = c.grid, b = c.block;
   const uint64_t threads = uint64_t(b.x) * b.y * b.z;
   auto bad = [&](const std::string& why) {
@@ -721,9 +724,17 @@ namespace {
 constexpr size_t kRedzone = 256;
 constexpr unsigned char kCanary = 0xA5, kPoison = 0xFF;
 
+struct DeferredCopy {
+  void* dst;
+  const void* src;
+  size_t bytes;
+};
+
 struct Memory {
   std::mutex mu;
   std::map<uintptr_t, size_t> live;  // base -> bytes
+  std::map<uintptr_t, size_t> pinned;  // cudaHostAlloc blocks: base -> bytes
+  std::vector<DeferredCopy> deferred;  // pinned-source copies the stream has not reached yet
   size_t used = 0;
   int freeFailIn = 0;  // the freeFailIn-th next cudaFree fails (0: none)
   cudaError_t deviceCountError = cudaSuccess;
@@ -772,6 +783,28 @@ bool find_device(const void* p, size_t bytes) {
   return a >= it->first && a + bytes <= it->first + it->second;
 }
 
+// Whether [p, p + bytes) lies inside one pinned host block.
+bool find_pinned(const void* p, size_t bytes) {
+  Memory& m = memory();
+  std::lock_guard<std::mutex> lock(m.mu);
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  auto it = m.pinned.upper_bound(a);
+  if (it == m.pinned.begin()) return false;
+  --it;
+  return a >= it->first && a + bytes <= it->first + it->second;
+}
+
+// The stream reaches the deferred copies: they read their (pinned) sources now, in order.
+void run_deferred_copies() {
+  Memory& m = memory();
+  std::vector<DeferredCopy> todo;
+  {
+    std::lock_guard<std::mutex> lock(m.mu);
+    todo.swap(m.deferred);
+  }
+  for (const DeferredCopy& c : todo) std::memcpy(c.dst, c.src, c.bytes);
+}
+
 struct CUstreamFake {
   int id;
 };
@@ -788,6 +821,7 @@ const char* error_name(cudaError_t e) {
     case cudaErrorInsufficientDriver: return "cudaErrorInsufficientDriver";
     case cudaErrorNoDevice: return "cudaErrorNoDevice";
     case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    case cudaErrorNotReady: return "cudaErrorNotReady";
     case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
     case cudaErrorLaunchOutOfResources: return "cudaErrorLaunchOutOfResources";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
@@ -807,6 +841,7 @@ const char* error_text(cudaError_t e) {
       return "CUDA driver version is insufficient for CUDA runtime version";
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
     case cudaErrorInvalidDevice: return "invalid device ordinal";
+    case cudaErrorNotReady: return "device not ready";
     case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
     case cudaErrorLaunchOutOfResources: return "too many resources requested for launch";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
@@ -823,7 +858,10 @@ cudaError_t fail_call(cudaError_t e, const std::string& detail) {
 
 }  // namespace
 
-Stats stats() { return Stats{g_launches, g_blocks, g_threads, g_switches, g_d2h_copies, g_stream_syncs}; }
+Stats stats() {
+  return Stats{g_launches,   g_blocks,        g_threads,       g_switches,      g_d2h_copies,
+               g_stream_syncs, g_h2d_pinned, g_h2d_pageable, g_device_mallocs, g_event_syncs};
+}
 
 void inject_device_count_error(cudaError_t e) { memory().deviceCountError = e; }
 void inject_free_failure(int nth) { memory().freeFailIn = nth; }
@@ -873,6 +911,7 @@ cudaError_t cudaSetDevice(int device) {
 cudaError_t cudaMalloc(void** p, size_t bytes) {
   Memory& m = memory();
   *p = nullptr;
+  g_device_mallocs += 1;
   {
     std::lock_guard<std::mutex> lock(m.mu);
     if (bytes > settings().memLimit - m.used)
@@ -893,6 +932,7 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
 
 cudaError_t cudaFree(void* p) {
   if (!p) return cudaSuccess;
+  run_deferred_copies();  // stream order: a copy into the block lands before it is freed
   Memory& m = memory();
   size_t bytes;
   {
@@ -945,7 +985,43 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
                      "cudasim: cudaMemcpy of " + std::to_string(bytes) +
                          " bytes between overlapping ranges");
   if (sDev && !dDev) g_d2h_copies += 1;  // what a GPU would drain the stream for
+  if (dDev && !sDev) {
+    if (find_pinned(src, bytes)) {  // asynchronous: the source is read when the stream gets here
+      g_h2d_pinned += 1;
+      Memory& m = memory();
+      std::lock_guard<std::mutex> lock(m.mu);
+      m.deferred.push_back(DeferredCopy{dst, src, bytes});
+      return cudaSuccess;
+    }
+    g_h2d_pageable += 1;  // the driver stages a pageable source before the call returns
+  }
+  run_deferred_copies();
   std::memcpy(dst, src, bytes);
+  return cudaSuccess;
+}
+
+cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned) {
+  *p = nullptr;
+  if (bytes == 0) return cudaSuccess;
+  void* q = std::malloc(bytes);
+  if (!q) return fail_call(cudaErrorMemoryAllocation, "cudasim: cudaHostAlloc: host malloc failed");
+  Memory& m = memory();
+  std::lock_guard<std::mutex> lock(m.mu);
+  m.pinned[reinterpret_cast<uintptr_t>(q)] = bytes;
+  *p = q;
+  return cudaSuccess;
+}
+
+cudaError_t cudaFreeHost(void* p) {
+  if (!p) return cudaSuccess;
+  run_deferred_copies();  // a GPU would still be reading it: the runtime must have synced first
+  Memory& m = memory();
+  {
+    std::lock_guard<std::mutex> lock(m.mu);
+    if (m.pinned.erase(reinterpret_cast<uintptr_t>(p)) == 0)
+      return fail_call(cudaErrorInvalidValue, "cudasim: cudaFreeHost of a pointer that is not a pinned block");
+  }
+  std::free(p);
   return cudaSuccess;
 }
 
@@ -955,6 +1031,7 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
 
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t) {
   if (bytes == 0) return cudaSuccess;
+  run_deferred_copies();
   if (!find_device(dst, bytes))
     return fail_call(cudaErrorInvalidValue, "cudasim: cudaMemset outside a live device allocation");
   std::memset(dst, value, bytes);
@@ -969,6 +1046,7 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
 // Launches run synchronously and report through cudaGetLastError (not sticky).
 cudaError_t cudaStreamSynchronize(cudaStream_t) {
   g_stream_syncs += 1;
+  run_deferred_copies();
   return cudaSuccess;
 }
 
@@ -1024,6 +1102,8 @@ cudaError_t cudaEventCreate(cudaEvent_t* e) {
   return cudaSuccess;
 }
 
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) { return cudaEventCreate(e); }
+
 cudaError_t cudaEventDestroy(cudaEvent_t e) {
   if (!e) return fail_call(cudaErrorInvalidValue, "cudasim: cudaEventDestroy(nullptr)");
   delete e;
@@ -1039,7 +1119,18 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) {
 
 cudaError_t cudaEventSynchronize(cudaEvent_t e) {
   if (!e || e->ms < 0) return fail_call(cudaErrorInvalidValue, "cudasim: cudaEventSynchronize of an event never recorded");
+  g_event_syncs += 1;
+  run_deferred_copies();
   return cudaSuccess;
+}
+
+// Not ready while deferred copies wait (the stream has not got to them, nor to an event
+// recorded after them); a query does no work, so polling alone never completes a copy.
+cudaError_t cudaEventQuery(cudaEvent_t e) {
+  if (!e || e->ms < 0) return fail_call(cudaErrorInvalidValue, "cudasim: cudaEventQuery of an event never recorded");
+  Memory& m = memory();
+  std::lock_guard<std::mutex> lock(m.mu);
+  return m.deferred.empty() ? cudaSuccess : cudaErrorNotReady;
 }
 
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {

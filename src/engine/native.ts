@@ -23,8 +23,20 @@ export interface NativeStats {
   liveBuffers: number;
   /** kernel launches by kernel name since the last resetStats() */
   launches: Record<string, number>;
-  /** simulator builds only (native/cudasim), cumulative: kernel launches, device-to-host copies, stream syncs */
-  cudaSim?: { launches: number; d2hCopies: number; streamSyncs: number };
+  /**
+   * simulator builds only (native/cudasim), cumulative: kernel launches, device-to-host copies,
+   * stream syncs, host-to-device copies from pinned / pageable memory, cudaMalloc calls,
+   * cudaEventSynchronize calls
+   */
+  cudaSim?: {
+    launches: number;
+    d2hCopies: number;
+    streamSyncs: number;
+    h2dPinned: number;
+    h2dPageable: number;
+    deviceMallocs: number;
+    eventSyncs: number;
+  };
 }
 
 /**

@@ -1,9 +1,10 @@
 // CUDA runtime behaviour through the addon: bad input on device buffers is a clear
 // Error, an impossible allocation is a clear out-of-memory Error the process survives,
-// the caching allocator returns to its starting footprint, copies round-trip.
+// the caching allocator returns to its starting footprint, copies round-trip, uploads go
+// through the pinned staging ring (asynchronous, the caller's array free at once).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { freeAll, gpuDevice, nat, skipCuda, skipDevice, twinF32, twinI32 } from "./twin";
+import { freeAll, gpuDevice, nat, onSimulator, skipCuda, skipDevice, twinF32, twinI32 } from "./twin";
 
 after(() => {
   if (!skipCuda) freeAll();
@@ -84,6 +85,39 @@ test("cuda copies: host -> device -> device -> host round trip, across devices",
   nat().download(g1, back);
   assert.deepEqual(back, src);
   for (const bb of [g1, g2, h]) nat().free(bb);
+});
+
+test("cuda uploads: through the pinned ring, the source reusable at once, the ring lapped safely", {
+  skip: skipDevice || (onSimulator ? false : "counts copies in the simulator's runtime (stats().cudaSim)"),
+}, () => {
+  // the simulator defers a pinned copy until the stream next works, so a ring region
+  // rewritten before its copy ran would show up as wrong data here
+  const sim = () => nat().stats().cudaSim!;
+  const src = new Float32Array(1 << 20); // 4 MiB per upload; 20 of them lap the 64 MiB ring
+  const bufs = Array.from({ length: 20 }, () => nat().alloc(1, 0, src.length));
+  const before = sim();
+  bufs.forEach((b, k) => {
+    src.fill(k + 0.25);
+    nat().upload(b, src); // the same array, rewritten at once: the upload copied it
+  });
+  const mid = sim();
+  assert.equal(mid.h2dPinned - before.h2dPinned, 20, "every upload from pinned memory");
+  assert.equal(mid.h2dPageable - before.h2dPageable, 0);
+  assert.equal(mid.streamSyncs - before.streamSyncs, 0, "uploads never drain the stream");
+  assert.ok(mid.eventSyncs - before.eventSyncs >= 1, "lapping the ring waits for the oldest region's copy");
+  const back = new Float32Array(src.length);
+  bufs.forEach((b, k) => {
+    nat().download(b, back);
+    assert.ok(
+      back.every((v) => v === k + 0.25),
+      `upload ${k}: got ${back[0]} .. ${back[back.length - 1]}`,
+    );
+  });
+  // larger than the ring: one pageable copy (the driver stages it)
+  const big = nat().alloc(1, 0, 17 << 20);
+  nat().upload(big, new Float32Array(17 << 20).fill(3));
+  assert.equal(sim().h2dPageable - mid.h2dPageable, 1);
+  for (const b of [...bufs, big]) nat().free(b);
 });
 
 test("cuda device info: count and name", { skip: skipDevice }, () => {

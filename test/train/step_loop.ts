@@ -1,5 +1,5 @@
-// A loop of L-steps exactly as the trainer runs them (loss into a LossWatch, backward,
-// Adam), recording the allocator statistics after every step.
+// A loop of L-steps or RecLLM steps exactly as the trainer runs them (loss into a
+// LossWatch, backward, Adam), recording the allocator statistics after every step.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -19,7 +19,7 @@ export interface LoopResult {
   stats: NativeStats[]; // after each step
 }
 
-export async function runLSteps(device: "cpu" | "cuda", steps: number, syncEvery: number): Promise<LoopResult> {
+export async function runLSteps(device: "cpu" | "cuda", steps: number, syncEvery: number, kind: "L" | "rec" = "L"): Promise<LoopResult> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cllm4rec-steps-"));
   process.env.CLLM4REC_CACHE = path.join(tmp, "cache");
   const modelDir = path.join(tmp, "backbone");
@@ -32,6 +32,7 @@ export async function runLSteps(device: "cpu" | "cuda", steps: number, syncEvery
   const corpora = datasetCorpora(ctx.dataset, ctx.tokenizer, { batchSize: 4, maxTokens: 48, lengthAware: true });
   // one fixed batch, so every step after the first has the same shapes (the steady state)
   const batch = corpora.collab(new Rng(1), false)[0];
+  const rec = corpora.rec(new Rng(2), "all", false)[0];
   const opt = new Adam([ctx.model.collab.user, ctx.model.collab.item], { lr: 1e-3 });
   const losses: number[] = [];
   const reportedAfterPush: number[] = [];
@@ -42,7 +43,8 @@ export async function runLSteps(device: "cpu" | "cuda", steps: number, syncEvery
   try {
     for (let i = 1; i <= steps; i++) {
       tidy(() => {
-        const { loss } = ctx.model.documentLoss("collab", batch, 1.0, "sum");
+        const { loss } =
+          kind === "L" ? ctx.model.documentLoss("collab", batch, 1.0, "sum") : ctx.model.recLoss(rec.batch, rec.targets, 1.0, "sum");
         watch.push(loss, i);
         backward(loss);
       });
