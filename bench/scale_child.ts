@@ -1,7 +1,8 @@
 // One scale point of bench/scale.bench.ts, run in its own process so its peak RSS is its
 // own: a CLLM4Rec model (tiny backbone) with I users and J items, timed L-steps, C-steps and
-// RecLLM steps on synthetic batches as the trainer runs them. Prints one JSON line.
-import { tidy, backward, native } from "../src/engine";
+// RecLLM steps on synthetic batches as the trainer runs them (sparse targets, the chunked
+// multinomial head). Prints one JSON line.
+import { tidy, backward, native, HEAD_CHUNK_COLUMNS } from "../src/engine";
 import { Gpt2, type Gpt2Config } from "../src/nn/gpt2";
 import { Adam } from "../src/nn/adam";
 import { tinyGpt2Weights, TINY_GPT2_DEFAULTS } from "../src/io/tiny_gpt2";
@@ -108,7 +109,8 @@ function main(): void {
       recMs,
       tableBytes,
       stateBytes: 4 * tableBytes,
-      batchTargetBytes: 4 * BATCH * J,
+      // one RecLLM batch's sparse targets (rowPtr + columns) and the head's one chunk of scores
+      batchBytes: 4 * (BATCH + 1 + BATCH * REC_TARGETS) + 4 * BATCH * Math.min(J, HEAD_CHUNK_COLUMNS),
       liveCpuBytes: stats.cpuBytes,
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
     }),
