@@ -57,6 +57,22 @@ const MUTANTS = [
     tests: ["gemm_versions"],
   },
   {
+    name: "gemm-bf16-a-fragment-swap",
+    file: "gemm.cu",
+    find: "const int rr = r + (i & 1) * 8, k = kk + tig * 2 + (i >> 1) * 8;",
+    replace: "const int rr = r + (i >> 1) * 8, k = kk + tig * 2 + (i & 1) * 8;",
+    why: "BF16 A fragment registers 1 and 2 exchanged (rows +8 and k +8 swapped)",
+    tests: ["gemm_bf16_b"],
+  },
+  {
+    name: "gemm-bf16-b-no-trans",
+    file: "gemm.cu",
+    find: "mma::ldmatrix<4, true>(r, bs",
+    replace: "mma::ldmatrix<4, false>(r, bs",
+    why: "BF16 B fragment of a [k][n] tile loaded by ldmatrix without .trans",
+    tests: ["gemm_bf16_b"],
+  },
+  {
     name: "attention-no-syncwarp",
     file: "attention.cu",
     find: "    ps[warp][lane] = j <= last ? e * drop_mask(drop, (b * H + h) * Tq + i, Tk, j) : e;\n    __syncwarp();\n",

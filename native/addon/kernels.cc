@@ -48,6 +48,10 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
         if (c.i("batch") > 1 && c.i("strideC") < c.a.mul(c.i("M"), c.i("N")))
           c.a.fail("strideC " + to_string(c.i("strideC")) + " < M*N: batched outputs would overlap");
       });
+  // frozen BF16 weights on either device (the CUDA path; the CPU twin is its oracle)
+  ROW(f32_to_bf16, "x[n] n dst", "n", [](Call& c) { c.extent("dst", (c.i("n") + 1) / 2); });
+  ROW(gemm_bf16_b, "transA transB M N K alpha A@offA[M*K] Bh beta C@offC[M*N]!A bias?[N]", "M*N",
+      [](Call& c) { c.extent("Bh", (c.a.mul(c.i("K"), c.i("N")) + 1) / 2); });
   // the CPU's BF16 GEMM: weights packed once, fp32 accumulation
   CPU_ROW(bf16_pack_b, "transB B[K*N] K N dst", "K*N",
           [](Call& c) { c.extent("dst", cpu::bf16_packed_words(c.i("K"), c.i("N"))); });

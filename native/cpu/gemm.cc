@@ -10,6 +10,7 @@
 #include <cstring>
 #include <new>
 #include <stdexcept>
+#include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -869,6 +870,43 @@ void gemm_bf16(bool transA, int64_t M, int64_t N, int64_t K, float alpha, const 
   (void)transA; (void)M; (void)N; (void)K; (void)alpha; (void)A; (void)Bp; (void)beta; (void)C; (void)bias;
   throw std::runtime_error("gemm_bf16: this build has no x86 BF16 kernels");
 #endif
+}
+
+// The portable twin of cuda::gemm_bf16_b (the CUDA path of frozen BF16 weights): the same
+// roundings (A to BF16 nearest even, B already BF16), products exact in fp32, summed in k order.
+void f32_to_bf16(const float* x, int64_t n, uint32_t* dst) {
+  for (int64_t w = 0; 2 * w < n; ++w)
+    dst[w] = uint32_t(to_bf16(x[2 * w])) | (2 * w + 1 < n ? uint32_t(to_bf16(x[2 * w + 1])) << 16 : 0u);
+}
+
+void gemm_bf16_b(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                 const uint32_t* Bh, float beta, float* C, const float* bias) {
+  const auto* B = reinterpret_cast<const uint16_t*>(Bh);
+  auto value = [](uint16_t h) {
+    const uint32_t u = uint32_t(h) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  };
+  std::vector<float> b(size_t(K) * size_t(N));  // op(B) [K, N], decoded once
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t n = 0; n < N; ++n) b[size_t(k * N + n)] = value(B[transB ? n * K + k : k * N + n]);
+#pragma omp parallel for schedule(static)
+  for (int64_t m = 0; m < M; ++m) {
+    std::vector<float> acc(size_t(N), 0.0f);
+    for (int64_t k = 0; k < K; ++k) {
+      const float a = value(to_bf16(transA ? A[k * M + m] : A[m * K + k]));
+      const float* br = b.data() + k * N;
+      for (int64_t n = 0; n < N; ++n) acc[size_t(n)] += a * br[n];
+    }
+    float* c = C + m * N;
+    for (int64_t n = 0; n < N; ++n) {
+      float v = alpha * acc[size_t(n)];
+      if (beta != 0.0f) v += beta * c[n];  // beta == 0: C is not read (may hold NaN)
+      if (bias) v += bias[n];
+      c[n] = v;
+    }
+  }
 }
 
 }  // namespace cpu

@@ -9,6 +9,7 @@
 // cp.async pipeline, the same split-K and reduction as v2.
 #include <atomic>
 #include <cstring>
+#include <type_traits>
 #include "common.cuh"
 #include "mma.cuh"
 
@@ -307,6 +308,202 @@ __global__ void __launch_bounds__(kTcThreads)
     }
 }
 
+// ---------------------------------------------------------------- BF16 B (frozen weights)
+// gemm_bf16_b: op(B) stored once in BF16 (the frozen GPT-2 weights), A fp32, FP32
+// accumulation on mma.sync m16n8k16 BF16. Same 128x64 tile and 2x2 warps of 64x32 as v3,
+// K in slices of 32 through a 2-stage cp.async ring (two stages fit 48 KiB static shared
+// memory with A kept fp32). A is rounded to BF16 (nearest even) as its fragments are read;
+// B fragments come by ldmatrix (.trans for a [k][n] tile). Pitches: A [m][k] 36 floats
+// (float2 reads of a half-warp hit 16 distinct bank pairs), A [k][m] 132 (= 4 mod 32: lane
+// (gid, tig) on bank 8*tig+gid), B [n][k] 40 and [k][n] 72 bf16 (8 ldmatrix rows on distinct
+// 16-byte bank groups).
+constexpr int kBfBK = 32, kBfStages = 2;
+constexpr int kBfPitchAK = kBfBK + 4, kBfPitchAM = kTcBM + 4;
+constexpr int kBfPitchBK = kBfBK + 8, kBfPitchBN = kTcBN + 8;
+constexpr int kBfASize = kTcBM * kBfPitchAK, kBfBSize = kTcBN * kBfPitchBK;
+static_assert(kBfASize >= kBfBK * kBfPitchAM && kBfBSize >= kBfBK * kBfPitchBN, "tile sizes");
+
+// Two floats -> one register of two BF16 (lo in the low half), round to nearest even.
+__device__ __forceinline__ uint32_t bf16x2(float lo, float hi) {
+#ifdef CLLM4REC_CUDASIM
+  auto one = [](float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;  // NaN stays NaN
+    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  };
+  return one(lo) | (one(hi) << 16);
+#else
+  uint32_t r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+#endif
+}
+
+// Two adjacent floats of shared memory (8-byte aligned) as one BF16 pair.
+__device__ __forceinline__ uint32_t bf16x2_at(const float* p) {
+#ifdef CLLM4REC_CUDASIM
+  return bf16x2(p[0], p[1]);
+#else
+  const float2 v = *reinterpret_cast<const float2*>(p);
+  return bf16x2(v.x, v.y);
+#endif
+}
+
+// 8 consecutive bf16 of one tile row, like tc_chunk (rows, limit, zero-fill, vec).
+__device__ __forceinline__ void bf_chunk(uint16_t* dst, const uint16_t* src, int64_t col,
+                                         int64_t limit, bool vec) {
+  if (src && vec && col + 8 <= limit) {
+    mma::cp_async<16>(dst, src + col);
+    return;
+  }
+#pragma unroll
+  for (int j = 0; j < 8; ++j) dst[j] = (src && col + j < limit) ? src[col + j] : uint16_t(0);
+}
+
+template <bool TA, bool TB>
+__device__ __forceinline__ void bf_load_stage(float* As, uint16_t* Bs, const float* A,
+                                              const uint16_t* B, int64_t M, int64_t N, int64_t K,
+                                              int64_t m0, int64_t n0, int64_t k0, int64_t kEnd,
+                                              bool vecA, bool vecB, int tid) {
+  if (!TA) {  // A [M, K]: 128 rows x 8 chunks of 4 floats
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const int e = tid + i * kTcThreads, r = e >> 3, c = (e & 7) * 4;
+      const int64_t gm = m0 + r;
+      tc_chunk(As + r * kBfPitchAK + c, gm < M ? A + gm * K + k0 : nullptr, c, kEnd - k0, vecA);
+    }
+  } else {  // A [K, M]: 32 k-rows x 32 chunks
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const int e = tid + i * kTcThreads, r = e >> 5, c = (e & 31) * 4;
+      const int64_t gk = k0 + r;
+      tc_chunk(As + r * kBfPitchAM + c, gk < kEnd ? A + gk * M + m0 : nullptr, c, M - m0, vecA);
+    }
+  }
+  if (TB) {  // B [N, K]: 64 rows x 4 chunks of 8 bf16
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int e = tid + i * kTcThreads, r = e >> 2, c = (e & 3) * 8;
+      const int64_t gn = n0 + r;
+      bf_chunk(Bs + r * kBfPitchBK + c, gn < N ? B + gn * K + k0 : nullptr, c, kEnd - k0, vecB);
+    }
+  } else {  // B [K, N]: 32 k-rows x 8 chunks
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int e = tid + i * kTcThreads, r = e >> 3, c = (e & 7) * 8;
+      const int64_t gk = k0 + r;
+      bf_chunk(Bs + r * kBfPitchBN + c, gk < kEnd ? B + gk * N + n0 : nullptr, c, N - n0, vecB);
+    }
+  }
+}
+
+// Same contract and SPLIT meaning as gemm_kernel, B in BF16.
+template <bool TA, bool TB, bool SPLIT>
+__global__ void __launch_bounds__(kTcThreads)
+    gemm_kernel_bf16(int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                     const uint16_t* B, float beta, float* C, const float* bias, int64_t kSplit,
+                     bool vecA, bool vecB) {
+  __shared__ __align__(16) float As[kBfStages][kBfASize];
+  __shared__ __align__(16) uint16_t Bs[kBfStages][kBfBSize];
+  int64_t kBegin = 0, kEnd = K;
+  if (SPLIT) {
+    kBegin = int64_t(blockIdx.z) * kSplit;
+    kEnd = min(K, kBegin + kSplit);
+    C += int64_t(blockIdx.z) * M * N;
+    beta = 0.0f;
+    bias = nullptr;
+  }
+  const int64_t m0 = int64_t(blockIdx.x) * kTcBM, n0 = int64_t(blockIdx.y) * kTcBN;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int wm = (warp & 1) * 64, wn = (warp >> 1) * 32;
+  const int gid = lane >> 2, tig = lane & 3, q = lane >> 3;
+  float acc[4][4][4] = {};
+
+  const int64_t nk = (kEnd - kBegin + kBfBK - 1) / kBfBK;
+#pragma unroll
+  for (int s = 0; s < kBfStages - 1; ++s) {
+    if (s < nk)
+      bf_load_stage<TA, TB>(As[s], Bs[s], A, B, M, N, K, m0, n0, kBegin + s * kBfBK, kEnd, vecA,
+                            vecB, tid);
+    mma::cp_async_commit();
+  }
+  for (int64_t t = 0; t < nk; ++t) {
+    mma::cp_async_wait<kBfStages - 2>();  // slice t has landed (for this thread) ...
+    __syncthreads();  // ... for every thread, and slice t-1's stage is free to refill
+    const int64_t pre = t + kBfStages - 1;
+    if (pre < nk) {
+      const int ps = static_cast<int>(pre % kBfStages);
+      bf_load_stage<TA, TB>(As[ps], Bs[ps], A, B, M, N, K, m0, n0, kBegin + pre * kBfBK, kEnd,
+                            vecA, vecB, tid);
+    }
+    mma::cp_async_commit();
+    const float* as = As[t % kBfStages];
+    const uint16_t* bs = Bs[t % kBfStages];
+#pragma unroll
+    for (int kk = 0; kk < kBfBK; kk += 16) {
+      uint32_t af[4][4], bf[4][2];
+#pragma unroll
+      for (int mi = 0; mi < 4; ++mi) {
+        const int r = wm + mi * 16 + gid;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {  // register i: row +8 when i is odd, k +8 when i >= 2
+          const int rr = r + (i & 1) * 8, k = kk + tig * 2 + (i >> 1) * 8;
+          af[mi][i] = TA ? bf16x2(as[k * kBfPitchAM + rr], as[(k + 1) * kBfPitchAM + rr])
+                         : bf16x2_at(as + rr * kBfPitchAK + k);
+        }
+      }
+#pragma unroll
+      for (int ni = 0; ni < 4; ni += 2) {  // matrices: k +0/+8 (lane bit 3), n +0/+8 (bit 4)
+        const int c0 = wn + ni * 8;
+        uint32_t r[4];
+        if (TB)
+          mma::ldmatrix<4, false>(r, bs + (c0 + (lane & 7) + (q >> 1) * 8) * kBfPitchBK + kk +
+                                         (q & 1) * 8);
+        else
+          mma::ldmatrix<4, true>(r, bs + (kk + (lane & 7) + (q & 1) * 8) * kBfPitchBN + c0 +
+                                        (q >> 1) * 8);
+        bf[ni][0] = r[0];
+        bf[ni][1] = r[1];
+        bf[ni + 1][0] = r[2];
+        bf[ni + 1][1] = r[3];
+      }
+#pragma unroll
+      for (int mi = 0; mi < 4; ++mi)
+#pragma unroll
+        for (int ni = 0; ni < 4; ++ni) mma::mma_m16n8k16_bf16(acc[mi][ni], af[mi], bf[ni], acc[mi][ni]);
+    }
+  }
+  mma::cp_async_wait<0>();  // no copy may outlive the block (the last groups are empty)
+
+#pragma unroll
+  for (int mi = 0; mi < 4; ++mi)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int64_t m = m0 + wm + mi * 16 + gid + h * 8;
+      if (m >= M) continue;
+#pragma unroll
+      for (int ni = 0; ni < 4; ++ni)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+          const int64_t n = n0 + wn + ni * 8 + tig * 2 + j;
+          if (n >= N) continue;
+          float* c = C + m * N + n;
+          float v = alpha * acc[mi][ni][h * 2 + j];
+          if (beta != 0.0f) v += beta * *c;  // beta == 0: C is not read (may hold NaN)
+          if (bias) v += bias[n];
+          *c = v;
+        }
+    }
+}
+
+// dst word i/2, half i%2 = x[i] in BF16 (nearest even); an odd n leaves the last high half 0.
+__global__ void f32_to_bf16_kernel(const float* x, int64_t n, uint32_t* dst) {
+  const int64_t w = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (2 * w >= n) return;
+  dst[w] = bf16x2(x[2 * w], 2 * w + 1 < n ? x[2 * w + 1] : 0.0f);  // bf16(0) = 0
+}
+
 // C[m, n] = sum over splits s = 0..S-1 of W[s, m, n], in that order (+ beta*C, + bias).
 __global__ void gemm_splitk_reduce(int64_t MN, int64_t N, int S, const float* W, float beta,
                                    float* C, const float* bias) {
@@ -455,6 +652,59 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha
       launch_tiles<false>(transA, transB, grid, M, N, K, alpha, A + b0 * strideA, strideA,
                           B + b0 * strideB, strideB, beta, C + b0 * strideC, strideC, bias, 0);
   }
+}
+
+void f32_to_bf16(const float* x, int64_t n, uint32_t* dst) {
+  const int64_t words = (n + 1) / 2;
+  if (words == 0) return;
+  f32_to_bf16_kernel<<<static_cast<unsigned>((words + 255) / 256), 256, 0, detail::stream()>>>(x, n, dst);
+  check_last("f32_to_bf16");
+}
+
+void gemm_bf16_b(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float* A, const uint32_t* Bh, float beta, float* C, const float* bias) {
+  if (M <= 0 || N <= 0) return;
+  const auto* B = reinterpret_cast<const uint16_t*>(Bh);
+  const int64_t mTiles = (M + kTcBM - 1) / kTcBM, nTiles = (N + kTcBN - 1) / kTcBN;
+  if (mTiles > INT32_MAX || nTiles > 65535)
+    throw std::runtime_error("cuda::gemm_bf16_b: M=" + std::to_string(M) + ", N=" +
+                             std::to_string(N) + " exceed the launch grid (N <= " +
+                             std::to_string(65535 * kTcBN) + ")");
+  const bool vecA = rows_aligned16(A, transA ? M : K, 0, 1);
+  const int64_t pitchB = transB ? K : N;  // bf16 rows: 16 bytes = 8 elements
+  const bool vecB = reinterpret_cast<uintptr_t>(B) % 16 == 0 && pitchB % 8 == 0;
+  // split-K as v2/v3 plan it for this tile (the planner's depth unit, 16, divides kBfBK)
+  const int64_t tiles = mTiles * nTiles, sms = sm_count();
+  int S = 1;
+  if (tiles < sms)
+    S = static_cast<int>(std::max<int64_t>(
+        1, std::min<int64_t>(std::min(K / (8 * kBfBK), (2 * sms + tiles - 1) / tiles), 64)));
+  cudaStream_t s = detail::stream();
+  auto launch = [&](auto split, dim3 grid, float* out, float b, const float* bi, int64_t kSplit) {
+    constexpr bool SP = decltype(split)::value;
+    if (!transA && !transB)
+      gemm_kernel_bf16<false, false, SP><<<grid, kTcThreads, 0, s>>>(M, N, K, alpha, A, B, b, out, bi, kSplit, vecA, vecB);
+    else if (!transA && transB)
+      gemm_kernel_bf16<false, true, SP><<<grid, kTcThreads, 0, s>>>(M, N, K, alpha, A, B, b, out, bi, kSplit, vecA, vecB);
+    else if (transA && !transB)
+      gemm_kernel_bf16<true, false, SP><<<grid, kTcThreads, 0, s>>>(M, N, K, alpha, A, B, b, out, bi, kSplit, vecA, vecB);
+    else
+      gemm_kernel_bf16<true, true, SP><<<grid, kTcThreads, 0, s>>>(M, N, K, alpha, A, B, b, out, bi, kSplit, vecA, vecB);
+    check_last(SP ? "gemm_bf16_b (split-K)" : "gemm_bf16_b");
+  };
+  const dim3 grid2(static_cast<unsigned>(mTiles), static_cast<unsigned>(nTiles));
+  if (S <= 1) {
+    launch(std::false_type{}, grid2, C, beta, bias, 0);
+    return;
+  }
+  const int64_t kSplit = ((K + S - 1) / S + kBfBK - 1) / kBfBK * kBfBK;
+  const int splits = static_cast<int>((K + kSplit - 1) / kSplit);
+  const int64_t MN = M * N;
+  detail::Scratch work(size_t(splits) * size_t(MN) * sizeof(float));  // W: [splits, M, N]
+  float* W = work.as<float>();
+  launch(std::true_type{}, dim3(grid2.x, grid2.y, static_cast<unsigned>(splits)), W, 0.0f, nullptr, kSplit);
+  gemm_splitk_reduce<<<static_cast<unsigned>((MN + 255) / 256), 256, 0, s>>>(MN, N, splits, W, beta, C, bias);
+  check_last("gemm_bf16_b (split-K reduce)");
 }
 
 }  // namespace cuda

@@ -19,6 +19,14 @@
   void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,   \
             const float* A, int64_t strideA, const float* B, int64_t strideB,         \
             float beta, float* C, int64_t strideC, int64_t batch, const float* bias); \
+  /* The frozen-weight GEMM: op(B) stored once in BF16 (Bh: element e in word e/2, \
+     half e%2; [K,N], or [N,K] when transB), A fp32 rounded to BF16 (nearest even) as \
+     it is read, fp32 accumulation; otherwise gemm's contract with batch 1. */        \
+  void gemm_bf16_b(bool transA, bool transB, int64_t M, int64_t N, int64_t K,         \
+                   float alpha, const float* A, const uint32_t* Bh, float beta,       \
+                   float* C, const float* bias);                                      \
+  /* dst = x in BF16, nearest even, two per word (an odd n leaves the last high 0). */ \
+  void f32_to_bf16(const float* x, int64_t n, uint32_t* dst);                         \
   /* ---- elementwise (every output may alias an input of the same size) ---- */      \
   /* out (+)= a * alpha + b * beta, elementwise; b may be null (then out (+)= a*alpha)*/ \
   void add(const float* a, float alpha, const float* b, float beta, float* out,       \

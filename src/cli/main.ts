@@ -132,7 +132,7 @@ export async function main(argv: string[]): Promise<void> {
   const open = {
     device: f.device as string | undefined,
     threads: f.threads as number | undefined,
-    dtype: f.dtype as "f32" | "bf16" | undefined,
+    dtype: f.dtype as "f32" | "fp32" | "bf16" | undefined,
     log: (s: string) => console.log(s),
     allowDataChange: !!f["allow-data-change"],
   };

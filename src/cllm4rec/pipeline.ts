@@ -55,8 +55,8 @@ export const cacheDir = (): string => path.resolve(process.env.CLLM4REC_CACHE ??
 export interface OpenOptions {
   device?: string;
   threads?: number;
-  /** block-weight precision of the frozen backbone on the CPU (bf16 needs AVX512_BF16) */
-  dtype?: "f32" | "bf16";
+  /** precision of the frozen backbone weights (default bf16 on CUDA, f32 on the CPU, where bf16 needs AVX512_BF16) */
+  dtype?: "f32" | "fp32" | "bf16";
   log?: (s: string) => void;
   cardFile?: string;
 }
@@ -81,7 +81,9 @@ export async function openRun(spec: RunSpec, o: OpenOptions = {}): Promise<RunCo
   // LLM-Scratch / LLM-FtAll train the backbone too; every other run keeps it frozen
   const p = resolvePlan(spec.config);
   const weights = p.backboneRandomInit ? randomGpt2Weights(folder.config, spec.config.seed) : folder.weights;
-  const backbone = new Gpt2(folder.config, weights, device, { dtype: o.dtype, trainable: p.backboneTrains });
+  // BF16 frozen weights by default on CUDA (tensor cores); the CPU's fp32 stays the default there
+  const dtype = o.dtype === "fp32" ? "f32" : (o.dtype ?? (device === "cuda" ? "bf16" : "f32"));
+  const backbone = new Gpt2(folder.config, weights, device, { dtype, trainable: p.backboneTrains });
   if (backbone.dtypeNote) log(`--dtype bf16: ${backbone.dtypeNote}`);
   const c = folder.config;
   log(

@@ -24,11 +24,11 @@ export interface Family {
 export const FAMILIES: readonly Family[] = [
   {
     name: "gemm",
-    what: "C = alpha op(A) op(B) + beta C (+ bias), batched, any transposes; BF16 on packed frozen weights (CPU)",
+    what: "C = alpha op(A) op(B) + beta C (+ bias), batched, any transposes; BF16 frozen weights (CPU panels; CUDA tensor cores)",
     bench: true,
-    kernels: ["gemm"],
+    kernels: ["gemm", "gemm_bf16_b", "f32_to_bf16"],
     cpuOnly: ["bf16_pack_b", "gemm_bf16"],
-    ops: ["matmul", "linear", "packBf16"],
+    ops: ["matmul", "linear", "packBf16", "toBf16"],
   },
   {
     name: "elementwise",

@@ -109,6 +109,25 @@ export interface NativeAddon {
     batch: number,
     bias: NativeBuffer | null,
   ): void;
+  /** C = alpha op(A) @ op(B) + beta C (+ bias), op(B) held in BF16 (Bh from f32ToBf16: [K, N],
+   *  or [N, K] when transB); A rounded to BF16, fp32 accumulation; CPU twin and CUDA kernel */
+  gemmBf16B(
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: NativeBuffer,
+    offA: number,
+    Bh: NativeBuffer,
+    beta: number,
+    C: NativeBuffer,
+    offC: number,
+    bias: NativeBuffer | null,
+  ): void;
+  /** dst (int32, ceil(n/2) words) = x in BF16, two per word, nearest even */
+  f32ToBf16(x: NativeBuffer, n: number, dst: NativeBuffer): void;
   colSum(X: NativeBuffer, rows: number, cols: number, out: NativeBuffer, accumulate: boolean): void;
   add(a: NativeBuffer, alpha: number, b: NativeBuffer | null, beta: number, out: NativeBuffer, n: number, accumulate: boolean): void;
   fill(out: NativeBuffer, value: number, n: number): void;

@@ -4,7 +4,21 @@
 // them. With { trainable: true } every weight is a leaf that requires grad (pretraining,
 // LLM-Scratch, LLM-FtAll). Inputs are embeddings, so callers can mix the vocabulary with
 // trainable user/item tables (SPEC.md §2).
-import { Tensor, keep, linear, layerNorm, gelu, attention, add, concatTime, selectRows, packBf16, native, dropout } from "../engine";
+import {
+  Tensor,
+  keep,
+  linear,
+  layerNorm,
+  gelu,
+  attention,
+  add,
+  concatTime,
+  selectRows,
+  packBf16,
+  toBf16,
+  native,
+  dropout,
+} from "../engine";
 import type { Bf16Weight } from "../engine";
 import type { Device } from "../engine";
 
@@ -34,9 +48,11 @@ export interface Gpt2Options {
   /** every weight requires grad (default false: frozen, no weight-gradient kernel ever runs) */
   trainable?: boolean;
   /**
-   * Weight precision of the block GEMMs: "bf16" packs the frozen block weights to BF16 once
-   * (CPU with AVX512_BF16; fp32 accumulation); elsewhere it falls back to fp32 and says why
-   * in `dtypeNote`. Embeddings, LayerNorm, attention and the heads stay fp32.
+   * Weight precision of the block GEMMs: "bf16" stores the frozen block weights in BF16 once
+   * (fp32 accumulation): on CUDA (tensor cores; wte too, for the content head) and on a CPU
+   * with AVX512_BF16; elsewhere it falls back to fp32 and says why in `dtypeNote`. The
+   * embeddings, LayerNorm, attention, the trainable user/item tables, their gradients and
+   * Adam state stay fp32.
    */
   dtype?: "f32" | "bf16";
 }
@@ -82,6 +98,8 @@ export class Gpt2 {
   /** why a requested bf16 fell back to fp32 ("" otherwise) */
   readonly dtypeNote: string = "";
   private readonly packed: PackedBlock[] = [];
+  /** wte [V, d] in BF16 for the content head on CUDA with bf16 weights, else null */
+  readonly wteBf16: Tensor | null = null;
 
   constructor(
     readonly config: Gpt2Config,
@@ -126,8 +144,8 @@ export class Gpt2 {
     let dtype: "f32" | "bf16" = "f32";
     if (opts.dtype === "bf16") {
       if (this.trainable) this.dtypeNote = "bf16 packs frozen weights; a trainable backbone stays fp32";
-      else if (device !== "cpu") this.dtypeNote = `bf16 weights are a CPU path; ${device} stays fp32`;
-      else if (!native().bf16Supported()) this.dtypeNote = "this CPU has no AVX512_BF16 (or CLLM4REC_CPU_ISA caps it): fp32 weights";
+      else if (device === "cpu" && !native().bf16Supported())
+        this.dtypeNote = "this CPU has no AVX512_BF16 (or CLLM4REC_CPU_ISA caps it): fp32 weights";
       else dtype = "bf16";
     }
     this.weightDtype = dtype;
@@ -139,6 +157,8 @@ export class Gpt2 {
           fc: keepPacked(packBf16(b.fcW)),
           fcProj: keepPacked(packBf16(b.fcProjW)),
         });
+    // the content head reads wte in BF16 too on CUDA (the CPU's fused head reads it in fp32)
+    if (dtype === "bf16" && device === "cuda") this.wteBf16 = keep(toBf16(this.wte));
   }
 
   /** Every weight tensor (frozen unless the model was made trainable). */
@@ -210,13 +230,14 @@ export class Gpt2 {
     for (const pb of this.packed)
       for (const w of Object.values(pb)) {
         w.fwd.dispose();
-        w.bwd.dispose();
+        w.bwd?.dispose();
       }
+    this.wteBf16?.dispose();
   }
 }
 
 function keepPacked(w: Bf16Weight): Bf16Weight {
   keep(w.fwd);
-  keep(w.bwd);
+  if (w.bwd) keep(w.bwd);
   return w;
 }

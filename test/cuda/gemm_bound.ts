@@ -1,5 +1,5 @@
 // The per-element error bound of a TF32 / BF16 tensor-core GEMM against the FP32 CPU GEMM
-// (test/cuda/gemm_versions.test.ts, gemm_tc.test.ts): each operand rounded to `bits`
+// (test/cuda/gemm_versions.test.ts, gemm_bf16_b.test.ts): each operand rounded to `bits`
 // mantissa bits gives a product a relative error <= 2^-bits; FP32 accumulation in any
 // order adds (K + 2) * 2^-23 of the same sum of |a||b|.
 import assert from "node:assert/strict";
@@ -15,7 +15,8 @@ export interface GemmCase {
   beta: number;
 }
 
-/** bound[m*N+n] for C = alpha op(A) op(B) + beta C0 + bias; bits = 10 (TF32) or 7 (BF16). */
+/** bound[m*N+n] for C = alpha op(A) op(B) + beta C0 + bias; 2^-bits bounds a product's
+ *  relative rounding error to first order: bits = 10 (TF32, u = 2^-11) or 7 (BF16, u = 2^-8). */
 export function tf32Bound(
   c: GemmCase,
   a: ArrayLike<number>,
@@ -25,7 +26,7 @@ export function tf32Bound(
   bits = 10,
 ): Float64Array {
   const { M, N, K } = c;
-  const rel = 2 ** -bits + (K + 2) * 2 ** -23;
+  const rel = 2 ** -bits + 2 ** (-2 * bits) + (K + 2) * 2 ** -23;
   const out = new Float64Array(M * N);
   for (let m = 0; m < M; m++)
     for (let n = 0; n < N; n++) {

@@ -17,9 +17,20 @@ export interface LoopResult {
   losses: number[]; // as reported by the watch, in step order
   reportedAfterPush: number[]; // how many losses had been reported after each push
   stats: NativeStats[]; // after each step
+  firstGrads: Float32Array[]; // the user and item tables' gradients after step 1's backward
 }
 
-export async function runLSteps(device: "cpu" | "cuda", steps: number, syncEvery: number, kind: "L" | "rec" = "L"): Promise<LoopResult> {
+/**
+ * kind: L-steps (collab documents) or RecLLM steps; dtype: the frozen weights' precision
+ * ("default": the device's --dtype default, bf16 on CUDA; fp32 otherwise unless asked).
+ */
+export async function runLSteps(
+  device: "cpu" | "cuda",
+  steps: number,
+  syncEvery: number,
+  kind: "L" | "rec" = "L",
+  dtype: "f32" | "bf16" | "default" = "f32",
+): Promise<LoopResult> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cllm4rec-steps-"));
   process.env.CLLM4REC_CACHE = path.join(tmp, "cache");
   const modelDir = path.join(tmp, "backbone");
@@ -27,16 +38,18 @@ export async function runLSteps(device: "cpu" | "cuda", steps: number, syncEvery
   const config = { ...PAPER_DEFAULTS, batchSize: 4, seed: 7 };
   const ctx = await openRun(
     { data: { kind: "synthetic", numUsers: 24, numItems: 12, seed: 5 }, dataOptions: {}, modelDir, config },
-    { device },
+    { device, dtype: dtype === "default" ? undefined : dtype },
   );
   const corpora = datasetCorpora(ctx.dataset, ctx.tokenizer, { batchSize: 4, maxTokens: 48, lengthAware: true });
   // one fixed batch, so every step after the first has the same shapes (the steady state)
   const batch = corpora.collab(new Rng(1), false)[0];
   const rec = corpora.rec(new Rng(2), "all", false)[0];
-  const opt = new Adam([ctx.model.collab.user, ctx.model.collab.item], { lr: 1e-3 });
+  const tables = ctx.model.collab; // L-steps and RecLLM steps both train the collaborative tables
+  const opt = new Adam([tables.user, tables.item], { lr: 1e-3 });
   const losses: number[] = [];
   const reportedAfterPush: number[] = [];
   const stats: NativeStats[] = [];
+  const firstGrads: Float32Array[] = [];
   const watch = new LossWatch(syncEvery, ctx.device, (_s, v) => {
     losses.push(v);
   });
@@ -48,6 +61,7 @@ export async function runLSteps(device: "cpu" | "cuda", steps: number, syncEvery
         watch.push(loss, i);
         backward(loss);
       });
+      if (i === 1) for (const t of [tables.user, tables.item]) firstGrads.push(t.grad!.toFloat32());
       opt.step();
       opt.zeroGrad();
       reportedAfterPush.push(losses.length);
@@ -58,5 +72,5 @@ export async function runLSteps(device: "cpu" | "cuda", steps: number, syncEvery
     watch.dispose();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-  return { losses, reportedAfterPush, stats };
+  return { losses, reportedAfterPush, stats, firstGrads };
 }

@@ -1,6 +1,8 @@
 // Times every GEMM version with CUDA events at the GPT-2 small layer shapes and the skinny
 // head shapes, after flushing L2, and prints TFLOP/s, GB/s and the fraction of the device's
-// spec peaks (FP32 SIMT for v1/v2, TF32 tensor cores for v3, BF16 for the BF16 target). Run by check:device on a GPU:  node dist-test/bench/cuda/gemm/time.js [--smoke]
+// spec peaks (FP32 SIMT for v1/v2, TF32 tensor cores for v3, BF16 for bf16w: gemmBf16B,
+// B held in BF16 as the frozen weights are). Run by check:device on a GPU:
+//   node dist-test/bench/cuda/gemm/time.js [--smoke]
 // (--smoke: tiny shapes, to check the harness itself, e.g. on the simulator).
 import { native } from "../../../src/engine/native";
 import type { NativeBuffer } from "../../../src/engine/native";
@@ -32,7 +34,7 @@ export const SMOKE_SHAPES: GemmShape[] = [
 ];
 
 export interface GemmTiming {
-  version: number;
+  version: string; // v1..vN (bench/cuda/gemm/versions.ts) or bf16w (gemmBf16B: B in BF16, the frozen weights)
   shape: string;
   splits: number;
   ms: number;
@@ -59,28 +61,47 @@ export function timeGemms(shapes: GemmShape[], reps: number): { device: string; 
       bufs.forEach((b, i) => {
         n.fill(b, 0.01 * (i + 1), n.numel(b));
       });
+      // B in BF16 for the frozen-weight GEMM (its B bytes are half of fp32's)
+      const bh = n.alloc(1, 1, Math.ceil((s.K * s.N) / 2));
+      n.f32ToBf16(bufs[1], s.K * s.N, bh);
+      bufs.push(bh);
+      const runners: Array<{ version: string; bBytes: number; setup: () => void; run: () => void; splits: () => number }> = [
+        ...GEMM_VERSIONS.map((v) => ({
+          version: `v${v.id}`,
+          bBytes: 4,
+          setup: () => n.setGemmVersion(v.id, 0),
+          run: () => n.gemm(s.tA, s.tB, s.M, s.N, s.K, 1, bufs[0], 0, 0, bufs[1], 0, 0, 0, bufs[2], 0, 0, 1, null),
+          splits: () => (v.id >= 2 ? n.gemmSplits(s.M, s.N, s.K, 1) : 1),
+        })),
+        {
+          version: "bf16w",
+          bBytes: 2,
+          setup: () => {},
+          run: () => n.gemmBf16B(s.tA, s.tB, s.M, s.N, s.K, 1, bufs[0], 0, bh, 0, bufs[2], 0, null),
+          splits: () => 0, // planned inside (v3's rule for 128x64 tiles and slices of 32); not exposed
+        },
+      ];
       try {
-        for (const v of GEMM_VERSIONS) {
-          n.setGemmVersion(v.id, 0);
-          const run = () => n.gemm(s.tA, s.tB, s.M, s.N, s.K, 1, bufs[0], 0, 0, bufs[1], 0, 0, 0, bufs[2], 0, 0, 1, null);
-          run(); // warm-up: workspace allocation, module load
+        for (const x of runners) {
+          x.setup();
+          x.run(); // warm-up: workspace allocation, module load
           const times: number[] = [];
           for (let r = 0; r < reps; r++) {
             n.fill(flush, r, n.numel(flush));
             n.cudaTimerStart();
-            run();
+            x.run();
             times.push(n.cudaTimerStopMs());
           }
           times.sort((a, b) => a - b);
           const ms = times[Math.floor(times.length / 2)];
           const flops = 2 * s.M * s.N * s.K,
-            bytes = 4 * (s.M * s.K + s.K * s.N + s.M * s.N);
+            bytes = 4 * (s.M * s.K + s.M * s.N) + x.bBytes * s.K * s.N;
           const tflops = flops / (ms * 1e-3) / 1e12,
             gbs = bytes / (ms * 1e-3) / 1e9;
           rows.push({
-            version: v.id,
+            version: x.version,
             shape: s.label,
-            splits: v.id >= 2 ? n.gemmSplits(s.M, s.N, s.K, 1) : 1,
+            splits: x.splits(),
             ms,
             tflops,
             gbs,
@@ -120,7 +141,7 @@ if (require.main === module) {
   console.log("version  shape                               splits      ms   TFLOP/s  %FP32  %TF32  %BF16     GB/s  %HBM");
   for (const x of r.rows)
     console.log(
-      `v${x.version}       ${x.shape.padEnd(36)}${String(x.splits).padStart(6)}${x.ms.toFixed(3).padStart(8)}${x.tflops.toFixed(2).padStart(10)}` +
+      `${x.version.padEnd(9)}${x.shape.padEnd(36)}${(x.splits ? String(x.splits) : "-").padStart(6)}${x.ms.toFixed(3).padStart(8)}${x.tflops.toFixed(2).padStart(10)}` +
         `${pct(x.fracFp32).padStart(7)}${pct(x.fracTf32).padStart(7)}${pct(x.fracBf16).padStart(7)}${x.gbs.toFixed(0).padStart(9)}${pct(x.fracHbm).padStart(6)}`,
     );
   console.log(JSON.stringify({ bench: "gemm_versions", simulator: native().cudaSimulator === true, ...r }));

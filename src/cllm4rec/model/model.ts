@@ -178,7 +178,10 @@ export class Cllm4RecModel {
     }
     // the collaborative head is tied to the item table, the content head to the frozen wte;
     // fused with the cross-entropy so the [n, vocab] logits never exist all at once
-    const ce = linearCrossEntropy(h, side === "collab" ? this.collab.item : this.backbone.wte, targets);
+    const ce =
+      side === "collab"
+        ? linearCrossEntropy(h, this.collab.item, targets)
+        : linearCrossEntropy(h, this.backbone.wte, targets, { wBf16: this.backbone.wteBf16 });
     let regIds: Int32Array;
     if (side === "collab") regIds = lay.ids.filter((_, i) => lay.mask[i] !== 0);
     else regIds = b.promptIds.filter((_, i) => b.promptMask[i] !== 0);

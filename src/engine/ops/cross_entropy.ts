@@ -62,6 +62,11 @@ export interface LinearXentOptions {
    * true unless CLLM4REC_FUSED_HEAD=0; false keeps the chunked path (the earlier version).
    */
   fused?: boolean;
+  /**
+   * W [C, d] in BF16 (toBf16) for a frozen W on CUDA: the logits and dh GEMMs read it on the
+   * tensor cores (gemmBf16B, h and dlogits rounded to BF16, fp32 accumulation).
+   */
+  wBf16?: Tensor | null;
 }
 
 /** Whether the fused head + cross-entropy kernel is on by default (CLLM4REC_FUSED_HEAD=0 turns it off). */
@@ -84,11 +89,24 @@ export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array
   check(d === d2, op, `h has ${d} features but W rows have ${d2}`, h, w);
   check(targetsHost.length === n, op, `targets must have ${n} entries, got ${targetsHost.length}`, h);
   const count = countTargets(op, targetsHost, C);
+  const nat = native();
   if (device === "cpu" && !w.requiresGrad && (opts.fused ?? fusedHeadDefault())) return fusedLinearCrossEntropy(h, w, targetsHost, count);
+  const wh = opts.wBf16 ?? null;
+  if (wh)
+    check(
+      !w.requiresGrad && wh.device === device && wh.dtype === "i32" && wh.numel === Math.ceil((C * d) / 2) && !wh.disposed,
+      op,
+      `wBf16 must be the BF16 words (${Math.ceil((C * d) / 2)} int32) of a frozen W on ${device}`,
+      w,
+    );
+  // logits [rows, C] = h[start..] W^T, in BF16 when W is held so
+  const logitsOf = (start: number, rows: number, out: Tensor) => {
+    if (wh) nat.gemmBf16B(false, true, rows, C, d, 1, h.buffer, start * d, wh.buffer, 0, out.buffer, 0, null);
+    else nat.gemm(false, true, rows, C, d, 1, h.buffer, start * d, 0, w.buffer, 0, 0, 0, out.buffer, 0, 0, 1, null);
+  };
   const rowsPer = Math.max(1, Math.floor(opts.chunkRows ?? defaultChunkRows(C)));
   // small heads keep their logits (no recompute); large ones trade a GEMM for memory
   const keep = n * C * 4 <= (opts.keepBytes ?? 256 * 1024 * 1024);
-  const nat = native();
   const chunks: { start: number; rows: number; targets: Tensor; lse: Tensor; logits: Tensor | null }[] = [];
   const total = Tensor.zeros([1], { device });
   for (let start = 0; start < n; start += rowsPer) {
@@ -98,7 +116,7 @@ export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array
     const loss = Tensor.zeros([rows], { device });
     const partial = Tensor.zeros([1], { device });
     const logits = Tensor.zeros([rows, C], { device });
-    nat.gemm(false, true, rows, C, d, 1, h.buffer, start * d, 0, w.buffer, 0, 0, 0, logits.buffer, 0, 0, 1, null);
+    logitsOf(start, rows, logits);
     nat.crossEntropyForward(logits.buffer, targets.buffer, loss.buffer, lse.buffer, rows, C);
     nat.sum(loss.buffer, rows, partial.buffer);
     nat.add(partial.buffer, 1, null, 0, total.buffer, 1, true);
@@ -119,10 +137,11 @@ export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array
       for (const c of chunks) {
         const logits = c.logits ?? Tensor.zeros([c.rows, C], { device });
         const dloss = Tensor.full([c.rows], (g as number) / count, { device });
-        if (!c.logits) nat.gemm(false, true, c.rows, C, d, 1, h.buffer, c.start * d, 0, w.buffer, 0, 0, 0, logits.buffer, 0, 0, 1, null);
+        if (!c.logits) logitsOf(c.start, c.rows, logits);
         // dlogits overwrite the logits they come from (the kernel allows the alias)
         nat.crossEntropyBackward(logits.buffer, c.targets.buffer, c.lse.buffer, dloss.buffer, logits.buffer, c.rows, C, false);
-        if (dh) nat.gemm(false, false, c.rows, d, C, 1, logits.buffer, 0, 0, w.buffer, 0, 0, 1, dh.buffer, c.start * d, 0, 1, null);
+        if (dh && wh) nat.gemmBf16B(false, false, c.rows, d, C, 1, logits.buffer, 0, wh.buffer, 1, dh.buffer, c.start * d, null);
+        else if (dh) nat.gemm(false, false, c.rows, d, C, 1, logits.buffer, 0, 0, w.buffer, 0, 0, 1, dh.buffer, c.start * d, 0, 1, null);
         if (dw) nat.gemm(true, false, C, d, c.rows, 1, logits.buffer, 0, 0, h.buffer, c.start * d, 0, 1, dw.buffer, 0, 0, 1, null);
         logits.dispose();
         dloss.dispose();

@@ -58,26 +58,36 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
 }
 
 /**
- * A frozen weight W [in, out] packed once to BF16 for the CPU BF16 GEMMs: `fwd` is the B
- * operand of y = x W, `bwd` that of dx = dy W^T. Products accumulate in fp32; x and dy are
- * rounded to BF16 as they are packed (relative error about 2^-8 per product).
+ * A frozen weight W [in, out] held once in BF16 for the BF16 GEMMs. CPU: `fwd` holds the
+ * panels of y = x W, `bwd` those of dx = dy W^T (gemmBf16, AVX512_BF16). CUDA: `fwd` is W
+ * itself in BF16, two per int32 word, read as [K, N] by the forward and transposed by the
+ * input gradient (gemmBf16B, tensor cores); `bwd` is null. Products accumulate in fp32; x
+ * and dy are rounded to BF16 as they are read (relative error about 2^-8 per operand).
  */
 export interface Bf16Weight {
-  fwd: Tensor; // int32 words of BF16 panels
-  bwd: Tensor;
+  fwd: Tensor; // int32 words of BF16 panels (CPU) or of W [in, out] (CUDA)
+  bwd: Tensor | null;
   inFeatures: number;
   outFeatures: number;
 }
 
-/** Packs a frozen CPU weight W [in, out]; needs native().bf16Supported(). */
+/** W (any shape, fp32) in BF16 on its device, two values per int32 word (nearest even). */
+export function toBf16(w: Tensor): Tensor {
+  expect("toBf16", w, "tensor", "f32");
+  const out = Tensor.zeros([Math.ceil(w.numel / 2)], { dtype: "i32", device: w.device });
+  native().f32ToBf16(w.buffer, w.numel, out.buffer);
+  return out;
+}
+
+/** Packs a frozen weight W [in, out]: CUDA always; the CPU needs native().bf16Supported(). */
 export function packBf16(w: Tensor): Bf16Weight {
   const op = "packBf16";
   expect(op, w, "weight", "f32", 2);
-  check(w.device === "cpu", op, "BF16 weights are a CPU path", w);
   check(!w.requiresGrad, op, "only a frozen weight can be packed (its fp32 values would change under training)", w);
+  const [K, N] = w.shape;
+  if (w.device === "cuda") return { fwd: toBf16(w), bwd: null, inFeatures: K, outFeatures: N };
   const nat = native();
   if (!nat.bf16Supported()) throw new Error(`${op}: this CPU has no AVX512_BF16 (or CLLM4REC_CPU_ISA caps it)`);
-  const [K, N] = w.shape;
   const fwd = Tensor.zeros([nat.bf16PackedWords(K, N)], { dtype: "i32" });
   nat.bf16PackB(false, w.buffer, K, N, fwd.buffer);
   const bwd = Tensor.zeros([nat.bf16PackedWords(N, K)], { dtype: "i32" });
@@ -86,7 +96,7 @@ export function packBf16(w: Tensor): Bf16Weight {
 }
 
 /** y = x W + b with x [M, in], W [in, out] (Conv1D layout), b [out] or null; `packed`:
- *  W's BF16 panels (frozen CPU weight), used for the forward and the input gradient. */
+ *  W in BF16 (frozen weight, packBf16), used for the forward and the input gradient. */
 export function linear(x: Tensor, w: Tensor, b: Tensor | null, packed: Bf16Weight | null = null): Tensor {
   const op = "linear";
   checkLive(op, x, w, ...(b ? [b] : []));
@@ -98,7 +108,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, packed: Bf16Weigh
   check(K === K2, op, `x has ${K} features but weight expects ${K2}`, x, w);
   if (b) check(b.shape.length === 1 && b.shape[0] === N, op, `bias must be [${N}]`, b);
   if (packed) {
-    check(device === "cpu" && !w.requiresGrad, op, "BF16-packed weights are for frozen CPU weights", w);
+    check(!w.requiresGrad && packed.fwd.device === device, op, "BF16-packed weights are for frozen weights on the same device", w);
     check(
       packed.inFeatures === K && packed.outFeatures === N && !packed.fwd.disposed,
       op,
@@ -107,7 +117,9 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, packed: Bf16Weigh
     );
   }
   const out = Tensor.zeros([M, N], { device });
-  if (packed) native().gemmBf16(false, M, N, K, 1, x.buffer, 0, packed.fwd.buffer, 0, out.buffer, 0, b ? b.buffer : null);
+  const onCuda = device === "cuda";
+  if (packed && onCuda) native().gemmBf16B(false, false, M, N, K, 1, x.buffer, 0, packed.fwd.buffer, 0, out.buffer, 0, b ? b.buffer : null);
+  else if (packed) native().gemmBf16(false, M, N, K, 1, x.buffer, 0, packed.fwd.buffer, 0, out.buffer, 0, b ? b.buffer : null);
   else gemm(false, false, M, N, K, x, w, out, 0, b);
   return record(out, {
     op,
@@ -117,7 +129,8 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, packed: Bf16Weigh
       const dx = ctx.slot(x),
         dw = ctx.slot(w),
         db = b ? ctx.slot(b) : null;
-      if (dx && packed) native().gemmBf16(false, M, K, N, 1, dy.buffer, 0, packed.bwd.buffer, 1, dx.buffer, 0, null);
+      if (dx && packed && onCuda) native().gemmBf16B(false, true, M, K, N, 1, dy.buffer, 0, packed.fwd.buffer, 1, dx.buffer, 0, null);
+      else if (dx && packed) native().gemmBf16(false, M, K, N, 1, dy.buffer, 0, packed.bwd!.buffer, 1, dx.buffer, 0, null);
       else if (dx) gemm(false, true, M, K, N, dy, w, dx, 1);
       if (dw) gemm(true, false, K, N, M, x, dy, dw, 1);
       if (db) native().colSum(dy.buffer, M, N, db.buffer, true);
