@@ -67,3 +67,15 @@ test("kernel resources: the v3 GEMM runs on tensor cores (mma.sync, cp.async; ld
     if (!tA || tB) assert.ok((ins.ldmatrix ?? 0) > 0, `${k.kernel} ${k.target}: no ldmatrix`);
   }
 });
+
+test("kernel resources: the BF16-weight GEMM runs on tensor cores (mma.sync, ldmatrix, cp.async)", { skip }, () => {
+  const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { kernels: Kernel[] };
+  const bf = doc.kernels.filter((k) => /gemm_kernel_bf16</.test(k.kernel));
+  assert.equal(bf.length, 16, "4 transposes x split/no-split x 2 targets");
+  for (const k of bf) {
+    const ins = k.ptxInstructions;
+    assert.ok(k.hot, `${k.kernel} is hot`);
+    assert.ok((ins["mma.sync"] ?? 0) >= 32, `${k.kernel} ${k.target}: mma.sync ${ins["mma.sync"]}`); // 2 k-steps x 16 fragments
+    assert.ok((ins.ldmatrix ?? 0) > 0 && (ins["cp.async"] ?? 0) > 0, `${k.kernel} ${k.target}: ${JSON.stringify(ins)}`);
+  }
+});
