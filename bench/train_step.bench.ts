@@ -107,7 +107,8 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
   const { backbone: which, cfg, batches } = stepShapes(ctx);
   const t0 = Date.now();
   const weights = which === "tiny" ? tinyGpt2Weights(TINY_GPT2_DEFAULTS) : gpt2SmallWeights(cfg);
-  const backbone = new Gpt2(cfg, weights, ctx.device);
+  // our default precision per device, as the CLI runs it: BF16 frozen weights on CUDA, fp32 on the CPU
+  const backbone = new Gpt2(cfg, weights, ctx.device, { dtype: ctx.device === "cuda" ? "bf16" : "f32" });
   const loadMs = Date.now() - t0;
   const model = new Cllm4RecModel(backbone, { numUsers: USERS, numItems: ITEMS }, lcg(1));
   const collabOpt = new Adam([model.collab.user, model.collab.item], { lr: 1e-3 });
@@ -183,6 +184,7 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
       `${which} backbone (${cfg.nLayer} layers, d ${cfg.nEmbd}, ${cfg.nHead} heads, vocab 50257; random weights, built in ${loadMs} ms, not timed); ` +
         `${USERS} users, ${ITEMS} items; batches of ${batches.join(", ")} docs, prompt ${PROMPT - 2}..${PROMPT} tokens, main ${MAIN - 6}..${MAIN} tokens; lambda ${LAMBDA}`,
       "a step = loss, loss.item(), backward, Adam step, zeroGrad (as src/cllm4rec/train/trainer.ts); RecLLM: 10 target items per user",
+      `our frozen weights: ${backbone.weightDtype} (the --dtype default on ${ctx.device}); user/item tables and Adam fp32`,
       ...(ctx.device === "cuda" ? ["rows 'vs torch bf16 ...' repeat our timing against that peer mode"] : []),
       ...(skipped.length ? [`skipped (time budget): ${skipped.join(", ")}`] : []),
     ],
