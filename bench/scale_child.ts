@@ -62,6 +62,7 @@ function main(): void {
   const collabOpt = new Adam([model.collab.user, model.collab.item], { lr: 1e-3 });
   const contentOpt = new Adam([model.content.user, model.content.item], { lr: 1e-3 });
   const buildMs = Date.now() - t0;
+  const rss: Record<string, number> = { built: process.memoryUsage.rss() }; // resident bytes after each phase
   const rnd = lcg(2);
   const N = cfg.vocabSize;
   const timeSteps = (fn: () => void): number => {
@@ -80,7 +81,9 @@ function main(): void {
     opt.zeroGrad();
   };
   const lMs = timeSteps(() => step(() => model.documentLoss("collab", docBatch("collab", N, rnd), 1), collabOpt));
+  rss.lSteps = process.memoryUsage.rss();
   const cMs = timeSteps(() => step(() => model.documentLoss("content", docBatch("content", N, rnd), 1), contentOpt));
+  rss.cSteps = process.memoryUsage.rss();
   const recMs = timeSteps(() => {
     const b = docBatch("collab", N, rnd);
     const targets = Array.from({ length: BATCH }, () => Array.from({ length: REC_TARGETS }, () => Math.floor(rnd() * J)));
@@ -94,6 +97,7 @@ function main(): void {
       collabOpt,
     );
   });
+  rss.recSteps = process.memoryUsage.rss();
   const d = cfg.nEmbd;
   // the trained state: four tables, their gradients and two Adam moments each
   const tableBytes = 4 * 2 * (I + J) * d;
@@ -113,6 +117,7 @@ function main(): void {
       batchBytes: 4 * (BATCH + 1 + BATCH * REC_TARGETS) + 4 * BATCH * Math.min(J, HEAD_CHUNK_COLUMNS),
       liveCpuBytes: stats.cpuBytes,
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      rssBytes: rss,
     }),
   );
 }

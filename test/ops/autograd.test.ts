@@ -187,3 +187,38 @@ test("bad input: shapes, disposed tensors and token ids give errors naming the o
   assert.throws(() => linear(x, Tensor.zeros([3, 5]), null), /linear: .*disposed/);
   assert.throws(() => Tensor.from([1, 2, 3], [2, 2]), /Tensor.from/);
 });
+
+test("model init: z^l ~ N(0, 0.02^2), z^c = z^l + N(0, 0.002^2), drawn in blocks equal to whole-table draws", () => {
+  // the reference draws each table whole, in the model's order: z^l users, items, then the jitter
+  const normals = (n: number, std: number, u: () => number): Float32Array => {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i += 2) {
+      const u1 = Math.max(u(), 1e-12),
+        u2 = u();
+      const r = Math.sqrt(-2 * Math.log(u1)) * std;
+      out[i] = r * Math.cos(2 * Math.PI * u2);
+      if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * u2);
+    }
+    return out;
+  };
+  const users = 3,
+    items = 70001; // 1,120,016 floats per item table: more than one init block of 2^20
+  const gpt = new Gpt2(cfg, randomGpt2Weights(cfg, 1), "cpu");
+  const model = new Cllm4RecModel(gpt, { numUsers: users, numItems: items }, lcg(11));
+  const u = lcg(11);
+  const zlU = normals(users * cfg.nEmbd, 0.02, u),
+    zlV = normals(items * cfg.nEmbd, 0.02, u);
+  const jitter = (z: Float32Array) => {
+    const e = normals(z.length, 0.002, u);
+    return z.map((x, i) => x + e[i]);
+  };
+  const want = [zlU, zlV, jitter(zlU), jitter(zlV)];
+  const got = [model.collab.user, model.collab.item, model.content.user, model.content.item];
+  got.forEach((t, k) => {
+    const g = t.toFloat32();
+    const bad = g.findIndex((v, i) => v !== want[k][i]);
+    assert.equal(bad, -1, `${t.name}[${bad}]: ${g[bad]} vs ${want[k][bad]}`);
+    assert.ok(t.requiresGrad, `${t.name} trains`);
+  });
+  model.dispose();
+});

@@ -18,6 +18,7 @@ import {
   squaredDistance,
   combineLosses,
   noGrad,
+  native,
 } from "../../engine";
 import type { Device, TablePart } from "../../engine";
 import type { Gpt2, Gpt2Dropout } from "../../nn/gpt2";
@@ -45,17 +46,18 @@ export interface PromptBatch {
   promptLengths: ArrayLike<number>;
 }
 
-/** Box–Muller normal samples from a uniform source in [0, 1). */
-function normals(n: number, std: number, uniform: () => number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
+/** Floats drawn per block at init (even: Box–Muller pairs stay whole), so no table-sized host array exists. */
+const INIT_BLOCK = 1 << 20;
+
+/** out[i] += N(0, std^2) Box–Muller samples from a uniform source in [0, 1), each rounded to f32 first. */
+function addNormals(out: Float32Array, std: number, uniform: () => number): void {
+  for (let i = 0; i < out.length; i += 2) {
     const u1 = Math.max(uniform(), 1e-12),
       u2 = uniform();
     const r = Math.sqrt(-2 * Math.log(u1)) * std;
-    out[i] = r * Math.cos(2 * Math.PI * u2);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * u2);
+    out[i] += Math.fround(r * Math.cos(2 * Math.PI * u2));
+    if (i + 1 < out.length) out[i + 1] += Math.fround(r * Math.sin(2 * Math.PI * u2));
   }
-  return out;
 }
 
 export class Cllm4RecModel {
@@ -83,20 +85,34 @@ export class Cllm4RecModel {
     this.device = backbone.device;
     if (this.I < 1 || this.J < 1)
       throw new RangeError(`CLLM4Rec: need at least one user and one item (got ${this.I} users, ${this.J} items)`);
-    const table = (rows: number, data: Float32Array, name: string): Tensor => {
-      const t = keep(Tensor.from(data, [rows, this.d], { device: this.device, requiresGrad: true }));
+    const nat = native();
+    // rows x d of base + N(0, std^2) (base null: 0), drawn block by block in element order
+    const table = (rows: number, std: number, base: Tensor | null, name: string): Tensor => {
+      const t = keep(Tensor.zeros([rows, this.d], { device: this.device }));
+      const n = rows * this.d;
+      for (let off = 0; off < n; off += INIT_BLOCK) {
+        const len = Math.min(INIT_BLOCK, n - off);
+        let block: Float32Array = new Float32Array(len);
+        if (base) {
+          const part = Tensor.zeros([len], { device: this.device });
+          nat.copy(part.buffer, 0, base.buffer, off, len);
+          block = part.toFloat32();
+          part.dispose();
+        }
+        addNormals(block, std, uniform);
+        const src = Tensor.from(block, [len], { device: this.device });
+        nat.copy(t.buffer, off, src.buffer, 0, len);
+        src.dispose();
+      }
       t.requiresGrad = true;
       t.name = name;
       return t;
     };
-    const zlU = normals(this.I * this.d, 0.02, uniform),
-      zlV = normals(this.J * this.d, 0.02, uniform);
-    const jitter = (z: Float32Array) => {
-      const e = normals(z.length, 0.002, uniform);
-      return z.map((x, i) => x + e[i]);
+    this.collab = { user: table(this.I, 0.02, null, "collab.user"), item: table(this.J, 0.02, null, "collab.item") };
+    this.content = {
+      user: table(this.I, 0.002, this.collab.user, "content.user"),
+      item: table(this.J, 0.002, this.collab.item, "content.item"),
     };
-    this.collab = { user: table(this.I, zlU, "collab.user"), item: table(this.J, zlV, "collab.item") };
-    this.content = { user: table(this.I, jitter(zlU), "content.user"), item: table(this.J, jitter(zlV), "content.item") };
   }
 
   tables(side: Side): EmbeddingTables {
