@@ -128,7 +128,9 @@ test("attention versions: v2 is the default for head dims 64 and 128, v1 elsewhe
     ATTENTION_VERSIONS.map((v) => v.id),
     [1, 2],
   );
-  assert.equal(nat().attentionVersion(), ATTENTION_VERSIONS[ATTENTION_VERSIONS.length - 1].id, "the last version is the default");
+  if (!process.env.CLLM4REC_ATTENTION_VERSION)
+    assert.equal(nat().attentionVersion(), ATTENTION_VERSIONS[ATTENTION_VERSIONS.length - 1].id, "the last version is the default");
+  nat().setAttentionVersion(2);
   assert.deepEqual(
     [64, 128, 32, 16, 1, 65].map((d) => nat().attentionKernelVersion(d)),
     [2, 2, 1, 1, 1, 1],
@@ -184,4 +186,34 @@ test("attention bench harness (check:device's step) times both versions in --smo
   assert.equal(rows.length, 8);
   for (const v of ATTENTION_VERSIONS) assert.equal(rows.filter((x) => x.version === v.id).length, 4, `v${v.id} rows`);
   for (const x of rows) assert.ok(x.ms > 0 && Number.isFinite(x.tflops), `${JSON.stringify(x)}`);
+});
+
+test("CLLM4REC_ATTENTION_VERSION picks the version at load; an unknown value is a clear error", { skip }, () => {
+  const loader = path.join(__dirname, "..", "..", "src", "engine", "native.js");
+  const probe = (value: string) =>
+    spawnSync(
+      process.execPath,
+      [
+        "-e",
+        `const n = require(${JSON.stringify(loader)}).native();
+         try { console.log(JSON.stringify([n.attentionVersion(), n.attentionKernelVersion(64)])); }
+         catch (e) { console.log(JSON.stringify({ error: e.message })); }`,
+      ],
+      { encoding: "utf8", env: { ...process.env, CLLM4REC_ATTENTION_VERSION: value }, timeout: 60_000 },
+    );
+  for (const [value, want] of [
+    ["1", [1, 1]],
+    ["2", [2, 2]],
+    ["", [2, 2]],
+  ] as const) {
+    const r = probe(value);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout.trim().split("\n").pop() ?? ""), want, `CLLM4REC_ATTENTION_VERSION=${value}`);
+  }
+  const bad = probe("flash");
+  assert.equal(bad.status, 0, bad.stderr);
+  assert.match(
+    JSON.parse(bad.stdout.trim().split("\n").pop() ?? "").error,
+    /CLLM4REC_ATTENTION_VERSION=flash: attention versions are 1 .* and 2/,
+  );
 });
