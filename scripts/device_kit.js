@@ -124,6 +124,9 @@ copyTree(path.join(root, "scripts"), path.join(kit, "scripts"));
 copyTree(path.join(root, "package.json"), path.join(kit, "package.json"));
 for (const a of [cudaAddon, cpuAddon]) if (fs.existsSync(path.join(root, a))) copyTree(path.join(root, a), path.join(kit, a));
 fs.mkdirSync(path.join(kit, "bench", "results"), { recursive: true });
+// the PyTorch peer the benchmarks run beside ours (bench/reference.ts looks for it under the root)
+const peer = path.join("bench", "reference", "torch_bench.py");
+copyTree(path.join(root, peer), path.join(kit, peer));
 const commit = sh("git", ["rev-parse", "HEAD"]).stdout.trim();
 const dirty = sh("git", ["status", "--porcelain", "--untracked-files=no"]).stdout.trim() ? "+dirty" : "";
 fs.writeFileSync(path.join(kit, "COMMIT"), `${commit}${dirty}\n`);
@@ -175,4 +178,8 @@ console.log(
 );
 console.log(`device:kit: total ${mib(total)} MiB in ${kit}`);
 if (total > LIMIT) fail(`the kit is ${mib(total)} MiB, over the ${mib(LIMIT)} MiB limit`);
+// what check_device.sh runs: a kit without one of these would pass its dry run yet measure less
+const needed = ["run.sh", "scripts/check_device.sh", "scripts/train_devices.js", "dist-test/bench/run.js", peer];
+const missing = needed.filter((f) => !fs.existsSync(path.join(kit, f)));
+if (missing.length) fail(`the kit lacks ${missing.join(", ")}`);
 console.log("device:kit: on the GPU machine (copy kit/ there, or carry it), run:\n" + "  OUT=/path/to/results bash kit/run.sh");
