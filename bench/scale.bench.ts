@@ -35,7 +35,8 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
     const t0 = Date.now();
     const r = spawnSync(process.execPath, [child, String(I), String(J), String(steps)], {
       encoding: "utf8",
-      timeout: Math.floor(Math.max(30, ctx.timeLeft() - 10) * 1000), // spawnSync wants an integer; timeLeft() is fractional
+      // spawnSync wants a finite integer: timeLeft() is fractional, and Infinity without a budget
+      timeout: Number.isFinite(ctx.timeLeft()) ? Math.floor(Math.max(30, ctx.timeLeft() - 10) * 1000) : undefined,
       maxBuffer: 1 << 20,
     });
     if (r.status !== 0) {

@@ -397,30 +397,39 @@ let loadedFrom = "";
  * libgomp's team threads spin at every barrier for about 300,000 iterations before they sleep.
  * When a machine has more runnable threads than cores, the spinning thread holds the core its
  * partner needs: a 2-thread pretraining step ran 3-4x slower at load 8 than with a short spin.
- * A short spin (read by libgomp when the addon loads) keeps that; the user's own
- * OMP_WAIT_POLICY or GOMP_SPINCOUNT wins, and CLLM4REC_GOMP_SPINCOUNT sets ours.
+ * A short spin (read by libgomp once, when the addon loads it) keeps that; the user's own
+ * OMP_WAIT_POLICY or GOMP_SPINCOUNT wins, and CLLM4REC_GOMP_SPINCOUNT sets ours. The variable
+ * is removed again after the load, so child processes (e.g. the torch peer of the benchmarks)
+ * start with the user's environment.
  */
 const DEFAULT_GOMP_SPINCOUNT = "1000";
-function shortOpenMpSpin(): void {
+function shortOpenMpSpin(): () => void {
   const env = process.env;
-  if (env.OMP_WAIT_POLICY === undefined && env.GOMP_SPINCOUNT === undefined)
-    env.GOMP_SPINCOUNT = env.CLLM4REC_GOMP_SPINCOUNT ?? DEFAULT_GOMP_SPINCOUNT;
+  if (env.OMP_WAIT_POLICY !== undefined || env.GOMP_SPINCOUNT !== undefined) return () => {};
+  env.GOMP_SPINCOUNT = env.CLLM4REC_GOMP_SPINCOUNT ?? DEFAULT_GOMP_SPINCOUNT;
+  return () => {
+    delete env.GOMP_SPINCOUNT;
+  };
 }
 
 /** The addon, loaded once: the CUDA build when present and loadable, else the CPU build. */
 export function native(): NativeAddon {
   if (loaded) return loaded;
-  shortOpenMpSpin();
+  const restoreEnv = shortOpenMpSpin();
   const errors: string[] = [];
-  for (const file of candidates()) {
-    if (!fs.existsSync(file)) continue;
-    try {
-      loaded = require(file) as NativeAddon;
-      loadedFrom = file;
-      return loaded;
-    } catch (e) {
-      errors.push(`${file}: ${(e as Error).message}`);
+  try {
+    for (const file of candidates()) {
+      if (!fs.existsSync(file)) continue;
+      try {
+        loaded = require(file) as NativeAddon;
+        loadedFrom = file;
+        return loaded;
+      } catch (e) {
+        errors.push(`${file}: ${(e as Error).message}`);
+      }
     }
+  } finally {
+    restoreEnv();
   }
   throw new Error(
     "cllm4rec: native addon not found or not loadable. Run `npm ci` (builds the CPU addon) " +
