@@ -16,6 +16,8 @@ const { cudaAvailable } = require(path.join(__dirname, "..", "dist", "engine", "
 const spec = {
   data: { kind: "synthetic", numUsers: 300, numItems: 150, seed: 11 },
   dataOptions: {},
+  // the tiny random backbone: a device comparison needs no pretraining (which would run on CUDA first)
+  backbone: "random",
   config: { ...PAPER_DEFAULTS, ...QUICK_PRESET, contentEpochs: 1, alternatingEpochs: 1, finetuneEpochs: 2, patience: 0 },
 };
 
