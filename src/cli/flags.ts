@@ -275,7 +275,7 @@ export function helpText(): string {
     "cllm4rec: CLLM4Rec (frozen GPT-2 + user/item tokens) on a hand-written tensor engine",
     "",
     "usage:",
-    "  node dist/train.js [train] [flags]           train (default: synthetic data, tiny backbone, quick preset)",
+    "  node dist/train.js [train] [flags]           train (default: synthetic data, pretrained default backbone, quick preset)",
     "  node dist/train.js evaluate --out DIR [--test-exclude train|train+val]   re-score a saved run (default: its own protocol)",
     "  node dist/train.js recommend --out DIR --users ID[,ID...] [--top M]   top-M items (original ids) as JSON",
     "  node dist/train.js export --out DIR [--to FILE]   user/item embeddings as safetensors + id maps",
