@@ -40,6 +40,41 @@ def openblas_core(blas):
         return None
 
 
+def gpt2_blocks(torch, d, L, mat, dev):
+    """L GPT-2 blocks (Conv1D weights [in, out] from mat, LayerNorm 1/0, biases 0) and the final LayerNorm."""
+    def ones():
+        return torch.ones(d, device=dev)
+
+    def zeros(n=d):
+        return torch.zeros(n, device=dev)
+    layers = [dict(
+        ln1g=ones(), ln1b=zeros(), attnW=mat(d, 3 * d), attnB=zeros(3 * d), projW=mat(d, d), projB=zeros(),
+        ln2g=ones(), ln2b=zeros(), fcW=mat(d, 4 * d), fcB=zeros(4 * d), fcProjW=mat(4 * d, d), fcProjB=zeros(),
+    ) for _ in range(L)]
+    return layers, (ones(), zeros())
+
+
+def gpt2_forward(torch, F, x, blocks, B, T, H, allowed, sdpa=False, eps=1e-5):
+    """A plain GPT-2 stack over x [B*T, d]: pre-LN, HF's eager attention (or sdpa), tanh GELU;
+    allowed [B or 1, Tq, Tk] says which keys each query may see."""
+    layers, (lnfg, lnfb) = blocks
+    d = x.shape[1]
+    Dh = d // H
+    blocked = ~allowed[:, None]
+    for w in layers:
+        qkv = torch.addmm(w["attnB"], F.layer_norm(x, (d,), w["ln1g"], w["ln1b"], eps), w["attnW"])
+        q, k, v = qkv.view(B, T, 3, H, Dh).permute(2, 0, 3, 1, 4)
+        if sdpa:
+            a = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed[:, None])
+        else:
+            s = (q @ k.transpose(-1, -2)) / math.sqrt(Dh)
+            a = torch.softmax(s.masked_fill(blocked, float("-inf")), dim=-1) @ v
+        x = x + torch.addmm(w["projB"], a.permute(0, 2, 1, 3).reshape(B * T, d), w["projW"])
+        f = F.gelu(torch.addmm(w["fcB"], F.layer_norm(x, (d,), w["ln2g"], w["ln2b"], eps), w["fcW"]), approximate="tanh")
+        x = x + torch.addmm(w["fcProjB"], f, w["fcProjW"])
+    return F.layer_norm(x, (d,), lnfg, lnfb, eps)
+
+
 def train_step_suite(torch, F, spec, dev, timeit, late, skipped, out):
     """CLLM4Rec's three training steps written the way a PyTorch user writes them (the
     authors' computation): a frozen GPT-2 (eager attention, HF layout), the vocabulary
@@ -48,22 +83,14 @@ def train_step_suite(torch, F, spec, dev, timeit, late, skipped, out):
     m = spec["model"]
     V, P, d, L, H = m["vocab"], m["positions"], m["d"], m["layers"], m["heads"]
     I, J, lam = spec["users"], spec["items"], spec["lambda"]
-    Dh, eps = d // H, 1e-5
+    eps = 1e-5
     g = torch.Generator(device="cpu").manual_seed(0)
 
     def mat(*shape):
         return (0.02 * torch.randn(*shape, generator=g)).to(dev)
 
     wte, wpe = mat(V, d), mat(P, d)
-    layers = [dict(
-        ln1g=torch.ones(d, device=dev), ln1b=torch.zeros(d, device=dev),
-        attnW=mat(d, 3 * d), attnB=torch.zeros(3 * d, device=dev),
-        projW=mat(d, d), projB=torch.zeros(d, device=dev),
-        ln2g=torch.ones(d, device=dev), ln2b=torch.zeros(d, device=dev),
-        fcW=mat(d, 4 * d), fcB=torch.zeros(4 * d, device=dev),
-        fcProjW=mat(4 * d, d), fcProjB=torch.zeros(d, device=dev),
-    ) for _ in range(L)]
-    lnfg, lnfb = torch.ones(d, device=dev), torch.zeros(d, device=dev)
+    blocks = gpt2_blocks(torch, d, L, mat, dev)
     tables = {side: {k: mat(n, d).requires_grad_() for k, n in (("user", I), ("item", J))} for side in ("collab", "content")}
     opts = {side: torch.optim.Adam([t["user"], t["item"]], lr=1e-3) for side, t in tables.items()}
     use_sdpa = [False]
@@ -78,18 +105,7 @@ def train_step_suite(torch, F, spec, dev, timeit, late, skipped, out):
 
     def backbone(x, keymask, B, T):
         allowed = torch.ones(T, T, dtype=torch.bool, device=dev).tril()[None] & keymask.view(B, 1, T)  # [B, Tq, Tk]
-        for w in layers:
-            qkv = torch.addmm(w["attnB"], F.layer_norm(x, (d,), w["ln1g"], w["ln1b"], eps), w["attnW"])
-            q, k, v = qkv.view(B, T, 3, H, Dh).permute(2, 0, 3, 1, 4)
-            if use_sdpa[0]:
-                a = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed[:, None])
-            else:
-                s = (q @ k.transpose(-1, -2)) / math.sqrt(Dh)
-                a = torch.softmax(s.masked_fill(~allowed[:, None], float("-inf")), dim=-1) @ v
-            x = x + torch.addmm(w["projB"], a.permute(0, 2, 1, 3).reshape(B * T, d), w["projW"])
-            f = F.gelu(torch.addmm(w["fcB"], F.layer_norm(x, (d,), w["ln2g"], w["ln2b"], eps), w["fcW"]), approximate="tanh")
-            x = x + torch.addmm(w["fcProjB"], f, w["fcProjW"])
-        return F.layer_norm(x, (d,), lnfg, lnfb, eps)
+        return gpt2_forward(torch, F, x, blocks, B, T, H, allowed, sdpa=use_sdpa[0], eps=eps)
 
     def regularizer(side, ids, B):
         """sum over user/item token occurrences of ||z^side - sg(z^other)||^2, over the batch size"""
@@ -320,35 +336,17 @@ def main():
     elif suite == "gpt2":
         c = spec["cases"][0]
         d, L, H, B, T = c["d"], c["layers"], c["heads"], c["B"], c["T"]
-        Dh = d // H
         eps = 1e-5
 
         def mat(*shape):
             return (0.02 * torch.randn(*shape, device=dev))
 
-        layers = [dict(
-            ln1g=torch.ones(d, device=dev), ln1b=torch.zeros(d, device=dev),
-            attnW=mat(d, 3 * d), attnB=torch.zeros(3 * d, device=dev),
-            projW=mat(d, d), projB=torch.zeros(d, device=dev),
-            ln2g=torch.ones(d, device=dev), ln2b=torch.zeros(d, device=dev),
-            fcW=mat(d, 4 * d), fcB=torch.zeros(4 * d, device=dev),
-            fcProjW=mat(4 * d, d), fcProjB=torch.zeros(d, device=dev),
-        ) for _ in range(L)]
-        lnfg, lnfb = torch.ones(d, device=dev), torch.zeros(d, device=dev)
-        causal = torch.ones(T, T, dtype=torch.bool, device=dev).triu(1)
+        blocks = gpt2_blocks(torch, d, L, mat, dev)
+        causal = torch.ones(T, T, dtype=torch.bool, device=dev).tril()[None]  # every key real
         x0 = (0.1 * torch.randn(B * T, d, device=dev)).requires_grad_()
 
         def forward(x):
-            for w in layers:  # plain GPT-2 block: pre-LN, Conv1D weights [in, out], tanh GELU
-                qkv = torch.addmm(w["attnB"], F.layer_norm(x, (d,), w["ln1g"], w["ln1b"], eps), w["attnW"])
-                q, k, v = qkv.view(B, T, 3, H, Dh).permute(2, 0, 3, 1, 4)
-                s = (q @ k.transpose(-1, -2)) / math.sqrt(Dh)
-                p = torch.softmax(s.masked_fill(causal, float("-inf")), dim=-1)
-                a = (p @ v).permute(0, 2, 1, 3).reshape(B * T, d)
-                x = x + torch.addmm(w["projB"], a, w["projW"])
-                f = F.gelu(torch.addmm(w["fcB"], F.layer_norm(x, (d,), w["ln2g"], w["ln2b"], eps), w["fcW"]), approximate="tanh")
-                x = x + torch.addmm(w["fcProjB"], f, w["fcProjW"])
-            return F.layer_norm(x, (d,), lnfg, lnfb, eps)
+            return gpt2_forward(torch, F, x, blocks, B, T, H, causal, eps=eps)
 
         def fwd():
             with torch.no_grad():
