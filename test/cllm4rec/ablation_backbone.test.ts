@@ -11,7 +11,7 @@ import { createTinyGpt2Folder, randomGpt2Weights } from "../../src/io/tiny_gpt2"
 import { loadGpt2Folder } from "../../src/io/gpt2_folder";
 import { readSafetensors } from "../../src/io/safetensors";
 import { Tensor } from "../../src/engine";
-import { openRun, trainRun, loadRun, type RunSpec } from "../../src/cllm4rec/pipeline";
+import { openRun, trainRun, loadRun, type RunContext, type RunSpec } from "../../src/cllm4rec/pipeline";
 import { Trainer } from "../../src/cllm4rec/train/trainer";
 import { datasetCorpora } from "../../src/cllm4rec/train/corpora";
 import { PAPER_DEFAULTS, type TrainConfig } from "../../src/cllm4rec/train/config";
@@ -28,6 +28,12 @@ const spec = (over: Partial<TrainConfig>): RunSpec => ({
   config: { ...PAPER_DEFAULTS, contentEpochs: 1, alternatingEpochs: 1, finetuneEpochs: 1, contentFraction: 0.1, seed: 7, ...over },
 });
 const given = loadGpt2Folder(modelDir).weights;
+
+/** A trainer for an opened run, as trainRun builds one (outDir: checkpoints there). */
+function trainerFor(ctx: RunContext, outDir?: string): Trainer {
+  const corpora = datasetCorpora(ctx.dataset, ctx.tokenizer, { batchSize: 20, maxTokens: 128, lengthAware: true });
+  return new Trainer({ model: ctx.model, corpora, split: ctx.dataset, config: ctx.spec.config, outDir, log: quiet, backboneRef: modelDir });
+}
 
 function maxDiff(a: Float32Array, b: Float32Array): number {
   let m = 0;
@@ -54,8 +60,7 @@ test("llm-scratch starts from the random init (not the given weights) and trains
   const init = randomGpt2Weights({ ...ctx.backbone.config, activation: "gelu_new" }, 7);
   assert.equal(maxDiff(ctx.backbone.wte.toFloat32(), init.get("wte.weight")!.data), 0);
   assert.ok(maxDiff(ctx.backbone.wte.toFloat32(), given.get("wte.weight")!.data) > 0);
-  const corpora = datasetCorpora(ctx.dataset, ctx.tokenizer, { batchSize: 20, maxTokens: 128, lengthAware: true });
-  await new Trainer({ model: ctx.model, corpora, split: ctx.dataset, config: ctx.spec.config, log: quiet, backboneRef: modelDir }).run({
+  await trainerFor(ctx).run({
     untilEpoch: 1,
   });
   assert.ok(maxDiff(ctx.backbone.wte.toFloat32(), init.get("wte.weight")!.data) > 0, "wte did not train");
@@ -73,16 +78,7 @@ test("llm-ftall resume after an interruption equals the uninterrupted run (backb
   const s = spec({ ablation: "llm-ftall", finetuneEpochs: 1 });
   const run = async (dir: string, until?: number, resume = false) => {
     const ctx = await openRun(s, { log: quiet });
-    const corpora = datasetCorpora(ctx.dataset, ctx.tokenizer, { batchSize: 20, maxTokens: 128, lengthAware: true });
-    const t = new Trainer({
-      model: ctx.model,
-      corpora,
-      split: ctx.dataset,
-      config: s.config,
-      outDir: dir,
-      log: quiet,
-      backboneRef: modelDir,
-    });
+    const t = trainerFor(ctx, dir);
     if (resume) assert.equal(t.resume(), true);
     await t.run(until ? { untilEpoch: until } : {});
     return ctx;
@@ -101,17 +97,8 @@ test("llm-ftall resume after an interruption equals the uninterrupted run (backb
 test("llm-ftall finetuning starts from the backbone of the best L-side epoch, checkpointed with its tables", async () => {
   const s = spec({ ablation: "llm-ftall", alternatingEpochs: 2 });
   const ctx = await openRun(s, { log: quiet });
-  const corpora = datasetCorpora(ctx.dataset, ctx.tokenizer, { batchSize: 20, maxTokens: 128, lengthAware: true });
   const dir = path.join(tmp, "ft-best");
-  const t = new Trainer({
-    model: ctx.model,
-    corpora,
-    split: ctx.dataset,
-    config: s.config,
-    outDir: dir,
-    log: quiet,
-    backboneRef: modelDir,
-  });
+  const t = trainerFor(ctx, dir);
   const r = await t.run({ untilEpoch: 3 }); // content 1, alternating 1-2: finetuning is next
   const e = r.best.collabEpoch;
   assert.ok(e >= 2, `best L-side epoch ${e}`);
