@@ -119,11 +119,11 @@ export class Trainer {
     return this.optParams([this.m.collab.user, this.m.collab.item]);
   }
 
-  /** The best-collab part's names and shapes: user, item, then backbone.<name> when it trains. */
-  private collabSideShapes(): Record<string, number[]> {
+  /** A best-side part's names and shapes: user, item, then (collab side) backbone.<name> when it trains. */
+  private bestSideShapes(side: "collab" | "content"): Record<string, number[]> {
     const { I, J, d } = this.m;
     const out: Record<string, number[]> = { user: [I, d], item: [J, d] };
-    for (const [n, t] of this.backboneParams()) out[`backbone.${n}`] = [...t.shape];
+    if (side === "collab") for (const [n, t] of this.backboneParams()) out[`backbone.${n}`] = [...t.shape];
     return out;
   }
 
@@ -344,19 +344,18 @@ export class Trainer {
   }
 
   // ---- checkpoints (the files themselves: ../run/checkpoint.ts) -----------------------
-  private tablePart(data: Float32Array[], names: string[]): NamedArrays {
-    const shapes = this.shapes();
-    return Object.fromEntries(names.map((n, i) => [n, { shape: shapes[n], data: data[i] }]));
+  /** A part of arrays in the order of `shapes`' names. */
+  private part(shapes: Record<string, number[]>, data: Float32Array[]): NamedArrays {
+    return Object.fromEntries(Object.keys(shapes).map((n, i) => [n, { shape: shapes[n], data: data[i] }]));
   }
 
   /** Writes this epoch's parts into fresh files, then commits them with the state in one rename. */
   private save(): void {
     if (!this.store) return;
     const epoch = this.state.completed;
-    const { I, J, d } = this.m;
-    const names = Object.keys(this.shapes());
+    const shapes = this.shapes();
     const files = this.files;
-    files.tables = this.store.writePart("tables", epoch, this.tablePart(this.snapshot(this.m.parameters()), names), this.meta());
+    files.tables = this.store.writePart("tables", epoch, this.part(shapes, this.snapshot(this.m.parameters())), this.meta());
     const optParts: NamedArrays = {};
     const opts: [string, Adam | null][] = [
       ["collab", this.collabOpt],
@@ -368,16 +367,22 @@ export class Trainer {
         optParts[`${name}.${i}`] = { shape: [...t.shape], data: t.toFloat32() };
       });
     files.optimizer = this.store.writePart("optimizer", epoch, optParts, { format: "cllm4rec-adam-v1" });
-    const pair = (t: Float32Array[]) => ({ user: { shape: [I, d], data: t[0] }, item: { shape: [J, d], data: t[1] } });
-    if (this.bestCollab && this.state.best.collabEpoch === epoch) {
-      const cs = this.collabSideShapes();
-      const part = Object.fromEntries(Object.keys(cs).map((n, i) => [n, { shape: cs[n], data: this.bestCollab![i] }]));
-      files["best-collab"] = this.store.writePart("best-collab", epoch, part, this.meta());
-    }
+    if (this.bestCollab && this.state.best.collabEpoch === epoch)
+      files["best-collab"] = this.store.writePart(
+        "best-collab",
+        epoch,
+        this.part(this.bestSideShapes("collab"), this.bestCollab),
+        this.meta(),
+      );
     if (this.bestContent && this.state.best.contentEpoch === epoch)
-      files["best-content"] = this.store.writePart("best-content", epoch, pair(this.bestContent), this.meta());
+      files["best-content"] = this.store.writePart(
+        "best-content",
+        epoch,
+        this.part(this.bestSideShapes("content"), this.bestContent),
+        this.meta(),
+      );
     if (this.bestRec && this.state.best.valEpoch === epoch)
-      files.best = this.store.writePart("best", epoch, this.tablePart(this.bestRec, names), this.meta());
+      files.best = this.store.writePart("best", epoch, this.part(shapes, this.bestRec), this.meta());
     this.state.optSteps = { collab: this.collabOpt.stepCount, content: this.contentOpt.stepCount, rec: this.recOpt?.stepCount ?? -1 };
     this.store.commit({ epoch, state: this.state, files });
     writeMetrics(this.store.runDir, this.state.history);
@@ -426,21 +431,16 @@ export class Trainer {
       );
       o.stepCount = steps;
     }
-    const { I, J, d } = this.m;
-    const pair = (part: PartName, why: string) => {
-      const r = this.store!.loadPart(need(part, why), { user: [I, d], item: [J, d] }).data;
-      return [r.user, r.item];
+    // a best part's arrays in the order of its names
+    const arrays = (part: PartName, why: string, want: Record<string, number[]>) => {
+      const r = this.store!.loadPart(need(part, why), want).data;
+      return Object.keys(want).map((n) => r[n]);
     };
-    if (st.best.collabEpoch > 0) {
-      const cs = this.collabSideShapes();
-      const r = this.store.loadPart(need("best-collab", `best.collabEpoch is ${st.best.collabEpoch}`), cs).data;
-      this.bestCollab = Object.keys(cs).map((n) => r[n]);
-    }
-    if (st.best.contentEpoch > 0) this.bestContent = pair("best-content", `best.contentEpoch is ${st.best.contentEpoch}`);
-    if (st.best.valEpoch > 0) {
-      const r = this.store.loadPart(need("best", `best.valEpoch is ${st.best.valEpoch}`), shapes).data;
-      this.bestRec = Object.keys(shapes).map((n) => r[n]);
-    }
+    if (st.best.collabEpoch > 0)
+      this.bestCollab = arrays("best-collab", `best.collabEpoch is ${st.best.collabEpoch}`, this.bestSideShapes("collab"));
+    if (st.best.contentEpoch > 0)
+      this.bestContent = arrays("best-content", `best.contentEpoch is ${st.best.contentEpoch}`, this.bestSideShapes("content"));
+    if (st.best.valEpoch > 0) this.bestRec = arrays("best", `best.valEpoch is ${st.best.valEpoch}`, shapes);
     this.state = st;
     this.files = { ...saved.files };
     // leftovers of the interrupted epoch: files no commit names, and metrics lines past the commit
