@@ -25,21 +25,42 @@ const char* dtype_name(int dtype) { return dtype == kI32 ? "int32" : "float32"; 
 namespace {
 // Host blocks are reused: a training step allocates the same activation sizes every step,
 // and a fresh large malloc is an mmap whose pages fault in (zeroed by the kernel) on first
-// touch. Freed blocks wait in per-size-class lists, up to CLLM4REC_HOST_CACHE_MB (default
-// 512; 0 turns the cache off), and emptyCache() returns them.
+// touch; at GPT-2 small that cost 16% of a forward + backward. Freed blocks wait in
+// per-size-class lists, and the cache never makes the process hold more than 1/16 above the
+// most that was ever live at once: a miss first frees cached blocks (largest first) until
+// live + cached + the new block fits under that bound, so a phase with other sizes (e.g.
+// evaluation after training) evicts instead of adding to the peak. The 1/16 of slack is what
+// a GPT-2 small forward + backward needed for no misses after its first step (with none,
+// 60 of its ~250 blocks per step kept coming from malloc). CLLM4REC_HOST_CACHE_MB caps the
+// cache (default 4096; 0 turns it off), and emptyCache() returns it.
 struct HostCache {
   std::unordered_map<size_t, std::vector<void*>> free;
-  size_t bytes = 0;
+  size_t bytes = 0;  // cached
+  size_t live = 0;   // handed out (class sizes)
+  size_t peak = 0;   // the most ever live
+  size_t misses = 0;  // blocks that came from malloc
   size_t limit = 0;
   HostCache() {
     const char* env = std::getenv("CLLM4REC_HOST_CACHE_MB");
-    limit = size_t(env && *env ? std::strtoull(env, nullptr, 10) : 512) << 20;
+    limit = size_t(env && *env ? std::strtoull(env, nullptr, 10) : 4096) << 20;
 #if defined(__GLIBC__)
     // glibc raises its mmap threshold after every large free (up to 32 MiB) and then serves large
     // blocks from the heap, where freed activations fragment: RSS grew ~540 MB per GPT-2 small
     // step with every buffer freed. A fixed threshold keeps large blocks mmaps that free() returns.
     mallopt(M_MMAP_THRESHOLD, 256 << 10);
 #endif
+  }
+  // Frees cached blocks, largest class first, until `room` more bytes fit under the bound.
+  void evict_for(size_t room) {
+    const size_t cap = peak + peak / 16;
+    while (bytes > 0 && live + bytes + room > cap) {
+      auto victim = free.end();
+      for (auto it = free.begin(); it != free.end(); ++it)
+        if (!it->second.empty() && (victim == free.end() || it->first > victim->first)) victim = it;
+      std::free(victim->second.back());
+      victim->second.pop_back();
+      bytes -= victim->first;
+    }
   }
 };
 
@@ -67,14 +88,21 @@ void* host_alloc(size_t bytes) {
     void* p = it->second.back();
     it->second.pop_back();
     c.bytes -= cls;
+    c.live += cls;
     return p;
   }
-  return std::aligned_alloc(64, cls);
+  if (c.live + cls > c.peak) c.peak = c.live + cls;
+  c.evict_for(cls);
+  void* p = std::aligned_alloc(64, cls);
+  if (p) c.live += cls;
+  c.misses += 1;
+  return p;
 }
 
 void host_free(void* p, size_t bytes) {
   const size_t cls = host_class(bytes);
   HostCache& c = host_cache();
+  c.live -= cls;
   if (c.bytes + cls > c.limit) {
     std::free(p);
     return;
@@ -85,6 +113,7 @@ void host_free(void* p, size_t bytes) {
 }  // namespace
 
 size_t host_cached_bytes() { return host_cache().bytes; }
+size_t host_cache_misses() { return host_cache().misses; }
 
 void host_empty_cache() {
   HostCache& c = host_cache();
@@ -92,6 +121,7 @@ void host_empty_cache() {
     for (void* p : kv.second) std::free(p);
   c.free.clear();
   c.bytes = 0;
+  c.peak = c.live;
 }
 
 Accounting& accounting() {
@@ -123,7 +153,7 @@ Buffer* allocate(Napi::Env env, int device, int dtype, int64_t numel) {
     if (!ptr)
       throw Napi::Error::New(env, "alloc: out of host memory allocating " +
                                       std::to_string(bytes) + " bytes");
-    std::memset(ptr, 0, bytes);
+    cpu::fill(static_cast<float*>(ptr), 0.0f, numel);  // parallel for large blocks
   }
   Buffer* buf = new Buffer{device, dtype, numel, ptr, false};
   accounting().bytes[device] += int64_t(bytes);

@@ -32,6 +32,7 @@ Buffer* allocate(Napi::Env env, int device, int dtype, int64_t numel);
 void release(Buffer* buf);
 // Bytes held by the host block cache, and returning them to the system.
 size_t host_cached_bytes();
+size_t host_cache_misses();  // host blocks that came from malloc, since the process started
 void host_empty_cache();
 // Copies the first bytes of a buffer to host memory (from the GPU when it lives there).
 void read_back(const Buffer* buf, void* dst, size_t bytes);

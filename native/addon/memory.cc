@@ -207,6 +207,7 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   s.Set("cudaCachedBytes", Napi::Number::New(env, 0));
 #endif
   s.Set("cpuCachedBytes", Napi::Number::New(env, double(host_cached_bytes())));
+  s.Set("cpuCacheMisses", Napi::Number::New(env, double(host_cache_misses())));
   s.Set("liveBuffers", Napi::Number::New(env, double(acc.liveBuffers)));
   Napi::Object launches = Napi::Object::New(env);
   for (const auto& kv : acc.launches) launches.Set(kv.first, Napi::Number::New(env, kv.second));

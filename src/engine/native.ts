@@ -20,6 +20,8 @@ export interface NativeStats {
   cudaCachedBytes: number;
   /** bytes of freed host buffers kept for reuse (CLLM4REC_HOST_CACHE_MB; emptyCache() frees them) */
   cpuCachedBytes: number;
+  /** host allocations the cache could not serve (fresh mallocs) since the process started */
+  cpuCacheMisses: number;
   liveBuffers: number;
   /** kernel launches by kernel name since the last resetStats() */
   launches: Record<string, number>;

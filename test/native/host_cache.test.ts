@@ -27,6 +27,36 @@ test("a reused host block comes back zeroed, and emptyCache frees the cache", ()
   assert.equal(nat.stats().cpuCachedBytes, 0);
 });
 
+test("the cache never holds the process above 1/16 over its most-ever-live bytes; reuse is not a miss", () => {
+  // in its own process, so the high-water mark is this test's alone
+  const script = `
+    const n = require(${JSON.stringify(require.resolve("../../src/engine/native"))}).native();
+    const MB = 2 ** 20, out = {};
+    const phase = (count, floats) => { const b = []; for (let i = 0; i < count; i++) b.push(n.alloc(0, 0, floats)); return b; };
+    const m0 = n.stats().cpuCacheMisses;
+    phase(8, 2 * MB).forEach((b) => n.free(b)); // 8 x 8 MiB live at once, then all cached
+    out.cachedA = n.stats().cpuCachedBytes;
+    const m1 = n.stats().cpuCacheMisses;
+    phase(8, 2 * MB).forEach((b) => n.free(b)); // the same again: all served from the cache
+    out.missesA = n.stats().cpuCacheMisses - m1;
+    const other = phase(6, 3 * MB); // another size class, 72 MiB live: evicts the 64 MiB of A
+    const s = n.stats();
+    out.liveB = s.cpuBytes; out.cachedB = s.cpuCachedBytes; out.missesB = s.cpuCacheMisses - m1; out.first = m1 - m0;
+    other.forEach((b) => n.free(b));
+    process.stdout.write(JSON.stringify(out));`;
+  const r = spawnSync(process.execPath, ["-e", script], { env: { ...process.env, CLLM4REC_HOST_CACHE_MB: "" }, encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const o = JSON.parse(r.stdout) as Record<string, number>;
+  const MiB = 2 ** 20;
+  assert.equal(o.first, 8, "the first phase came from malloc");
+  assert.equal(o.cachedA, 64 * MiB, "its blocks were all cached");
+  assert.equal(o.missesA, 0, "a repeat of the same sizes is served from the cache");
+  assert.equal(o.missesB, 6, "another size class misses");
+  assert.equal(o.liveB, 72 * MiB);
+  // most ever live: 72 MiB, so live + cached <= 72 * 17/16 = 76.5 MiB: at most one 8 MiB block of A stays
+  assert.ok(o.liveB + o.cachedB <= (72 * MiB * 17) / 16, `live ${o.liveB / MiB} MiB + cached ${o.cachedB / MiB} MiB`);
+});
+
 test("CLLM4REC_HOST_CACHE_MB=0 turns the cache off", () => {
   const script =
     `const a=require(${JSON.stringify(require.resolve("../../src/engine/native"))}).native();` +
