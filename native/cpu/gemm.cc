@@ -699,7 +699,7 @@ namespace bf16 {  // names of the BF16 path, apart from the fp32 GEMM
 constexpr int kBfMR = 12, kBfNR = 32;
 constexpr int64_t kBfKC = 512;   // depth per block (a B micro-panel is 32 KiB of BF16)
 constexpr int64_t kBfMC = 144;   // rows per task
-constexpr int64_t kBfNChunk = 256;
+constexpr int64_t kBfNChunk = 256;  // fewest columns per task
 
 template <int Slot>
 uint32_t* scratch_u32(int64_t n) {
@@ -791,8 +791,8 @@ __attribute__((target("avx512f,avx512bf16"), noinline)) void micro_bf16(
 #endif
 
 // A rows [i0, i0+mc) x depth [p0, p0+kc) of op(A) as kBfMR-row panels of bf16 pairs.
-void pack_a_bf16(bool transA, const float* A, int64_t M, int64_t K, int64_t i0, int64_t mc,
-                 int64_t p0, int64_t kc, uint32_t* dst) {
+void pack_a_bf16_scalar(bool transA, const float* A, int64_t M, int64_t K, int64_t i0, int64_t mc,
+                        int64_t p0, int64_t kc, uint32_t* dst) {
   const int64_t k2 = (kc + 1) / 2;
   for (int64_t ir = 0; ir < mc; ir += kBfMR, dst += kBfMR * k2)
     for (int i = 0; i < kBfMR; ++i) {
@@ -809,6 +809,53 @@ void pack_a_bf16(bool transA, const float* A, int64_t M, int64_t K, int64_t i0, 
     }
 }
 
+#ifdef CLLM4REC_X86
+// 16 floats -> 8 bf16 pairs (element 2w low, 2w+1 high: memory order), rounded exactly as
+// to_bf16: nearest even, a NaN quieted. Integer arithmetic, so denormals round like any other
+// value (vcvtne2ps2bf16 would flush them to zero).
+__attribute__((target("avx512f,avx512bw"))) CLLM4REC_INLINE __m256i pairs16(const float* x) {
+  const __m512i u = _mm512_loadu_si512(x);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  const __m512i rounded =
+      _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  const __m512i quiet = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+  const __mmask16 nan =
+      _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+  return _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(nan, rounded, quiet));
+}
+
+// pack_a_bf16 for A stored [M, K] (the model's activations): each row's pairs are
+// consecutive floats, converted 16 at a time into a row buffer, then interleaved into the
+// panel layout. Falls back to the scalar packer for an odd depth block.
+__attribute__((target("avx512f,avx512bw"))) void pack_a_bf16_rows(const float* A, int64_t K, int64_t i0,
+                                                                   int64_t mc, int64_t p0, int64_t kc,
+                                                                   uint32_t* dst) {
+  const int64_t k2 = kc / 2, full = kc / 16 * 16;
+  alignas(64) uint32_t rows[kBfMR][kBfKC / 2];
+  for (int64_t ir = 0; ir < mc; ir += kBfMR, dst += kBfMR * k2) {
+    const int mr = int(std::min<int64_t>(kBfMR, mc - ir));
+    for (int i = 0; i < mr; ++i) {
+      const float* src = A + (i0 + ir + i) * K + p0;
+      int64_t k = 0;
+      for (; k < full; k += 16) _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows[i] + k / 2), pairs16(src + k));
+      for (; k < kc; k += 2) rows[i][k / 2] = bf16::pair(src[k], src[k + 1]);
+    }
+    for (int i = mr; i < kBfMR; ++i) std::memset(rows[i], 0, size_t(k2) * 4);
+    for (int64_t kk = 0; kk < k2; ++kk)
+#pragma GCC unroll 12
+      for (int i = 0; i < kBfMR; ++i) dst[kk * kBfMR + i] = rows[i][kk];
+  }
+}
+#endif
+
+void pack_a_bf16(bool transA, const float* A, int64_t M, int64_t K, int64_t i0, int64_t mc,
+                 int64_t p0, int64_t kc, uint32_t* dst) {
+#ifdef CLLM4REC_X86
+  if (!transA && kc % 2 == 0) return pack_a_bf16_rows(A, K, i0, mc, p0, kc, dst);
+#endif
+  pack_a_bf16_scalar(transA, A, M, K, i0, mc, p0, kc, dst);
+}
+
 }  // namespace bf16
 }  // namespace
 
@@ -817,7 +864,14 @@ void gemm_bf16(bool transA, int64_t M, int64_t N, int64_t K, float alpha, const 
                const uint32_t* Bp, float beta, float* C, const float* bias) {
 #ifdef CLLM4REC_X86
   const int64_t K2 = (K + 1) / 2;
-  const int64_t icBlocks = (M + kBfMC - 1) / kBfMC, jChunks = (N + kBfNChunk - 1) / kBfNChunk;
+  // Columns per task: all of N when the row blocks alone give every thread a few tasks, so a
+  // task packs its A block once per depth block instead of once per kBfNChunk columns (the
+  // packing then cost about as much as the products); narrower, to keep threads busy, when M
+  // is short. The per-element sums do not depend on it.
+  const int64_t icBlocks = (M + kBfMC - 1) / kBfMC;
+  const int64_t groups = std::max<int64_t>(1, (4 * omp_get_max_threads() + icBlocks - 1) / icBlocks);
+  const int64_t chunk = std::max<int64_t>(kBfNChunk, (N + groups * kBfNR - 1) / (groups * kBfNR) * kBfNR);
+  const int64_t jChunks = (N + chunk - 1) / chunk;
   bool outOfMemory = false;
 #pragma omp parallel
   {
@@ -832,7 +886,7 @@ void gemm_bf16(bool transA, int64_t M, int64_t N, int64_t K, float alpha, const 
       for (int64_t jb = 0; jb < jChunks; ++jb) {
         if (!ap) continue;
         const int64_t i0 = ib * kBfMC, mc = std::min(kBfMC, M - i0);
-        const int64_t j0 = jb * kBfNChunk, j1 = std::min(N, j0 + kBfNChunk);
+        const int64_t j0 = jb * chunk, j1 = std::min(N, j0 + chunk);
         for (int64_t pc = 0; pc < K; pc += kBfKC) {
           const int64_t kc = std::min(kBfKC, K - pc), k2 = (kc + 1) / 2;
           const bool first = pc == 0;

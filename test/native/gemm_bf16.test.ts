@@ -40,6 +40,8 @@ const SHAPES: [number, number, number, boolean, boolean][] = [
   [37, 101, 67, false, true],
   [150, 64, 1100, true, false],
   [13, 40, 32, true, true],
+  [150, 70, 1100, false, false], // even depth blocks (512, 512, 76): the vectorised row packer
+  [29, 33, 38, false, true],
 ];
 
 for (const [M, N, K, tA, tB] of SHAPES) {
@@ -74,6 +76,38 @@ for (const [M, N, K, tA, tB] of SHAPES) {
     freeAll();
   });
 }
+
+test("gemmBf16: the vectorised row packer (A [M, K]) rounds bit for bit as the scalar one (A^T)", (t) => {
+  if (!nat.bf16Supported()) {
+    t.skip("no AVX512_BF16 on this CPU");
+    return;
+  }
+  const M = 40,
+    N = 64,
+    K = 1060; // depth blocks 512, 512, 36: full 16-float runs and a 4-float tail
+  const A = uniform(rng(77), M * K);
+  const bits = new Uint32Array(A.buffer);
+  // ties to even both ways, values just past a tie, denormals, +-0 everywhere but rows 0-1, which
+  // take the infinities and NaNs (quiet, signalling); a NaN or Inf makes its whole row of C non-finite
+  const finite = [0x3f808000, 0x3f818000, 0xbf818000, 0x3f808001, 0x00000001, 0x007fffff, 0x80400000, 0x80000000];
+  const nonFinite = [0x7f800000, 0xff800000, 0x7fc00001, 0x7f800001, 0xff812345];
+  for (let i = 0; i < 2000; i++) bits[2 * K + ((i * 7919) % ((M - 2) * K))] = finite[i % finite.length];
+  for (let i = 0; i < nonFinite.length; i++) bits[(i % 2) * K + 16 * i + 3] = nonFinite[i];
+  const At = new Float32Array(M * K); // A^T [K, M]: packed by the scalar path
+  for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) At[k * M + i] = A[i * K + k];
+  const B = uniform(rng(5), K * N);
+  const packed = nat.alloc(0, 1, nat.bf16PackedWords(K, N));
+  nat.bf16PackB(false, f32(B), K, N, packed);
+  const rowsPath = zeros(M * N),
+    scalarPath = zeros(M * N);
+  nat.gemmBf16(false, M, N, K, 1, f32(A), 0, packed, 0, rowsPath, 0, null);
+  nat.gemmBf16(true, M, N, K, 1, f32(At), 0, packed, 0, scalarPath, 0, null);
+  const a = new Uint32Array(read(rowsPath).buffer),
+    b = new Uint32Array(read(scalarPath).buffer);
+  for (let i = 0; i < M * N; i++) assert.equal(a[i], b[i], `C[${i}]: bits ${a[i].toString(16)} vs ${b[i].toString(16)}`);
+  nat.free(packed);
+  freeAll();
+});
 
 test("gemmBf16 checks its arguments (and fails clearly without AVX512_BF16)", () => {
   const A = f32(new Float32Array(12)),
