@@ -27,7 +27,29 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
     const dout = randomTensor([B * T, d], ctx.device, 1, 7);
     const dqkv = Tensor.zeros([B * T, ld], { device: ctx.device });
     const fwd = () =>
-      n.attentionForward(qkv.buffer, 0, ld, qkv.buffer, d, 2 * d, ld, mask.buffer, out.buffer, lse.buffer, B, H, T, T, Dh, 0, 0, 0, 0, 1);
+      n.attentionForward(
+        qkv.buffer,
+        0,
+        ld,
+        qkv.buffer,
+        d,
+        2 * d,
+        ld,
+        mask.buffer,
+        out.buffer,
+        lse.buffer,
+        B,
+        H,
+        T,
+        T,
+        Dh,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0,
+      );
     const bwd = () =>
       n.attentionBackward(
         dout.buffer,
@@ -56,6 +78,7 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
         0,
         0,
         1,
+        0,
       );
     const opts = { iterations: ctx.quick ? 2 : 10, timeMs: ctx.quick ? 0 : 500, warmupIterations: 1 };
     const f = time(

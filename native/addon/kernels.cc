@@ -39,6 +39,10 @@ void check_dropout(Call& c) {
   if (!(c.f("scale") >= 1.0f) || !std::isfinite(c.f("scale")))
     c.a.range_error("scale must be finite and >= 1 (1/(1-p)), got " + to_string(c.f("scale")));
 }
+void check_attention(Call& c) {
+  check_dropout(c);
+  c.require(c.i("version") <= 2, "version must be 0 (default), 1 (FP32) or 2 (flash)");
+}
 }  // namespace
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -85,11 +89,11 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ROW(gelu_backward, "x[n] dy[n] dx[n] n accumulate", "n");
   ROW(attention_forward, "q@offQ[B*Tq:ldq,H*Dh] ldq>=H*Dh k=kv@offK[B*Tk:ldk,H*Dh] "
       "v=kv@offV[B*Tk:ldk,H*Dh] ldk>=H*Dh keyMask?[B*Tk] out[B*Tq*H*Dh]!q!k!v lse[B*H*Tq] B H>=1 "
-      "Tq Tk>=Tq Dh>=1 seed site step threshold scale", "B*Tq*H*Dh", check_dropout);
+      "Tq Tk>=Tq Dh>=1 seed site step threshold scale version>=0", "B*Tq*H*Dh", check_attention);
   ROW(attention_backward, "dout[B*Tq*H*Dh] q@offQ[B*Tq:ldq,H*Dh] ldq>=H*Dh "
       "k=kv@offK[B*Tk:ldk,H*Dh] v=kv@offV[B*Tk:ldk,H*Dh] ldk>=H*Dh keyMask?[B*Tk] out[B*Tq*H*Dh] "
       "lse[B*H*Tq] dq@offDq[B*Tq:ldq,H*Dh] dk=dkv@offDk[B*Tk:ldk,H*Dh] dv=dkv@offDv[B*Tk:ldk,H*Dh] "
-      "B H>=1 Tq Tk>=Tq Dh>=1 seed site step threshold scale", "B*Tq*H*Dh", check_dropout);
+      "B H>=1 Tq Tk>=Tq Dh>=1 seed site step threshold scale version>=0", "B*Tq*H*Dh", check_attention);
   // ---- embedding: strict ids are checked on the host
   ROW(gather_rows, "table[rows*d] rows d>=1 ids[n] n idBase>=-2147483648 out[n*d] +strict", "n", [](Call& c) {
     const int64_t base = c.i("idBase"), end = base + c.i("rows");
@@ -145,7 +149,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   GPU_QUERY("setAttentionVersion", set_attention_version, "version>=1", "",
             [](Call& c) { c.require(c.i("version") <= 1000, "version must be <= 1000"); });
   GPU_QUERY("attentionVersion", attention_version, "");
-  GPU_QUERY("attentionKernelVersion", attention_kernel_version, "Dh>=1");
+  GPU_QUERY("attentionKernelVersion", attention_kernel_version, "Dh>=1 version>=0", "",
+            [](Call& c) { c.require(c.i("version") <= 2, "version must be 0, 1 or 2"); });
   GPU_QUERY("cudaTimerStart", timer_start, "");
   GPU_QUERY("cudaTimerStopMs", timer_stop_ms, "");
   return exports;

@@ -345,7 +345,7 @@ void backward_head_generic(BACKWARD_HEAD_ARGS) {
 void attention_forward(const float* q, int64_t ldq, const float* k, const float* v, int64_t ldk,
                        const int32_t* keyMask, float* out, float* lse, int64_t B, int64_t H,
                        int64_t Tq, int64_t Tk, int64_t Dh, int64_t seed, int64_t site,
-                       int64_t step, int64_t threshold, float scale) {
+                       int64_t step, int64_t threshold, float scale, int64_t /*version: CUDA's*/) {
   const philox::Dropout drop = philox::make_dropout(seed, site, step, threshold, scale);
   const auto head = detail::has_avx512() ? forward_head_avx512 : forward_head_generic;
   // OpenMP stays out of the ISA clones: outlined parallel bodies lose the target attribute.
@@ -367,7 +367,7 @@ void attention_backward(const float* dout, const float* q, int64_t ldq, const fl
                         const float* v, int64_t ldk, const int32_t* keyMask, const float* out,
                         const float* lse, float* dq, float* dk, float* dv, int64_t B, int64_t H,
                         int64_t Tq, int64_t Tk, int64_t Dh, int64_t seed, int64_t site,
-                        int64_t step, int64_t threshold, float scale) {
+                        int64_t step, int64_t threshold, float scale, int64_t /*version: CUDA's*/) {
   const philox::Dropout drop = philox::make_dropout(seed, site, step, threshold, scale);
   const auto head = detail::has_avx512() ? backward_head_avx512 : backward_head_generic;
   // Per-thread scratch kt, vt [Dh, ldt] + P, dS [kQueryBlock, ldt], as in the forward.

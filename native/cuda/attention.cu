@@ -258,6 +258,8 @@ void check_shape(const char* op, int64_t B, int64_t H, int64_t Tq, int64_t Tk, i
 const char* const g_env = std::getenv("CLLM4REC_ATTENTION_VERSION");
 const std::string g_env_value = g_env ? g_env : "";
 std::atomic<int> g_version{g_env_value.empty() ? 2 : g_env_value == "1" ? 1 : g_env_value == "2" ? 2 : 0};
+// The environment pins one version for the whole run, over what a model's dtype asks for.
+const bool g_env_pins = !g_env_value.empty();
 
 // Opts a kernel into `bytes` of dynamic shared memory once (above the default 48 KiB).
 template <class Kernel>
@@ -339,16 +341,19 @@ int attention_version() {
   return g_version;
 }
 
-int attention_kernel_version(int64_t Dh) { return attention_version() >= 2 && (Dh == 64 || Dh == 128) ? 2 : 1; }
+int attention_kernel_version(int64_t Dh, int64_t version) {
+  const int v = version == 0 || g_env_pins ? attention_version() : int(version);
+  return v >= 2 && (Dh == 64 || Dh == 128) ? 2 : 1;
+}
 
 void attention_forward(const float* q, int64_t ldq, const float* k, const float* v, int64_t ldk,
                        const int32_t* keyMask, float* out, float* lse, int64_t B, int64_t H,
                        int64_t Tq, int64_t Tk, int64_t Dh, int64_t seed, int64_t site,
-                       int64_t step, int64_t threshold, float dropScale) {
+                       int64_t step, int64_t threshold, float dropScale, int64_t version) {
   if (B <= 0 || H <= 0 || Tq <= 0 || Dh <= 0) return;
   check_shape("attention_forward", B, H, Tq, Tk, Dh);
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
-  if (attention_kernel_version(Dh) == 2) {
+  if (attention_kernel_version(Dh, version) == 2) {
     flash_forward(q, ldq, k, v, ldk, keyMask, out, lse, B, H, Tq, Tk, Dh, scale,
                   philox::make_dropout(seed, site, step, threshold, dropScale));
     return;
@@ -365,12 +370,12 @@ void attention_backward(const float* dout, const float* q, int64_t ldq, const fl
                         const float* v, int64_t ldk, const int32_t* keyMask, const float* out,
                         const float* lse, float* dq, float* dk, float* dv, int64_t B, int64_t H,
                         int64_t Tq, int64_t Tk, int64_t Dh, int64_t seed, int64_t site,
-                        int64_t step, int64_t threshold, float dropScale) {
+                        int64_t step, int64_t threshold, float dropScale, int64_t version) {
   const philox::Dropout drop = philox::make_dropout(seed, site, step, threshold, dropScale);
   if (B <= 0 || H <= 0 || Tq <= 0 || Dh <= 0) return;
   check_shape("attention_backward", B, H, Tq, Tk, Dh);
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
-  if (attention_kernel_version(Dh) == 2) {
+  if (attention_kernel_version(Dh, version) == 2) {
     // dout rows are [B*Tq, H*Dh] contiguous: 16-byte copies when q's rows allow them too
     flash::Shape s = flash_shape(q, ldq, k, v, ldk, H, Tq, Tk, scale);
     s.vecQ = s.vecQ && reinterpret_cast<uintptr_t>(dout) % 16 == 0;

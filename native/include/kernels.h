@@ -99,12 +99,16 @@
      step) (philox.h); threshold 0 with scale 1 is no dropout (results as without).   \
      lse stays that of the undropped softmax. CUDA v2 (flash, Dh 64 and 128) uses     \
      BF16 operands; a NaN/Inf value row of a key past the causal bound but in the     \
-     same 64-key tile reaches that query as 0*Inf (v1 and the CPU never read it). */  \
+     same 64-key tile reaches that query as 0*Inf (v1 and the CPU never read it).     \
+     version: the CUDA version the model asks for (0 = the default, 1 = FP32 v1 for  \
+     an fp32 model, 2 = v2 where Dh allows); CLLM4REC_ATTENTION_VERSION overrides it; \
+     the CPU has one FP32 kernel. The backward takes the forward's version. */        \
   void attention_forward(const float* q, int64_t ldq, const float* k,                 \
                          const float* v, int64_t ldk, const int32_t* keyMask,         \
                          float* out, float* lse, int64_t B, int64_t H, int64_t Tq,    \
                          int64_t Tk, int64_t Dh, int64_t seed, int64_t site,          \
-                         int64_t step, int64_t threshold, float scale);               \
+                         int64_t step, int64_t threshold, float scale,                \
+                         int64_t version);                                            \
   /* Accumulates into dq (ldq), dk and dv (ldk); the caller zeroes them first. The    \
      dropout mask (same arguments as the forward) is regenerated, never stored. */    \
   void attention_backward(const float* dout, const float* q, int64_t ldq,             \
@@ -112,7 +116,8 @@
                           const int32_t* keyMask, const float* out, const float* lse, \
                           float* dq, float* dk, float* dv, int64_t B, int64_t H,      \
                           int64_t Tq, int64_t Tk, int64_t Dh, int64_t seed,           \
-                          int64_t site, int64_t step, int64_t threshold, float scale); \
+                          int64_t site, int64_t step, int64_t threshold, float scale, \
+                          int64_t version);                                           \
   /* ---- embedding ---- */                                                           \
   /* out[i, :] = table[ids[i] - idBase, :] for ids in [idBase, idBase + rows);        \
      rows of out whose id is outside that range are left untouched. */                \
@@ -213,7 +218,7 @@ int gemm_splits(int64_t M, int64_t N, int64_t K, int64_t batch);  // split-K fac
 // attention on tensor cores (BF16 operands, FP32 accumulate) for head dims 64 and 128.
 void set_attention_version(int v);  // throws for a version that does not exist
 int attention_version();
-int attention_kernel_version(int64_t Dh);  // the version that runs for this head dim
+int attention_kernel_version(int64_t Dh, int64_t version);  // what runs for Dh and a call's version
 // CUDA-event timing of the work queued between start and stop on the stream.
 void timer_start();
 double timer_stop_ms();  // records the end event, waits for it, returns milliseconds

@@ -68,7 +68,7 @@ export const FLAGS: FlagDef[] = [
     kind: "string",
     group: "model",
     choices: ["bf16", "fp32", "f32"],
-    help: "precision of the frozen GPT-2 weights: bf16 stores them once in BF16 and runs their GEMMs with fp32 accumulation (CUDA: tensor cores, wte too; CPU: AVX512_BF16, otherwise fp32 with a note); fp32 (= f32) keeps them fp32; user/item tables, gradients and Adam state are always fp32; default bf16 on CUDA, f32 on the CPU",
+    help: "precision of the frozen GPT-2 weights: bf16 stores them once in BF16 and runs their GEMMs with fp32 accumulation (CUDA: tensor cores, wte too; CPU: AVX512_BF16, otherwise fp32 with a note); fp32 (= f32) keeps them fp32 and runs FP32 attention on CUDA (bf16: flash attention on BF16 operands); user/item tables, gradients and Adam state are always fp32; default bf16 on CUDA, f32 on the CPU",
   },
   { name: "threads", kind: "int", group: "model", help: "CPU threads for the kernels (default: all cores)" },
   {

@@ -9,7 +9,7 @@ export { rowSum, mean } from "./ops/reduce";
 export { layerNorm } from "./ops/layernorm";
 export { gelu } from "./ops/gelu";
 export { attention } from "./ops/attention";
-export type { AttentionShape } from "./ops/attention";
+export type { AttentionPrecision, AttentionShape } from "./ops/attention";
 export { embedTokens, selectRows } from "./ops/embedding";
 export type { TablePart } from "./ops/embedding";
 export { concatTime } from "./ops/copy";

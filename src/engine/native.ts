@@ -83,10 +83,11 @@ export interface NativeAddon {
   gemmVersion(): number;
   gemmSplits(M: number, N: number, K: number, batch: number): number;
   /** CUDA builds (else they throw): which attention version cuda::attention_* runs
-   *  (bench/cuda/attention), and the one that runs for a head dim (v2 covers 64 and 128) */
+   *  (bench/cuda/attention), and the one that runs for a head dim and a call's version
+   *  (v2 covers 64 and 128; CLLM4REC_ATTENTION_VERSION overrides the call's) */
   setAttentionVersion(version: number): void;
   attentionVersion(): number;
-  attentionKernelVersion(Dh: number): number;
+  attentionKernelVersion(Dh: number, version: number): number;
   /** CUDA-event timing of the work queued on the stream between the two calls, ms */
   cudaTimerStart(): void;
   cudaTimerStopMs(): number;
@@ -195,6 +196,8 @@ export interface NativeAddon {
     step: number,
     threshold: number,
     scale: number,
+    /** the CUDA version asked for: 0 default, 1 FP32 (an fp32 model), 2 flash; the CPU has one */
+    version: number,
   ): void;
   attentionBackward(
     dout: NativeBuffer,
@@ -223,6 +226,7 @@ export interface NativeAddon {
     step: number,
     threshold: number,
     scale: number,
+    version: number,
   ): void;
   /** strict: every id must lie in [idBase, idBase+rows) or a RangeError is thrown */
   gatherRows(

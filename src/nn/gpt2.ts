@@ -19,7 +19,7 @@ import {
   native,
   dropout,
 } from "../engine";
-import type { Bf16Weight } from "../engine";
+import type { AttentionPrecision, Bf16Weight } from "../engine";
 import type { Device } from "../engine";
 
 import type { Gpt2Config as FolderConfig } from "../io/gpt2_config";
@@ -52,7 +52,9 @@ export interface Gpt2Options {
    * (fp32 accumulation): on CUDA (tensor cores; wte too, for the content head) and on a CPU
    * with AVX512_BF16; elsewhere it falls back to fp32 and says why in `dtypeNote`. The
    * embeddings, LayerNorm, attention, the trainable user/item tables, their gradients and
-   * Adam state stay fp32.
+   * Adam state stay fp32. The requested dtype also picks CUDA attention: "f32" the FP32
+   * kernel (v1), "bf16" flash attention on BF16 operands (v2, head dims 64 and 128), unset
+   * the addon's default (v2); CLLM4REC_ATTENTION_VERSION overrides it.
    */
   dtype?: "f32" | "bf16";
 }
@@ -95,6 +97,8 @@ export class Gpt2 {
   readonly trainable: boolean;
   /** the weight precision in use ("bf16" only when requested and supported) */
   readonly weightDtype: "f32" | "bf16";
+  /** the requested dtype, which picks the CUDA attention kernel (undefined: the addon's default) */
+  readonly attentionPrecision: AttentionPrecision | undefined;
   /** why a requested bf16 fell back to fp32 ("" otherwise) */
   readonly dtypeNote: string = "";
   private readonly packed: PackedBlock[] = [];
@@ -108,6 +112,7 @@ export class Gpt2 {
     opts: Gpt2Options = {},
   ) {
     this.trainable = !!opts.trainable;
+    this.attentionPrecision = opts.dtype;
     const get = (name: string, shape: number[]): Tensor => {
       const w = weights.get(name);
       if (!w) throw new Error(`GPT-2: missing weight '${name}'`);
@@ -216,7 +221,14 @@ export class Gpt2 {
       const qkv = linear(layerNorm(x, b.ln1g, b.ln1b, eps), b.attnW, b.attnB, p?.attn); // [B*T, 3d]
       qkvs.push(qkv);
       const kv = prompt ? concatTime(prompt.qkv[l], qkv, batch) : qkv; // [B*(Tp+T), 3d]
-      const a = attention(qkv, kv, keyMask, { batch, heads: H, tq: t, tk: tp + t }, on ? at(1 + 2 * L + l) : undefined);
+      const a = attention(
+        qkv,
+        kv,
+        keyMask,
+        { batch, heads: H, tq: t, tk: tp + t },
+        on ? at(1 + 2 * L + l) : undefined,
+        this.attentionPrecision,
+      );
       x = add(x, dr(linear(a, b.projW, b.projB, p?.proj), 1 + 2 * l));
       const f = gelu(linear(layerNorm(x, b.ln2g, b.ln2b, eps), b.fcW, b.fcB, p?.fc));
       x = add(x, dr(linear(f, b.fcProjW, b.fcProjB, p?.fcProj), 2 + 2 * l));

@@ -80,7 +80,7 @@ function run(c: Case, seed: number): void {
   const out = twinFill(B * Tq * D, NaN),
     lse = twinFill(B * H * Tq, NaN);
   both((x) =>
-    nat().attentionForward(x(q), offQ, ldq, x(kv), offK, offV, ldk, mask ? x(mask) : null, x(out), x(lse), B, H, Tq, Tk, Dh, ...drop),
+    nat().attentionForward(x(q), offQ, ldq, x(kv), offK, offV, ldk, mask ? x(mask) : null, x(out), x(lse), B, H, Tq, Tk, Dh, ...drop, 0),
   );
   expectClose(out, `attention out ${name}`, TOL_REDUCTION);
   expectClose(lse, `attention lse ${name}`, TOL_REDUCTION);
@@ -116,6 +116,7 @@ function run(c: Case, seed: number): void {
       Tk,
       Dh,
       ...drop,
+      0,
     ),
   );
   expectClose(dq, `attention dq ${name}`, TOL_REDUCTION);

@@ -80,7 +80,7 @@ function run(c: Case, seed: number): Result {
   const out = twinFill(B * Tq * D, NaN),
     lse = twinFill(B * H * Tq, NaN);
   both((x) =>
-    nat().attentionForward(x(q), offQ, ldq, x(kv), offK, offV, ldk, mask ? x(mask) : null, x(out), x(lse), B, H, Tq, Tk, Dh, ...drop),
+    nat().attentionForward(x(q), offQ, ldq, x(kv), offK, offV, ldk, mask ? x(mask) : null, x(out), x(lse), B, H, Tq, Tk, Dh, ...drop, 0),
   );
   const name = JSON.stringify(c);
   expectClose(out, `attention v2 out ${name}`, TOL_BF16, ATOL_BF16);
@@ -116,6 +116,7 @@ function run(c: Case, seed: number): Result {
       Tk,
       Dh,
       ...drop,
+      0,
     ),
   );
   expectClose(dq, `attention v2 dq ${name}`, TOL_BF16, ATOL_BF16);
@@ -132,11 +133,18 @@ test("attention versions: v2 is the default for head dims 64 and 128, v1 elsewhe
     assert.equal(nat().attentionVersion(), ATTENTION_VERSIONS[ATTENTION_VERSIONS.length - 1].id, "the last version is the default");
   nat().setAttentionVersion(2);
   assert.deepEqual(
-    [64, 128, 32, 16, 1, 65].map((d) => nat().attentionKernelVersion(d)),
+    [64, 128, 32, 16, 1, 65].map((d) => nat().attentionKernelVersion(d, 0)),
     [2, 2, 1, 1, 1, 1],
   );
   nat().setAttentionVersion(1);
-  assert.equal(nat().attentionKernelVersion(64), 1);
+  assert.equal(nat().attentionKernelVersion(64, 0), 1);
+  if (!process.env.CLLM4REC_ATTENTION_VERSION) {
+    // a call's version (an fp32 model asks for 1, a bf16 one for 2) wins over the default
+    assert.deepEqual([nat().attentionKernelVersion(64, 2), nat().attentionKernelVersion(32, 2)], [2, 1]);
+    nat().setAttentionVersion(2);
+    assert.deepEqual([nat().attentionKernelVersion(64, 1), nat().attentionKernelVersion(128, 1)], [1, 1]);
+  }
+  assert.throws(() => nat().attentionKernelVersion(64, 3), /version must be 0, 1 or 2/);
   assert.throws(() => nat().setAttentionVersion(3), /version 3 does not exist/);
   nat().setAttentionVersion(2);
 });
@@ -188,7 +196,7 @@ test("attention bench harness (check:device's step) times both versions in --smo
   for (const x of rows) assert.ok(x.ms > 0 && Number.isFinite(x.tflops), `${JSON.stringify(x)}`);
 });
 
-test("CLLM4REC_ATTENTION_VERSION picks the version at load; an unknown value is a clear error", { skip }, () => {
+test("CLLM4REC_ATTENTION_VERSION picks the version at load, over a call's; an unknown value is a clear error", { skip }, () => {
   const loader = path.join(__dirname, "..", "..", "src", "engine", "native.js");
   const probe = (value: string) =>
     spawnSync(
@@ -196,15 +204,15 @@ test("CLLM4REC_ATTENTION_VERSION picks the version at load; an unknown value is 
       [
         "-e",
         `const n = require(${JSON.stringify(loader)}).native();
-         try { console.log(JSON.stringify([n.attentionVersion(), n.attentionKernelVersion(64)])); }
+         try { console.log(JSON.stringify([n.attentionVersion(), ...[0, 1, 2].map((v) => n.attentionKernelVersion(64, v))])); }
          catch (e) { console.log(JSON.stringify({ error: e.message })); }`,
       ],
       { encoding: "utf8", env: { ...process.env, CLLM4REC_ATTENTION_VERSION: value }, timeout: 60_000 },
     );
   for (const [value, want] of [
-    ["1", [1, 1]],
-    ["2", [2, 2]],
-    ["", [2, 2]],
+    ["1", [1, 1, 1, 1]],
+    ["2", [2, 2, 2, 2]],
+    ["", [2, 2, 1, 2]],
   ] as const) {
     const r = probe(value);
     assert.equal(r.status, 0, r.stderr);

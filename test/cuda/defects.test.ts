@@ -76,7 +76,7 @@ test("cuda attention: NaN/Inf in masked keys' values propagate exactly as on the
     mask = twinI32(m);
   const out = twinFill(B * T * D, 0),
     lse = twinFill(B * H * T, 0);
-  both((x) => nat().attentionForward(x(x0), 0, ld, x(x0), D, 2 * D, ld, x(mask), x(out), x(lse), B, H, T, T, Dh, 0, 0, 0, 0, 1));
+  both((x) => nat().attentionForward(x(x0), 0, ld, x(x0), D, 2 * D, ld, x(mask), x(out), x(lse), B, H, T, T, Dh, 0, 0, 0, 0, 1, 0));
   expectClose(out, "attention out with NaN/Inf in masked values", TOL_REDUCTION);
   const dout = twinF32(uniform(rand, B * T * D)),
     dqkv = twinFill(B * T * ld, 0);
@@ -108,6 +108,7 @@ test("cuda attention: NaN/Inf in masked keys' values propagate exactly as on the
       0,
       0,
       1,
+      0,
     ),
   );
   const dq = nat().numel(dqkv.cpu);

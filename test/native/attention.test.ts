@@ -104,7 +104,7 @@ function forwardCase(L: Layout, mask: Int32Array | null, seed: number, drop?: Dr
   const qb = f32(q),
     kvb = f32(kv),
     mb = mask ? i32(mask) : null;
-  nat.attentionForward(qb, L.offQ, L.ldq, kvb, L.offK, L.offV, L.ldk, mb, out, lse, L.B, L.H, L.Tq, L.Tk, L.Dh, ...dropArgs(drop));
+  nat.attentionForward(qb, L.offQ, L.ldq, kvb, L.offK, L.offV, L.ldk, mb, out, lse, L.B, L.H, L.Tq, L.Tk, L.Dh, ...dropArgs(drop), 0);
   return { q, kv, qb, kvb, mb, out, lse, ref: attention64(L, q, kv, mask, probMask(L, drop)) };
 }
 
@@ -174,6 +174,7 @@ function backwardCase(L: Layout, mask: Int32Array | null, seed: number, samples:
     L.Tk,
     L.Dh,
     ...dropArgs(drop),
+    0,
   );
   const gotQ = read(dq),
     gotKV = read(dkv);

@@ -66,21 +66,21 @@ test("extents: any access past a buffer's end is an Error naming op, buffer and 
     kv = zeros(2 * 5 * 16),
     out = zeros(2 * 3 * 8),
     lse = zeros(2 * 2 * 3);
-  nat.attentionForward(q, 0, 8, kv, 0, 8, 16, null, out, lse, 2, 2, 3, 5, 4, 0, 0, 0, 0, 1);
+  nat.attentionForward(q, 0, 8, kv, 0, 8, 16, null, out, lse, 2, 2, 3, 5, 4, 0, 0, 0, 0, 1, 0);
   throwsNaming(
-    () => nat.attentionForward(q, 0, 8, kv, 0, 9, 16, null, out, lse, 2, 2, 3, 5, 4, 0, 0, 0, 0, 1),
+    () => nat.attentionForward(q, 0, 8, kv, 0, 9, 16, null, out, lse, 2, 2, 3, 5, 4, 0, 0, 0, 0, 1, 0),
     "attentionForward",
     Error,
     /v needs/,
   );
   throwsNaming(
-    () => nat.attentionForward(q, 0, 8, kv, 0, 8, 16, i32([1, 1]), out, lse, 2, 2, 3, 5, 4, 0, 0, 0, 0, 1),
+    () => nat.attentionForward(q, 0, 8, kv, 0, 8, 16, i32([1, 1]), out, lse, 2, 2, 3, 5, 4, 0, 0, 0, 0, 1, 0),
     "attentionForward",
     Error,
     /keyMask needs/,
   );
   throwsNaming(
-    () => nat.attentionForward(q, 0, 8, kv, 0, 8, 16, null, out, lse, 2, 2, 6, 5, 4, 0, 0, 0, 0, 1),
+    () => nat.attentionForward(q, 0, 8, kv, 0, 8, 16, null, out, lse, 2, 2, 6, 5, 4, 0, 0, 0, 0, 1, 0),
     "attentionForward",
     Error,
     /Tk must be >= Tq/,

@@ -74,13 +74,13 @@ function timeAttention(
       const bufs: NativeBuffer[] = sizes.map((len) => n.alloc(1, 0, len));
       const [q, kv, out, lse, dout, dq, dkv] = bufs;
       for (const [i, b] of [q, kv, dout].entries()) n.fill(b, 0.01 * (i + 1), n.numel(b));
-      const fwd = () => n.attentionForward(q, 0, D, kv, 0, D, 2 * D, null, out, lse, s.B, s.H, s.Tq, s.Tk, s.Dh, 0, 0, 0, 0, 1);
+      const fwd = () => n.attentionForward(q, 0, D, kv, 0, D, 2 * D, null, out, lse, s.B, s.H, s.Tq, s.Tk, s.Dh, 0, 0, 0, 0, 1, 0);
       const bwd = () =>
-        n.attentionBackward(dout, q, 0, D, kv, 0, D, 2 * D, null, out, lse, dq, 0, dkv, 0, D, s.B, s.H, s.Tq, s.Tk, s.Dh, 0, 0, 0, 0, 1);
+        n.attentionBackward(dout, q, 0, D, kv, 0, D, 2 * D, null, out, lse, dq, 0, dkv, 0, D, s.B, s.H, s.Tq, s.Tk, s.Dh, 0, 0, 0, 0, 1, 0);
       try {
         for (const v of ATTENTION_VERSIONS) {
           n.setAttentionVersion(v.id);
-          if (n.attentionKernelVersion(s.Dh) !== v.id) continue; // this version does not cover the head dim
+          if (n.attentionKernelVersion(s.Dh, 0) !== v.id) continue; // this version does not cover the head dim
           for (const pass of ["fwd", "fwd+bwd"] as const) {
             const run =
               pass === "fwd"

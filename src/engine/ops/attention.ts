@@ -7,6 +7,9 @@ import { record } from "../autograd";
 import { check, checkLive } from "./common";
 import { dropoutArgs, type DropoutSpec } from "./dropout";
 
+/** the model's compute precision, which picks the CUDA attention version */
+export type AttentionPrecision = "f32" | "bf16";
+
 export interface AttentionShape {
   batch: number;
   heads: number;
@@ -23,8 +26,18 @@ export interface AttentionShape {
  * Tk - Tq + i and sees keys at or before it. Returns [B*Tq, d].
  * drop (training): probability P[b, h, i, j] is multiplied by the mask of element
  * ((b*H + h)*Tq + i)*Tk + j of the stream (seed, site, step) before it weights v.
+ * precision (CUDA; the CPU has one FP32 kernel): "f32" runs the FP32 kernel (v1), "bf16" the
+ * flash kernel on BF16 operands (v2) where the head dim allows, unset the addon's default;
+ * CLLM4REC_ATTENTION_VERSION overrides it.
  */
-export function attention(q: Tensor, kv: Tensor, keyMask: Tensor | null, s: AttentionShape, drop?: DropoutSpec): Tensor {
+export function attention(
+  q: Tensor,
+  kv: Tensor,
+  keyMask: Tensor | null,
+  s: AttentionShape,
+  drop?: DropoutSpec,
+  precision?: AttentionPrecision,
+): Tensor {
   const op = "attention";
   checkLive(op, q, kv, ...(keyMask ? [keyMask] : []));
   expect(op, q, "q", "f32", 2);
@@ -48,10 +61,11 @@ export function attention(q: Tensor, kv: Tensor, keyMask: Tensor | null, s: Atte
   }
   const Dh = d / H;
   const dr = dropoutArgs(op, drop);
+  const version = precision === "f32" ? 1 : precision === "bf16" ? 2 : 0; // the backward runs the same
   const out = Tensor.zeros([B * Tq, d], { device });
   const lse = Tensor.zeros([B * H * Tq], { device });
   const mask = keyMask ? keyMask.buffer : null;
-  native().attentionForward(q.buffer, 0, ld, kv.buffer, d, 2 * d, ld, mask, out.buffer, lse.buffer, B, H, Tq, Tk, Dh, ...dr);
+  native().attentionForward(q.buffer, 0, ld, kv.buffer, d, 2 * d, ld, mask, out.buffer, lse.buffer, B, H, Tq, Tk, Dh, ...dr, version);
   return record(out, {
     op,
     inputs: q === kv ? [q] : [q, kv],
@@ -85,6 +99,7 @@ export function attention(q: Tensor, kv: Tensor, keyMask: Tensor | null, s: Atte
         Tk,
         Dh,
         ...dr,
+        version,
       );
       if (!dq) dqT.dispose();
       if (!dkv) dkvT.dispose();
