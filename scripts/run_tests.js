@@ -23,5 +23,7 @@ if (files.length === 0) {
   console.error(`no test files under ${root} matching '${filter}'`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ["--test", "--test-concurrency=1", ...files], { stdio: "inherit" });
+// Every Tensor.empty output is NaN-filled in tests, so an element an op never writes shows up.
+const env = { ...process.env, CLLM4REC_POISON_EMPTY: process.env.CLLM4REC_POISON_EMPTY ?? "1" };
+const r = spawnSync(process.execPath, ["--test", "--test-concurrency=1", ...files], { stdio: "inherit", env });
 process.exit(r.status === null ? 1 : r.status);

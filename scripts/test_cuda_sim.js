@@ -39,7 +39,12 @@ function runSuite(addon, { schedule = "forward", filter = "", asan = false, quie
       .sort()
       .map((f) => path.join(dir, f));
   const tap = path.join(path.dirname(addon), `tests-${process.pid}.tap`);
-  const env = { ...process.env, CLLM4REC_ADDON: addon, CUDASIM_SCHEDULE: schedule };
+  const env = {
+    ...process.env,
+    CLLM4REC_ADDON: addon,
+    CUDASIM_SCHEDULE: schedule,
+    CLLM4REC_POISON_EMPTY: process.env.CLLM4REC_POISON_EMPTY ?? "1",
+  };
   if (asan) {
     const lib = (n) => spawnSync(process.env.CXX || "g++", [`-print-file-name=${n}`], { encoding: "utf8" }).stdout.trim();
     env.LD_PRELOAD = [lib("libasan.so"), lib("libubsan.so")].join(" ");

@@ -26,7 +26,7 @@ const char* dtype_name(int dtype);
 
 // Allocates a zero-initialised buffer; throws Napi::Error when the device is missing or
 // the memory is exhausted.
-Buffer* allocate(Napi::Env env, int device, int dtype, int64_t numel);
+Buffer* allocate(Napi::Env env, int device, int dtype, int64_t numel, bool zero = true);
 // Releases the memory once (idempotent); the Buffer struct stays for isFreed(). Host
 // memory goes back to a bounded per-size cache for the next allocation of that size.
 void release(Buffer* buf);

@@ -57,16 +57,21 @@ Napi::Value NumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), cpu::num_threads());
 }
 
-Napi::Value Alloc(const Napi::CallbackInfo& info) {
-  Args a(info, "alloc", 3);
+// alloc(device, dtype, numel): zeroed; allocEmpty(...): contents undefined (for outputs an op
+// writes in full: a forward's activations need no zero pass over memory).
+Napi::Value AllocWith(const Napi::CallbackInfo& info, const char* op, bool zero) {
+  Args a(info, op, 3);
   const int64_t device = a.integer(0, "device");
   const int64_t dtype = a.integer(1, "dtype");
   const int64_t numel = a.integer(2, "numel");
   if (device > 1) a.fail("device must be 0 (cpu) or 1 (cuda), got " + std::to_string(device));
   if (dtype > 1) a.fail("dtype must be 0 (float32) or 1 (int32), got " + std::to_string(dtype));
   if (numel > (int64_t(1) << 40)) a.fail("numel " + std::to_string(numel) + " is too large");
-  return wrap(info.Env(), allocate(info.Env(), int(device), int(dtype), numel));
+  return wrap(info.Env(), allocate(info.Env(), int(device), int(dtype), numel, zero));
 }
+
+Napi::Value Alloc(const Napi::CallbackInfo& info) { return AllocWith(info, "alloc", true); }
+Napi::Value AllocEmpty(const Napi::CallbackInfo& info) { return AllocWith(info, "allocEmpty", false); }
 
 Buffer* any_buffer(const Napi::CallbackInfo& info, const char* op) {
   if (info.Length() != 1)
@@ -247,6 +252,7 @@ void register_memory(Napi::Env env, Napi::Object exports) {
   export_function(env, exports, "setNumThreads", SetNumThreads);
   export_function(env, exports, "numThreads", NumThreads);
   export_function(env, exports, "alloc", Alloc);
+  export_function(env, exports, "allocEmpty", AllocEmpty);
   export_function(env, exports, "free", Free);
   export_function(env, exports, "isFreed", IsFreed);
   export_function(env, exports, "numel", Numel);

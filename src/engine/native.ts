@@ -63,6 +63,8 @@ export interface NativeAddon {
   numThreads(): number;
 
   alloc(device: DeviceCode, dtype: DTypeCode, numel: number): NativeBuffer;
+  /** alloc without the zero fill (contents undefined; NaN bits under CLLM4REC_POISON_EMPTY=1) */
+  allocEmpty(device: DeviceCode, dtype: DTypeCode, numel: number): NativeBuffer;
   free(buf: NativeBuffer): void; // idempotent; the External's finalizer is only a backstop
   isFreed(buf: NativeBuffer): boolean;
   numel(buf: NativeBuffer): number;

@@ -136,10 +136,24 @@ export class Tensor {
 
   /** A zero-filled tensor. */
   static zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
+    return Tensor.allocate(shape, opts, true);
+  }
+
+  /**
+   * A tensor whose contents are undefined, for an output its op writes in full (no pass
+   * zeroing memory first). The test runners set CLLM4REC_POISON_EMPTY=1, which fills it with
+   * NaN bits, so an element an op forgot to write shows in every test.
+   */
+  static empty(shape: readonly number[], opts: TensorOptions = {}): Tensor {
+    return Tensor.allocate(shape, opts, false);
+  }
+
+  private static allocate(shape: readonly number[], opts: TensorOptions, zero: boolean): Tensor {
     const device = opts.device ?? "cpu";
     const dtype = opts.dtype ?? "f32";
     const numel = numelOf(shape);
-    const buf = native().alloc(deviceCode(device), dtypeCode(dtype), Math.max(numel, 1));
+    const n = native();
+    const buf = (zero ? n.alloc : n.allocEmpty)(deviceCode(device), dtypeCode(dtype), Math.max(numel, 1));
     return new Tensor(new Storage(buf, numel), shape, device, dtype, opts.requiresGrad ?? false);
   }
 
@@ -168,7 +182,7 @@ export class Tensor {
         if (!Number.isInteger(data[i]) || data[i] > 2147483647 || data[i] < -2147483648)
           throw new RangeError(`Tensor.from: value ${data[i]} at ${i} is not an int32`);
     }
-    const t = Tensor.zeros(shape, { ...opts, dtype });
+    const t = n > 0 ? Tensor.empty(shape, { ...opts, dtype }) : Tensor.zeros(shape, { ...opts, dtype });
     if (n > 0) native().upload(t.buffer, host);
     return t;
   }
@@ -214,14 +228,14 @@ export class Tensor {
   /** A copy on another device (or the same tensor when already there). */
   to(device: Device): Tensor {
     if (device === this.device) return this;
-    const t = Tensor.zeros(this.shape, { device, dtype: this.dtype, requiresGrad: this.requiresGrad });
+    const t = Tensor.empty(this.shape, { device, dtype: this.dtype, requiresGrad: this.requiresGrad });
     if (this.numel > 0) native().copy(t.buffer, 0, this.buffer, 0, this.numel);
     return t;
   }
 
   /** An independent copy on the same device, outside any graph. */
   clone(): Tensor {
-    const t = Tensor.zeros(this.shape, { device: this.device, dtype: this.dtype });
+    const t = Tensor.empty(this.shape, { device: this.device, dtype: this.dtype });
     if (this.numel > 0) native().copy(t.buffer, 0, this.buffer, 0, this.numel);
     return t;
   }

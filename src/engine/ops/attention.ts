@@ -62,8 +62,8 @@ export function attention(
   const Dh = d / H;
   const dr = dropoutArgs(op, drop);
   const version = precision === "f32" ? 1 : precision === "bf16" ? 2 : 0; // the backward runs the same
-  const out = Tensor.zeros([B * Tq, d], { device });
-  const lse = Tensor.zeros([B * H * Tq], { device });
+  const out = Tensor.empty([B * Tq, d], { device });
+  const lse = Tensor.empty([B * H * Tq], { device });
   const mask = keyMask ? keyMask.buffer : null;
   native().attentionForward(q.buffer, 0, ld, kv.buffer, d, 2 * d, ld, mask, out.buffer, lse.buffer, B, H, Tq, Tk, Dh, ...dr, version);
   return record(out, {

@@ -46,7 +46,7 @@ export function countTargets(op: string, targets: Int32Array, classes: number): 
 export function unaryOp(op: string, x: Tensor, forward: (y: Tensor) => void, backward: (y: Tensor, g: Tensor, dx: Tensor) => void): Tensor {
   checkLive(op, x);
   expect(op, x, "x", "f32");
-  const y = Tensor.zeros(x.shape, { device: x.device });
+  const y = Tensor.empty(x.shape, { device: x.device }); // forward writes every element
   forward(y);
   return record(y, {
     op,

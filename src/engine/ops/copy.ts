@@ -22,7 +22,7 @@ export function concatTime(a: Tensor, b: Tensor, batch: number): Tensor {
   const Ta = a.shape[0] / batch,
     Tb = b.shape[0] / batch,
     T = Ta + Tb;
-  const out = Tensor.zeros([batch * T, C], { device });
+  const out = Tensor.empty([batch * T, C], { device }); // the two copies fill it
   const nat = native();
   nat.copyStrided(out.buffer, 0, T * C, C, a.buffer, 0, Ta * C, C, batch, Ta, C, false);
   nat.copyStrided(out.buffer, Ta * C, T * C, C, b.buffer, 0, Tb * C, C, batch, Tb, C, false);

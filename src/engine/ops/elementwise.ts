@@ -10,7 +10,7 @@ import { check, checkLive, checkElementwisePair, unaryOp } from "./common";
 export function add(a: Tensor, b: Tensor): Tensor {
   const op = "add";
   const device = checkElementwisePair(op, a, b);
-  const out = Tensor.zeros(a.shape, { device });
+  const out = Tensor.empty(a.shape, { device });
   native().add(a.buffer, 1, b.buffer, 1, out.buffer, a.numel, false);
   return record(out, {
     op,
@@ -59,7 +59,7 @@ export function reshape(a: Tensor, shape: readonly number[]): Tensor {
 export function mul(a: Tensor, b: Tensor): Tensor {
   const op = "mul";
   const device = checkElementwisePair(op, a, b);
-  const out = Tensor.zeros(a.shape, { device });
+  const out = Tensor.empty(a.shape, { device });
   native().mul(a.buffer, b.buffer, out.buffer, a.numel, false);
   return record(out, {
     op,

@@ -32,7 +32,7 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
   const [M, K] = tA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
   const [K2, N] = tB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
   check(K === K2, op, `inner dimensions differ (${K} vs ${K2}, transA=${tA}, transB=${tB})`, a, b);
-  const out = Tensor.zeros([M, N], { device });
+  const out = Tensor.empty([M, N], { device }); // beta 0: gemm writes every element
   gemm(tA, tB, M, N, K, a, b, out, 0);
   return record(out, {
     op,
@@ -116,7 +116,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, packed: Bf16Weigh
       w,
     );
   }
-  const out = Tensor.zeros([M, N], { device });
+  const out = Tensor.empty([M, N], { device }); // beta 0: every element written
   const onCuda = device === "cuda";
   if (packed && onCuda) native().gemmBf16B(false, false, M, N, K, 1, x.buffer, 0, packed.fwd.buffer, 0, out.buffer, 0, b ? b.buffer : null);
   else if (packed) native().gemmBf16(false, M, N, K, 1, x.buffer, 0, packed.fwd.buffer, 0, out.buffer, 0, b ? b.buffer : null);

@@ -12,9 +12,9 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): 
   const device = sameDevice(op, x, gamma, beta);
   const [R, D] = x.shape;
   check(gamma.numel === D && beta.numel === D, op, `gamma and beta must have ${D} elements`, x, gamma, beta);
-  const y = Tensor.zeros([R, D], { device });
-  const mean = Tensor.zeros([R], { device });
-  const rstd = Tensor.zeros([R], { device });
+  const y = Tensor.empty([R, D], { device });
+  const mean = Tensor.empty([R], { device });
+  const rstd = Tensor.empty([R], { device });
   native().layernormForward(x.buffer, gamma.buffer, beta.buffer, y.buffer, mean.buffer, rstd.buffer, R, D, eps);
   return record(y, {
     op,
