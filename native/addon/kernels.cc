@@ -120,10 +120,12 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
       [](Call& c) { check_words(c, {"c0", "c1", "c2", "c3", "k0", "k1"}); });
   ROW(dropout_forward, "x[n] y[n] n seed site step threshold scale", "n", check_dropout);
   ROW(dropout_backward, "dy[n] dx[n] n seed site step threshold scale accumulate", "n", check_dropout);
-  ROW(adam, "p[n] g[n] m[n] v[n] n lr beta1 beta2 eps step>=1", "n", [](Call& c) {
+  ROW(adam, "p[n] g[n] m[n] v[n] n lr beta1 beta2 eps step>=1 halt?@offHalt[1]", "n", [](Call& c) {
     const float b1 = c.f("beta1"), b2 = c.f("beta2");
     c.require(b1 >= 0.0f && b1 < 1.0f && b2 >= 0.0f && b2 < 1.0f, "beta1 and beta2 must lie in [0, 1)");
   });
+  ROW(flag_nonfinite, "x[n] n step>=1 flag@offFlag[1] bits?@offBits[n]!flag", "n",
+      [](Call& c) { c.require(c.i("step") <= INT32_MAX, "step must fit in int32"); });
   // ---- queries of the CPU kernels; fmaPeak(kind, seconds) -> { flops, lanes }
   QUERY("bf16Supported", cpu::has_avx512_bf16, "");
   QUERY("bf16PackedWords", cpu::bf16_packed_words, "K N");

@@ -177,9 +177,16 @@
                         bool accumulate);                                             \
   /* ---- adam ---- */                                                                \
   /* Adam in place (no weight decay): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;     \
-     p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps). */              \
+     p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps). halt (may be    \
+     null): when *halt != 0 (read on the device) p, m and v are left as they are. */  \
   void adam(float* p, const float* g, float* m, float* v, int64_t n, float lr,        \
-            float beta1, float beta2, float eps, int64_t step);                       \
+            float beta1, float beta2, float eps, int64_t step, const int32_t* halt);  \
+  /* The training step's guard: when any of x[0, n) is NaN or Inf and *flag is 0,     \
+     *flag = step (>= 1), so it keeps the first non-finite step; a set flag is never  \
+     overwritten. bits (may be null): bits[i] = the bit pattern of x[i] (the loss     \
+     ring, read with the flag in one copy). No host sync. */                          \
+  void flag_nonfinite(const float* x, int64_t n, int64_t step, int32_t* flag,          \
+                      int32_t* bits);                                                 \
   }
 
 CLLM4REC_KERNELS(cpu)

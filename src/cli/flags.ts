@@ -190,7 +190,7 @@ export const FLAGS: FlagDef[] = [
     "sync-every",
     "syncEvery",
     "int",
-    "steps between host reads of the loss (a full device sync); NaN/Inf is still reported with its step; 0 = auto: 1 on CPU, 16 on CUDA",
+    "steps between host reads of the loss (a full device sync); NaN/Inf is flagged on the device, reported with its step, and no update is applied from that step on; 0 = auto: 1 on CPU, 16 on CUDA",
   ),
   cfgFlag(
     "dropout",

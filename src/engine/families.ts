@@ -100,5 +100,11 @@ export const FAMILIES: readonly Family[] = [
     kernels: ["philox_blocks", "dropout_forward", "dropout_backward"],
     ops: ["dropout"],
   },
-  { name: "adam", what: "Adam step in place, bias-corrected", kernels: ["adam"], ops: ["Adam"], wrapper: "src/nn/adam.ts" },
+  {
+    name: "adam",
+    what: "Adam step in place, bias-corrected; the step's non-finite guard (first bad step on the device, later updates skipped)",
+    kernels: ["adam", "flag_nonfinite"],
+    ops: ["Adam"],
+    wrapper: "src/nn/adam.ts",
+  },
 ];

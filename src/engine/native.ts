@@ -321,6 +321,19 @@ export interface NativeAddon {
     beta2: number,
     eps: number,
     step: number,
+    /** int32 flag (element offHalt): a non-zero value, read on the device, skips the update */
+    halt: NativeBuffer | null,
+    offHalt: number,
+  ): void;
+  /** the step's guard: flag[offFlag] = step if it is 0 and x has a NaN/Inf; bits (may be null) get x's bit patterns */
+  flagNonfinite(
+    x: NativeBuffer,
+    n: number,
+    step: number,
+    flag: NativeBuffer,
+    offFlag: number,
+    bits: NativeBuffer | null,
+    offBits: number,
   ): void;
   /** out (+)= a * b elementwise */
   mul(a: NativeBuffer, b: NativeBuffer, out: NativeBuffer, n: number, accumulate: boolean): void;

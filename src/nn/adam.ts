@@ -3,6 +3,12 @@
 // gradient, as torch.optim.AdamW; `noDecay` names parameters exempt from it (biases, LayerNorm).
 import { Tensor, keep, native } from "../engine";
 
+/** One int32 word of a tensor (element `offset`), on the device: non-zero makes every update a no-op. */
+export interface HaltFlag {
+  readonly tensor: Tensor;
+  readonly offset: number;
+}
+
 export interface AdamOptions {
   lr: number;
   beta1?: number;
@@ -41,8 +47,12 @@ export class Adam {
     this.v = params.map((p) => keep(Tensor.zeros(p.shape, { device: p.device })));
   }
 
-  /** One update of every parameter that has a gradient. */
-  step(): void {
+  /**
+   * One update of every parameter that has a gradient. halt: a flag read on the device (the
+   * LossWatch's non-finite guard); once it is set, the kernels leave p, m and v as they are.
+   */
+  step(halt?: HaltFlag): void {
+    if (halt && this.weightDecay > 0) throw new Error("Adam: a halt flag with weight decay is not supported (the decay would still apply)");
     this.stepCount++;
     const nat = native();
     this.params.forEach((p, i) => {
@@ -60,6 +70,8 @@ export class Adam {
         this.beta2,
         this.eps,
         this.stepCount,
+        halt?.tensor.buffer ?? null,
+        halt?.offset ?? 0,
       );
     });
   }

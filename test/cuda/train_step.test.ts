@@ -6,6 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { skipCuda, plumbing, onSimulator, nat } from "./twin";
 import { runLSteps } from "../train/step_loop";
+import { runWithNanAt } from "../train/nan_inject";
 
 const skip = skipCuda || (plumbing ? "plumbing mode runs no CUDA model" : false);
 
@@ -89,3 +90,16 @@ function relRms(a: Float32Array, b: Float32Array): number {
   }
   return Math.sqrt(num / den);
 }
+
+test("CUDA trainer: a NaN at step s names step s for every --sync-every; the tables stay as after step s-1", { skip }, async () => {
+  const s = 3;
+  for (const syncEvery of [1, 2, 4]) {
+    const r = await runWithNanAt("cuda", syncEvery, s);
+    assert.equal(r.error.step, s, `--sync-every ${syncEvery}: ${r.error.message}`);
+    assert.equal(r.stepsRun, Math.ceil(s / syncEvery) * syncEvery, `--sync-every ${syncEvery}: steps run`);
+    r.after.forEach((t, i) => {
+      for (let j = 0; j < t.length; j++)
+        if (!Object.is(t[j], r.before[i][j])) assert.fail(`--sync-every ${syncEvery}: table ${i}[${j}] ${r.before[i][j]} -> ${t[j]}`);
+    });
+  }
+});

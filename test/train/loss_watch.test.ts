@@ -13,6 +13,7 @@ import { PAPER_DEFAULTS } from "../../src/cllm4rec/train/config";
 import { Trainer, NonFiniteLossError } from "../../src/cllm4rec/train/trainer";
 import { LossWatch, defaultSyncEvery } from "../../src/cllm4rec/train/loss_watch";
 import { runLSteps } from "./step_loop";
+import { runWithNanAt } from "./nan_inject";
 
 function pushAll(watch: LossWatch, values: number[], seen: [number, number][]): number[] {
   const after: number[] = [];
@@ -130,4 +131,20 @@ test("trainer: a diverging run names the same stage, epoch and step whatever --s
   assert.equal(errs[1].message, errs[0].message);
   assert.ok(errs[0].step > 1, `diverged at step ${errs[0].step} (${errs[0].message}): too early to tell intervals apart`);
   assert.ok(errs[0].step % 4 !== 0, `step ${errs[0].step} is a read boundary of K = 4: pick other data`);
+});
+
+test("trainer: a NaN at step s names step s for every --sync-every, and the tables stay as after step s-1", async () => {
+  const s = 3;
+  for (const syncEvery of [1, 2, 4, 5]) {
+    const r = await runWithNanAt("cpu", syncEvery, s);
+    assert.equal(r.error.step, s, `--sync-every ${syncEvery}: ${r.error.message}`);
+    assert.match(r.error.message, /stage 'alternating', epoch 1, step 3;/);
+    // the read that finds it comes at the first multiple of K at or after s (or the pass's end)
+    assert.equal(r.stepsRun, Math.ceil(s / syncEvery) * syncEvery, `--sync-every ${syncEvery}: steps run`);
+    r.after.forEach((t, i) => {
+      assert.equal(t.length, r.before[i].length);
+      for (let j = 0; j < t.length; j++)
+        if (!Object.is(t[j], r.before[i][j])) assert.fail(`--sync-every ${syncEvery}: table ${i}[${j}] ${r.before[i][j]} -> ${t[j]}`);
+    });
+  }
 });

@@ -189,7 +189,7 @@ export class Trainer {
         watch.push(loss, i + 1);
         backward(loss);
       });
-      opt.step();
+      opt.step(watch.halt); // a no-op from the first non-finite loss on (flagged on the device)
       opt.zeroGrad();
       this.state.steps[steps]++;
     });
@@ -206,7 +206,7 @@ export class Trainer {
         watch.push(loss, i + 1);
         backward(loss);
       });
-      opt.step();
+      opt.step(watch.halt); // a no-op from the first non-finite loss on (flagged on the device)
       opt.zeroGrad();
       this.state.steps.rec++;
     });
@@ -216,13 +216,14 @@ export class Trainer {
   /**
    * Runs `count` steps with the loss read on the host every `syncEvery` steps (no sync in
    * between); each step's loss reaches `prog` at that read, and a non-finite one stops the
-   * pass naming its step (the optimizer may have taken up to syncEvery-1 more steps).
+   * pass naming its step. The steps pass `watch.halt` to Adam, so from that step on no update
+   * is applied (flagged on the device): the tables stay as they were after the step before.
    * The event loop turns after every step, so freed native handles are finalized promptly.
    */
   private async withLossWatch(p: EpochPlan, prog: Progress, count: number, step: (watch: LossWatch, i: number) => void): Promise<void> {
     const every = this.c.syncEvery || defaultSyncEvery(this.m.device);
-    const watch = new LossWatch(every, this.m.device, (n, value) => {
-      if (!Number.isFinite(value)) throw new NonFiniteLossError(p.stage, p.epoch, n, value, this.hasCheckpoint());
+    const watch = new LossWatch(every, this.m.device, (n, value, halted) => {
+      if (halted || !Number.isFinite(value)) throw new NonFiniteLossError(p.stage, p.epoch, n, value, this.hasCheckpoint());
       prog.step(n, value);
     });
     try {
