@@ -109,6 +109,14 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
     const std::string range = "is out of range for " + to_string(c.i("C")) + " classes";
     within(c, "target", c.i("n"), INT32_MIN, c.i("C"), "target", "at row", range);
   });
+  CPU_ROW(linear_xent_bf16_forward, "h[n*d] W[C*d] Wtb Wrb target[n] loss[n] lse[n] dh?[n*d]!h!W n C>=1 d>=1", "n",
+          [](Call& c) {
+            c.require(cpu::has_avx512_bf16(), "this CPU has no AVX512_BF16 (check bf16Supported() first)");
+            c.extent("Wtb", cpu::bf16_packed_words(c.i("d"), c.i("C")));
+            c.extent("Wrb", cpu::bf16_packed_words(c.i("C"), c.i("d")));
+            const std::string range = "is out of range for " + to_string(c.i("C")) + " classes";
+            within(c, "target", c.i("n"), INT32_MIN, c.i("C"), "target", "at row", range);
+          });
   ROW(multinomial_nll_forward, "logits[R*W] R W>=1 c0 C>=1 rowPtr cols[nnz] values?[nnz] nnz lse[R] stx[R] "
       "loss[R] first last", "R", check_csr);
   ROW(multinomial_nll_backward, "logits[R*W] R W>=1 c0 C>=1 rowPtr cols[nnz] values?[nnz] nnz lse[R] dloss[R] "

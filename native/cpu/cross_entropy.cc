@@ -2,6 +2,7 @@
 // The backward recomputes the probabilities from logits and the saved lse.
 #include <cmath>
 #include <new>
+#include <stdexcept>
 #include <cstring>
 #include <cstdlib>
 #include <algorithm>
@@ -15,6 +16,7 @@
 #define CLLM4REC_X86 1
 #endif
 #include "parallel.h"
+#include "bf16.h"
 #include "rowsoftmax.h"
 #include "simd.h"
 
@@ -218,6 +220,45 @@ struct Partial {
   float* acc;   // [splits, n, d] sum of exp(logit - m) * W row (null without dh)
 };
 
+// Online softmax over a logits tile's valid columns [j0, j0 + nv): S (row stride kNC) becomes
+// exp(logit - m); the running max m, sum s and the gradient accumulator acc (rescaled when the
+// max grows; null without dh) and the target's logit tl are updated per row.
+CLLM4REC_INLINE void online_softmax(float* S, int64_t rbPad, int64_t rows, int64_t r0, const int32_t* target,
+                                    int64_t j0, int64_t nv, float* m, double* s, float* tl, float* acc, int64_t d) {
+  for (int64_t i = 0; i < rbPad; ++i) {
+    float* x = S + i * kNC;
+    const int64_t r = r0 + i;
+    if (i >= rows || target[r] < 0) {  // padding and masked rows add nothing
+      if (acc) std::memset(x, 0, size_t(nv) * sizeof(float));
+      continue;
+    }
+    const int32_t t = target[r];
+    if (t >= j0 && t < j0 + nv) tl[i] = x[t - j0];
+    float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+    for (int64_t c = 0; c < nv; ++c) mx = x[c] > mx ? x[c] : mx;
+    if (mx > m[i]) {
+      const float scale = detail::exp_approx(m[i] - mx);  // 0 on the first tile
+      s[i] *= scale;
+      if (acc) {
+        float* ai = acc + i * d;
+#pragma omp simd
+        for (int64_t p = 0; p < d; ++p) ai[p] *= scale;
+      }
+      m[i] = mx;
+    }
+    const float mi = m[i];
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t c = 0; c < nv; ++c) {
+      const float e = detail::exp_approx(x[c] - mi);
+      x[c] = e;
+      sum += e;
+    }
+    s[i] += sum;
+  }
+}
+
 // One task: rows [r0, r0 + rows) over vocabulary [c0, c1). Scratch: hp (packed rows),
 // S (logits tile, then probabilities), pp (probabilities packed for the second product).
 template <bool Avx512>
@@ -262,38 +303,7 @@ CLLM4REC_INLINE void task(const float* h, const float* W, const float* Wt, const
       }
     }
     // 2. online softmax over the tile's valid columns; S becomes exp(logit - m)
-    for (int64_t i = 0; i < rbPad; ++i) {
-      float* x = S + i * kNC;
-      const int64_t r = r0 + i;
-      if (i >= rows || target[r] < 0) {  // padding and masked rows add nothing
-        if (acc) std::memset(x, 0, size_t(nv) * sizeof(float));
-        continue;
-      }
-      const int32_t t = target[r];
-      if (t >= j0 && t < j0 + nv) tl[i] = x[t - j0];
-      float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-      for (int64_t c = 0; c < nv; ++c) mx = x[c] > mx ? x[c] : mx;
-      if (mx > m[i]) {
-        const float scale = detail::exp_approx(m[i] - mx);  // 0 on the first tile
-        s[i] *= scale;
-        if (acc) {
-          float* ai = acc + i * d;
-#pragma omp simd
-          for (int64_t p = 0; p < d; ++p) ai[p] *= scale;
-        }
-        m[i] = mx;
-      }
-      const float mi = m[i];
-      float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t c = 0; c < nv; ++c) {
-        const float e = detail::exp_approx(x[c] - mi);
-        x[c] = e;
-        sum += e;
-      }
-      s[i] += sum;
-    }
+    online_softmax(S, rbPad, rows, r0, target, j0, nv, m, s, tl, acc, d);
     if (!acc) continue;
     // 3. acc[rbPad x d] += P[rbPad x nv] @ W[j0 .. j0+nv, :]
     for (int64_t ir = 0; ir < panels; ++ir) {
@@ -336,51 +346,100 @@ void task_generic(const float* h, const float* W, const float* Wt, const int32_t
   task<false>(h, W, Wt, target, n, C, d, r0, rows, c0, c1, rbPad, hp, S, pp, acc, m, s, tl, accOut);
 }
 
+#ifdef CLLM4REC_X86
+// The BF16 twin of task(): both products on vdpbf16ps with fp32 accumulation. The rows h and
+// the probabilities are rounded to BF16 as they are packed; W comes pre-packed twice (frozen
+// weights, packed once): Wtb = bf16_pack_b(transB, W, d, C) for the logits (pairs along d,
+// panels of vocabulary columns) and Wrb = bf16_pack_b(!transB, W, C, d) for the gradient
+// (pairs along the vocabulary, panels of d). The online softmax is task()'s, in fp32.
+__attribute__((target("avx512f,avx512bw,avx512bf16,fma"))) void task_bf16(
+    const float* h, const uint32_t* Wtb, const uint32_t* Wrb, const int32_t* target, int64_t C, int64_t d,
+    int64_t r0, int64_t rows, int64_t c0, int64_t c1, int64_t rbPad, uint32_t* hp, float* S, uint32_t* pp,
+    float* acc, float* m, double* s, float* tl, float* accOut) {
+  using namespace bf16;
+  // only the panels that hold rows (task() also multiplies the zero padding up to rbPad)
+  const int64_t panels = (rows + MR - 1) / MR, D2 = (d + 1) / 2, C2 = (C + 1) / 2;
+  // the rows once, depth block pc (kBfKC deep) at hp + (pc / 2) * rbPad
+  for (int64_t pc = 0; pc < d; pc += kBfKC)
+    pack_a_bf16(false, h + r0 * d, rows, d, 0, rows, pc, std::min(kBfKC, d - pc), hp + (pc / 2) * rbPad);
+  for (int64_t i = 0; i < rows; ++i) {
+    m[i] = -INFINITY;
+    s[i] = 0.0;
+    tl[i] = NAN;
+  }
+  if (acc) std::memset(acc, 0, size_t(rbPad * d) * sizeof(float));
+  alignas(64) float edge[MR * NR];
+  for (int64_t j0 = c0; j0 < c1; j0 += kNC) {
+    const int64_t nv = std::min(kNC, c1 - j0), nPan = (nv + NR - 1) / NR;
+    // 1. logits tile S[rbPad x kNC] = rows @ W[j0 .. j0+nv)^T
+    for (int64_t q = 0; q < nPan; ++q) {
+      const uint32_t* bq = Wtb + (j0 / NR + q) * NR * D2;
+      for (int64_t pc = 0; pc < d; pc += kBfKC) {
+        const int64_t k2 = (std::min(kBfKC, d - pc) + 1) / 2;
+        for (int64_t ir = 0; ir < panels; ++ir)
+          micro_bf16(k2, hp + (pc / 2) * rbPad + ir * MR * k2, bq + (pc / 2) * NR, S + ir * MR * kNC + q * NR, kNC,
+                     1.0f, 0.0f, nullptr, pc > 0);
+      }
+    }
+    // 2. online softmax over the tile's valid columns; S becomes exp(logit - m)
+    online_softmax(S, rbPad, rows, r0, target, j0, nv, m, s, tl, acc, d);
+    if (!acc) continue;
+    // 3. acc[rbPad x d] += P[rbPad x nv] @ W[j0 .. j0+nv, :], P rounded to BF16 pairs along the vocabulary
+    const int64_t v2 = (nv + 1) / 2;
+    pack_a_bf16(false, S, panels * MR, kNC, 0, panels * MR, 0, nv, pp);
+    for (int64_t cc = 0; cc < d; cc += NR) {
+      const int64_t nr = std::min<int64_t>(NR, d - cc);
+      const uint32_t* bq = Wrb + (cc / NR) * NR * C2 + (j0 / 2) * NR;
+      for (int64_t ir = 0; ir < panels; ++ir) {
+        if (nr == NR) {
+          micro_bf16(v2, pp + ir * MR * v2, bq, acc + ir * MR * d + cc, d, 1.0f, 1.0f, nullptr, true);
+        } else {  // a last strip narrower than NR (the packed panel is zero-padded)
+          micro_bf16(v2, pp + ir * MR * v2, bq, edge, NR, 1.0f, 0.0f, nullptr, false);
+          for (int i = 0; i < MR; ++i)
+            for (int64_t c = 0; c < nr; ++c) acc[(ir * MR + i) * d + cc + c] += edge[i * NR + c];
+        }
+      }
+    }
+  }
+  if (acc) std::memcpy(accOut, acc, size_t(rows * d) * sizeof(float));
+}
+#endif
+
 }  // namespace head
 }  // namespace
 
 using namespace head;  // no name of the fused head is used elsewhere in this file
 
-void linear_xent_forward(const float* h, const float* W, const int32_t* target, float* loss,
-                         float* lse, float* dh, int64_t n, int64_t C, int64_t d) {
-  if (n == 0) return;
-  const Plan pl = plan(n, C, d);
-  const int64_t rbPad = (pl.rb + MR - 1) / MR * MR;
-  float* Wt = scratch<0>(((C + NR - 1) / NR) * NR * d);
+namespace {
+namespace head {
+
+// Runs every (row block, vocabulary split) task in parallel, then merges the splits of each
+// row in split order: loss, lse and dh (dh[r] = sum of each split's acc, rescaled to the
+// common max, over the sum of exps, minus W[target]). task(r0, rows, c0, c1, m, s, tl, acc)
+// fills one task's partial state and returns false when its scratch could not be allocated.
+template <typename Task>
+void run_head(const float* W, const int32_t* target, float* loss, float* lse, float* dh, int64_t n,
+              int64_t C, int64_t d, const Plan& pl, Task task) {
   // partial state per (split, row): m, tl, s (double, two floats), acc
   const int64_t accFloats = dh ? pl.splits * n * d : 0;
   float* part = scratch<1>(pl.splits * n * 4 + accFloats);
-  if (!Wt || !part) throw std::bad_alloc();
+  if (!part) throw std::bad_alloc();
   Partial P{part, reinterpret_cast<double*>(part + pl.splits * n * 2), part + pl.splits * n,
             dh ? part + pl.splits * n * 4 : nullptr};
-  pack_wt(W, C, d, Wt);
-#ifdef CLLM4REC_X86
-  const auto run = detail::has_avx512() ? task_avx512 : task_generic;
-#else
-  const auto run = task_generic;
-#endif
   bool outOfMemory = false;
   const int64_t tasks = pl.rowBlocks * pl.splits;
 #pragma omp parallel
   {
-    float* hp = scratch<2>(rbPad * d);
-    float* S = scratch<3>(rbPad * kNC);
-    float* pp = scratch<4>(rbPad * kNC + kNC * NR);
-    float* acc = dh ? scratch<5>(rbPad * d) : nullptr;
-    if (!hp || !S || !pp || (dh && !acc)) {
-      hp = nullptr;
-#pragma omp atomic write
-      outOfMemory = true;
-    }
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < tasks; ++t) {
-      if (!hp) continue;
       const int64_t b = t / pl.splits, sp = t % pl.splits;
       const int64_t r0 = b * pl.rb, rows = std::min(pl.rb, n - r0);
       const int64_t c0 = sp * pl.splitCols, c1 = std::min(C, c0 + pl.splitCols);
       const int64_t o = sp * n + r0;
-      run(h, W, Wt, target, n, C, d, r0, rows, c0, c1, rbPad, hp, S, pp, acc, P.m + o, P.s + o,
-          P.tl + o, P.acc ? P.acc + o * d : nullptr);
+      if (!task(r0, rows, c0, c1, P.m + o, P.s + o, P.tl + o, P.acc ? P.acc + o * d : nullptr)) {
+#pragma omp atomic write
+        outOfMemory = true;
+      }
     }
     // the implicit barrier: every partial is complete; merge the splits row by row
 #pragma omp for schedule(static)
@@ -415,6 +474,57 @@ void linear_xent_forward(const float* h, const float* W, const int32_t* target, 
     }
   }
   if (outOfMemory) throw std::bad_alloc();
+}
+
+}  // namespace head
+}  // namespace
+
+void linear_xent_forward(const float* h, const float* W, const int32_t* target, float* loss,
+                         float* lse, float* dh, int64_t n, int64_t C, int64_t d) {
+  if (n == 0) return;
+  const Plan pl = plan(n, C, d);
+  const int64_t rbPad = (pl.rb + MR - 1) / MR * MR;
+  float* Wt = scratch<0>(((C + NR - 1) / NR) * NR * d);
+  if (!Wt) throw std::bad_alloc();
+  pack_wt(W, C, d, Wt);
+#ifdef CLLM4REC_X86
+  const auto run = detail::has_avx512() ? task_avx512 : task_generic;
+#else
+  const auto run = task_generic;
+#endif
+  run_head(W, target, loss, lse, dh, n, C, d, pl,
+           [&](int64_t r0, int64_t rows, int64_t c0, int64_t c1, float* m, double* s, float* tl, float* accOut) {
+             float* hp = scratch<2>(rbPad * d);
+             float* S = scratch<3>(rbPad * kNC);
+             float* pp = scratch<4>(rbPad * kNC + kNC * NR);
+             float* acc = dh ? scratch<5>(rbPad * d) : nullptr;
+             if (!hp || !S || !pp || (dh && !acc)) return false;
+             run(h, W, Wt, target, n, C, d, r0, rows, c0, c1, rbPad, hp, S, pp, acc, m, s, tl, accOut);
+             return true;
+           });
+}
+
+void linear_xent_bf16_forward(const float* h, const float* W, const uint32_t* Wtb, const uint32_t* Wrb,
+                              const int32_t* target, float* loss, float* lse, float* dh, int64_t n, int64_t C,
+                              int64_t d) {
+  if (n == 0) return;
+#ifdef CLLM4REC_X86
+  const Plan pl = plan(n, C, d);
+  const int64_t rbPad = (pl.rb + MR - 1) / MR * MR;
+  run_head(W, target, loss, lse, dh, n, C, d, pl,
+           [&](int64_t r0, int64_t rows, int64_t c0, int64_t c1, float* m, double* s, float* tl, float* accOut) {
+             auto* hp = reinterpret_cast<uint32_t*>(scratch<2>(rbPad * ((d + 1) / 2)));
+             float* S = scratch<3>(rbPad * kNC);
+             auto* pp = reinterpret_cast<uint32_t*>(scratch<4>(rbPad * kNC / 2));
+             float* acc = dh ? scratch<5>(rbPad * d) : nullptr;
+             if (!hp || !S || !pp || (dh && !acc)) return false;
+             task_bf16(h, Wtb, Wrb, target, C, d, r0, rows, c0, c1, rbPad, hp, S, pp, acc, m, s, tl, accOut);
+             return true;
+           });
+#else
+  (void)h; (void)W; (void)Wtb; (void)Wrb; (void)target; (void)loss; (void)lse; (void)dh; (void)C; (void)d;
+  throw std::runtime_error("linear_xent_bf16_forward: this build has no x86 BF16 kernels");
+#endif
 }
 
 }  // namespace cpu

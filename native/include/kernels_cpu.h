@@ -14,6 +14,14 @@ namespace cpu {
 void linear_xent_forward(const float* h, const float* W, const int32_t* target, float* loss,
                          float* lse, float* dh, int64_t n, int64_t C, int64_t d);
 
+// linear_xent_forward with W frozen in BF16 (AVX512_BF16; the caller checks has_avx512_bf16()):
+// Wtb = bf16_pack_b(true, W, d, C) (the logits' B) and Wrb = bf16_pack_b(false, W, C, d) (the
+// gradient's B), packed once; h and the probabilities are rounded to BF16 as they are packed,
+// products accumulate in fp32, the softmax is fp32, and dh's -W[target] term reads W in fp32.
+void linear_xent_bf16_forward(const float* h, const float* W, const uint32_t* Wtb, const uint32_t* Wrb,
+                              const int32_t* target, float* loss, float* lse, float* dh, int64_t n, int64_t C,
+                              int64_t d);
+
 // AVX512_BF16 present (and not capped by CLLM4REC_CPU_ISA).
 bool has_avx512_bf16();
 // 32-bit words of a [K, N] matrix packed by bf16_pack_b.

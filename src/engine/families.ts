@@ -75,11 +75,11 @@ export const FAMILIES: readonly Family[] = [
   },
   {
     name: "cross_entropy",
-    what: "fused softmax cross-entropy (masked rows); chunked LM head, and on the CPU the fused head (online softmax, loss and dh in one pass)",
+    what: "fused softmax cross-entropy (masked rows); chunked LM head, and on the CPU the fused head (online softmax, loss and dh in one pass; fp32, or BF16 on frozen packed W)",
     bench: true,
     kernels: ["cross_entropy_forward", "cross_entropy_backward"],
-    cpuOnly: ["linear_xent_forward"],
-    ops: ["softmaxCrossEntropy", "linearCrossEntropy"],
+    cpuOnly: ["linear_xent_forward", "linear_xent_bf16_forward"],
+    ops: ["softmaxCrossEntropy", "linearCrossEntropy", "packHeadBf16"],
   },
   {
     name: "multinomial_nll",

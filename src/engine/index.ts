@@ -13,7 +13,7 @@ export type { AttentionPrecision, AttentionShape } from "./ops/attention";
 export { embedTokens, selectRows } from "./ops/embedding";
 export type { TablePart } from "./ops/embedding";
 export { concatTime } from "./ops/copy";
-export { softmaxCrossEntropy, linearCrossEntropy } from "./ops/cross_entropy";
+export { softmaxCrossEntropy, linearCrossEntropy, packHeadBf16, type HeadBf16 } from "./ops/cross_entropy";
 export { multinomialNll, linearMultinomialNll, multiHotTargets, HEAD_CHUNK_COLUMNS, type SparseTargets } from "./ops/multinomial_nll";
 export { squaredDistance } from "./ops/squared_distance";
 export { dropout, dropoutArgs } from "./ops/dropout";

@@ -366,6 +366,20 @@ export interface NativeAddon {
     C: number,
     d: number,
   ): void;
+  /** linearXentForward on W frozen in BF16: Wtb = bf16PackB(true, W, d, C), Wrb = bf16PackB(false, W, C, d) */
+  linearXentBf16Forward(
+    h: NativeBuffer,
+    W: NativeBuffer,
+    Wtb: NativeBuffer,
+    Wrb: NativeBuffer,
+    target: NativeBuffer,
+    loss: NativeBuffer,
+    lse: NativeBuffer,
+    dh: NativeBuffer | null,
+    n: number,
+    C: number,
+    d: number,
+  ): void;
   /** the CPU has AVX512_BF16 (and CLLM4REC_CPU_ISA does not cap it) */
   bf16Supported(): boolean;
   /** int32 words of a [K, N] matrix packed to BF16 panels */

@@ -16,10 +16,11 @@ import {
   selectRows,
   packBf16,
   toBf16,
+  packHeadBf16,
   native,
   dropout,
 } from "../engine";
-import type { AttentionPrecision, Bf16Weight } from "../engine";
+import type { AttentionPrecision, Bf16Weight, HeadBf16 } from "../engine";
 import type { Device } from "../engine";
 
 import type { Gpt2Config as FolderConfig } from "../io/gpt2_config";
@@ -104,6 +105,8 @@ export class Gpt2 {
   private readonly packed: PackedBlock[] = [];
   /** wte [V, d] in BF16 for the content head on CUDA with bf16 weights, else null */
   readonly wteBf16: Tensor | null = null;
+  /** wte packed for the CPU's BF16 fused content head with bf16 weights, else null */
+  readonly wteHeadBf16: HeadBf16 | null = null;
 
   constructor(
     readonly config: Gpt2Config,
@@ -162,8 +165,14 @@ export class Gpt2 {
           fc: keepPacked(packBf16(b.fcW)),
           fcProj: keepPacked(packBf16(b.fcProjW)),
         });
-    // the content head reads wte in BF16 too on CUDA (the CPU's fused head reads it in fp32)
+    // the content head reads wte in BF16 too: on CUDA in its GEMMs, on the CPU in its fused kernel
     if (dtype === "bf16" && device === "cuda") this.wteBf16 = keep(toBf16(this.wte));
+    if (dtype === "bf16" && device === "cpu") {
+      const head = packHeadBf16(this.wte);
+      keep(head.logits);
+      keep(head.grad);
+      this.wteHeadBf16 = head;
+    }
   }
 
   /** Every weight tensor (frozen unless the model was made trainable). */
@@ -245,6 +254,8 @@ export class Gpt2 {
         w.bwd?.dispose();
       }
     this.wteBf16?.dispose();
+    this.wteHeadBf16?.logits.dispose();
+    this.wteHeadBf16?.grad.dispose();
   }
 }
 

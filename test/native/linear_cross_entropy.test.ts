@@ -78,3 +78,101 @@ test("linearXentForward rejects bad targets and shapes with errors naming the op
   );
   freeAll();
 });
+
+// ---- the BF16 twin (AVX512_BF16): W frozen and packed twice, h and the probabilities rounded
+const bf = (x: number): number => {
+  const f = new Float32Array([x]),
+    u = new Uint32Array(f.buffer);
+  u[0] = (u[0] + 0x7fff + ((u[0] >>> 16) & 1)) & 0xffff0000; // round to nearest even
+  return f[0];
+};
+
+for (const [n, C, d] of [...SHAPES, [40, 2000, 130] as [number, number, number]]) {
+  test(`linearXentBf16Forward ${n}x${C}x${d}: the float64 model of its roundings, and 1e-2 of fp32`, (t) => {
+    if (!nat.bf16Supported()) {
+      t.skip("no AVX512_BF16 on this CPU");
+      return;
+    }
+    const h = uniform(rng(n + C), n * d),
+      W = uniform(rng(d + 7), C * d, -0.5, 0.5);
+    const tg = Int32Array.from({ length: n }, (_, r) => (r % 5 === 2 ? -1 : (r * 7919) % C));
+    const Wtb = nat.alloc(0, 1, nat.bf16PackedWords(d, C)),
+      Wrb = nat.alloc(0, 1, nat.bf16PackedWords(C, d));
+    nat.bf16PackB(true, f32(W), d, C, Wtb);
+    nat.bf16PackB(false, f32(W), C, d, Wrb);
+    const loss = zeros(n),
+      lse = zeros(n),
+      dh = zeros(n * d);
+    nat.linearXentBf16Forward(f32(h), f32(W), Wtb, Wrb, i32(tg), loss, lse, dh, n, C, d);
+    const [gl, gs, gd] = [read(loss), read(lse), read(dh)];
+    // the model: logits over BF16 h and W; dh = sum_j p_j bf(W_j) - W_t (fp32 W_t), where
+    // the kernel also rounds each p_j to BF16: |error| <= 2^-8 sum_j p_j |bf(W_jq)| (+ fp32 sums)
+    const hb = h.map(bf),
+      Wb = W.map(bf);
+    const logits = new Float64Array(C);
+    for (let r = 0; r < n; r++) {
+      if (tg[r] < 0) {
+        assert.equal(gl[r], 0);
+        continue;
+      }
+      let mx = -Infinity;
+      for (let j = 0; j < C; j++) {
+        let s = 0;
+        for (let p = 0; p < d; p++) s += hb[r * d + p] * Wb[j * d + p];
+        logits[j] = s;
+        mx = Math.max(mx, s);
+      }
+      let sum = 0;
+      for (let j = 0; j < C; j++) sum += Math.exp(logits[j] - mx);
+      const l = mx + Math.log(sum);
+      assert.ok(Math.abs(gs[r] - l) <= 2e-5 * (1 + Math.abs(l)), `lse[${r}] ${gs[r]} vs ${l}`);
+      assert.ok(Math.abs(gl[r] - (l - logits[tg[r]])) <= 2e-5 * (1 + Math.abs(l)), `loss[${r}] ${gl[r]}`);
+      for (let q = 0; q < d; q++) {
+        let v = -W[tg[r] * d + q],
+          bound = 0;
+        for (let j = 0; j < C; j++) {
+          const pj = Math.exp(logits[j] - l);
+          v += pj * Wb[j * d + q];
+          bound += pj * Math.abs(Wb[j * d + q]);
+        }
+        assert.ok(Math.abs(gd[r * d + q] - v) <= 2 ** -8 * bound + 1e-5, `dh[${r},${q}] ${gd[r * d + q]} vs ${v} (bound ${bound})`);
+      }
+    }
+    // against the fp32 kernel: the documented tolerance, relative RMS of dh below 1e-2
+    const dh32 = zeros(n * d);
+    nat.linearXentForward(f32(h), f32(W), i32(tg), zeros(n), zeros(n), dh32, n, C, d);
+    const g32 = read(dh32);
+    let num = 0,
+      den = 0;
+    for (let i = 0; i < n * d; i++) {
+      num += (gd[i] - g32[i]) ** 2;
+      den += g32[i] ** 2;
+    }
+    assert.ok(Math.sqrt(num / den) < 1e-2, `relative RMS vs fp32 ${Math.sqrt(num / den)}`);
+    nat.free(Wtb);
+    nat.free(Wrb);
+    freeAll();
+  });
+}
+
+test("linearXentBf16Forward checks its packed operands and targets", (t) => {
+  if (!nat.bf16Supported()) {
+    t.skip("no AVX512_BF16 on this CPU");
+    return;
+  }
+  const h = f32(new Float32Array(8)),
+    W = f32(new Float32Array(12));
+  const small = nat.alloc(0, 1, 4),
+    Wrb = nat.alloc(0, 1, nat.bf16PackedWords(3, 4));
+  assert.throws(
+    () => nat.linearXentBf16Forward(h, W, small, Wrb, i32(Int32Array.from([0, 1])), zeros(2), zeros(2), null, 2, 3, 4),
+    /linearXentBf16Forward: Wtb needs/,
+  );
+  const Wtb = nat.alloc(0, 1, nat.bf16PackedWords(4, 3));
+  assert.throws(
+    () => nat.linearXentBf16Forward(h, W, Wtb, Wrb, i32(Int32Array.from([0, 3])), zeros(2), zeros(2), null, 2, 3, 4),
+    /linearXentBf16Forward: target 3 at row 1 is out of range for 3 classes/,
+  );
+  for (const b of [small, Wrb, Wtb]) nat.free(b);
+  freeAll();
+});

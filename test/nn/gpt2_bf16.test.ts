@@ -4,7 +4,7 @@
 // back to fp32 with a reason.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Tensor, tidy, backward, native, mean, mul } from "../../src/engine";
+import { Tensor, tidy, backward, native, mean, mul, linearCrossEntropy } from "../../src/engine";
 import { Gpt2 } from "../../src/nn/gpt2";
 import { randomGpt2Weights, lcg, randn } from "../helpers";
 
@@ -67,6 +67,40 @@ test("GPT-2 with BF16 block weights matches fp32 within 2e-2 relative RMS (hidde
   assert.ok(eh < 2e-2, `hidden relative RMS ${eh}`);
   assert.ok(ed < 2e-2, `dx relative RMS ${ed}`);
   assert.ok(eh > 0, "BF16 rounding changes the result (the BF16 path ran)");
+  fp32.dispose();
+  bf16.dispose();
+});
+
+test("the content head of a BF16 model runs the BF16 fused kernel: loss within 1e-3, dh within 1e-2 relative RMS of fp32", (t) => {
+  if (!native().bf16Supported()) {
+    t.skip("no AVX512_BF16 on this CPU");
+    return;
+  }
+  const weights = randomGpt2Weights(cfg, 3, 0.1);
+  const fp32 = new Gpt2(cfg, weights, "cpu");
+  const bf16 = new Gpt2(cfg, weights, "cpu", { dtype: "bf16" });
+  assert.equal(fp32.wteHeadBf16, null);
+  assert.ok(bf16.wteHeadBf16, "a BF16 CPU model packs wte for its content head");
+  const n = 37;
+  const h0 = randn(n * cfg.nEmbd, 1, lcg(8));
+  const targets = Int32Array.from({ length: n }, (_, i) => (i % 7 === 3 ? -1 : (i * 13) % cfg.vocabSize));
+  const head = (m: Gpt2) =>
+    tidy(() => {
+      const h = Tensor.from(h0, [n, cfg.nEmbd], { requiresGrad: true });
+      const loss = linearCrossEntropy(h, m.wte, targets, { headBf16: m.wteHeadBf16 });
+      const value = loss.item();
+      backward(loss);
+      const dh = h.grad!.toFloat32();
+      h.dispose();
+      return { value, dh };
+    });
+  const ref = head(fp32);
+  native().resetStats();
+  const got = head(bf16);
+  assert.equal(native().stats().launches.linearXentBf16Forward, 1);
+  assert.ok(Math.abs(got.value - ref.value) <= 1e-3 * Math.abs(ref.value), `loss ${got.value} vs ${ref.value}`);
+  const e = relRms(got.dh, ref.dh);
+  assert.ok(e < 1e-2 && e > 0, `dh relative RMS ${e}`);
   fp32.dispose();
   bf16.dispose();
 });

@@ -197,7 +197,7 @@ export class Cllm4RecModel {
     const ce =
       side === "collab"
         ? linearCrossEntropy(h, this.collab.item, targets)
-        : linearCrossEntropy(h, this.backbone.wte, targets, { wBf16: this.backbone.wteBf16 });
+        : linearCrossEntropy(h, this.backbone.wte, targets, { wBf16: this.backbone.wteBf16, headBf16: this.backbone.wteHeadBf16 });
     let regIds: Int32Array;
     if (side === "collab") regIds = lay.ids.filter((_, i) => lay.mask[i] !== 0);
     else regIds = b.promptIds.filter((_, i) => b.promptMask[i] !== 0);

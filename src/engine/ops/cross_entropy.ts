@@ -67,6 +67,32 @@ export interface LinearXentOptions {
    * tensor cores (gemmBf16B, h and dlogits rounded to BF16, fp32 accumulation).
    */
   wBf16?: Tensor | null;
+  /** W frozen in BF16 for the CPU's fused head (packHeadBf16): both of its products on AVX512_BF16 */
+  headBf16?: HeadBf16 | null;
+}
+
+/** A frozen W [C, d] packed once for the CPU's BF16 fused head: the logits' and the gradient's B operands. */
+export interface HeadBf16 {
+  readonly logits: Tensor;
+  readonly grad: Tensor;
+  readonly classes: number;
+  readonly features: number;
+}
+
+/** Packs a frozen CPU W [C, d] for linearCrossEntropy's headBf16 (needs native().bf16Supported()). */
+export function packHeadBf16(w: Tensor): HeadBf16 {
+  const op = "packHeadBf16";
+  checkLive(op, w);
+  expect(op, w, "W", "f32", 2);
+  check(w.device === "cpu" && !w.requiresGrad, op, "W must be a frozen CPU tensor", w);
+  const nat = native();
+  if (!nat.bf16Supported()) throw new Error(`${op}: this CPU has no AVX512_BF16 (or CLLM4REC_CPU_ISA caps it)`);
+  const [C, d] = w.shape;
+  const logits = Tensor.empty([nat.bf16PackedWords(d, C)], { dtype: "i32" });
+  nat.bf16PackB(true, w.buffer, d, C, logits.buffer);
+  const grad = Tensor.empty([nat.bf16PackedWords(C, d)], { dtype: "i32" });
+  nat.bf16PackB(false, w.buffer, C, d, grad.buffer);
+  return { logits, grad, classes: C, features: d };
 }
 
 /** Whether the fused head + cross-entropy kernel is on by default (CLLM4REC_FUSED_HEAD=0 turns it off). */
@@ -90,7 +116,16 @@ export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array
   check(targetsHost.length === n, op, `targets must have ${n} entries, got ${targetsHost.length}`, h);
   const count = countTargets(op, targetsHost, C);
   const nat = native();
-  if (device === "cpu" && !w.requiresGrad && (opts.fused ?? fusedHeadDefault())) return fusedLinearCrossEntropy(h, w, targetsHost, count);
+  const packed = opts.headBf16 ?? null;
+  if (packed)
+    check(
+      device === "cpu" && !w.requiresGrad && packed.classes === C && packed.features === d && !packed.logits.disposed,
+      op,
+      `headBf16 must be packHeadBf16 of this frozen CPU W (it packs ${packed.classes}x${packed.features})`,
+      w,
+    );
+  if (device === "cpu" && !w.requiresGrad && (opts.fused ?? fusedHeadDefault()))
+    return fusedLinearCrossEntropy(h, w, targetsHost, count, packed);
   const wh = opts.wBf16 ?? null;
   if (wh)
     check(
@@ -152,7 +187,7 @@ export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array
 
 // The fused path: loss, and (when h needs a gradient) the unit gradient dh[r] =
 // softmax(h W^T)[r] W - W[target[r]] from the same pass, so backward scales and adds it.
-function fusedLinearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array, count: number): Tensor {
+function fusedLinearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array, count: number, packed: HeadBf16 | null): Tensor {
   const op = "linearCrossEntropy";
   const [n, d] = h.shape;
   const C = w.shape[0];
@@ -162,7 +197,22 @@ function fusedLinearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array, 
   const loss = Tensor.zeros([n]),
     lse = Tensor.zeros([n]);
   const dhUnit = needDh ? Tensor.zeros([n, d]) : null; // [n, d]
-  if (n > 0) nat.linearXentForward(h.buffer, w.buffer, targets.buffer, loss.buffer, lse.buffer, dhUnit ? dhUnit.buffer : null, n, C, d);
+  const dhBuf = dhUnit ? dhUnit.buffer : null;
+  if (n > 0 && packed)
+    nat.linearXentBf16Forward(
+      h.buffer,
+      w.buffer,
+      packed.logits.buffer,
+      packed.grad.buffer,
+      targets.buffer,
+      loss.buffer,
+      lse.buffer,
+      dhBuf,
+      n,
+      C,
+      d,
+    );
+  else if (n > 0) nat.linearXentForward(h.buffer, w.buffer, targets.buffer, loss.buffer, lse.buffer, dhBuf, n, C, d);
   const total = Tensor.zeros([1]);
   if (n > 0) nat.sum(loss.buffer, n, total.buffer);
   if (count > 1) nat.add(total.buffer, 1 / count, null, 0, total.buffer, 1, false);
