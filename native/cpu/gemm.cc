@@ -407,7 +407,13 @@ void gemm_packed(KernelFn kernel, StreamFn streamFn, bool transA, bool transB, i
     const int64_t nc = std::min(slabCols, N - jc);
     const int64_t nPanels = (nc + NR - 1) / NR;
     const int64_t icBlocks = (M + kMC - 1) / kMC;
-    const int64_t jChunks = (nc + kNChunk - 1) / kNChunk;
+    // Columns per task: as in gemm_bf16, as wide as the row blocks allow while every thread
+    // still gets a few tasks, so each task packs its A block once per depth block for more
+    // columns (measured +5% at the GPT-2 shapes, loaded machine); the streamed path keeps
+    // kNChunk (its staging tile). Per-element sums do not depend on it.
+    const int64_t groups = std::max<int64_t>(1, (4 * omp_get_max_threads() + icBlocks - 1) / icBlocks);
+    const int64_t cw = stream ? kNChunk : std::max<int64_t>(kNChunk, (nc + groups * NR - 1) / (groups * NR) * NR);
+    const int64_t jChunks = (nc + cw - 1) / cw;
 #pragma omp parallel
     {
       // Packed panel (pc, q) lives at bp + (pc * nPanels + q) * NR * kKC.
@@ -431,7 +437,7 @@ void gemm_packed(KernelFn kernel, StreamFn streamFn, bool transA, bool transB, i
         for (int64_t jb = 0; jb < jChunks; ++jb) {
           if (!ap) continue;
           const int64_t i0 = ib * kMC, mc = std::min(kMC, M - i0);
-          const int64_t j0 = jb * kNChunk, j1 = std::min(nc, j0 + kNChunk);
+          const int64_t j0 = jb * cw, j1 = std::min(nc, j0 + cw);
           for (int64_t pcb = 0; pcb < kBlocks; ++pcb) {
             const int64_t pc = pcb * kKC, kc = std::min(kKC, K - pc);
             const bool first = pcb == 0;
