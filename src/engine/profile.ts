@@ -50,6 +50,7 @@ const COSTS: Record<string, (a: unknown[]) => Cost> = {
     key: `gemmBf16 ${a[0] ? "T" : "N"}N ${num(a[1])}x${num(a[2])}x${num(a[3])}`,
   }),
   linearXentForward: (a) => ({ flops: (a[5] ? 4 : 2) * num(a[6]) * num(a[7]) * num(a[8]) }),
+  linearXentBf16Forward: (a) => ({ flops: (a[7] ? 4 : 2) * num(a[8]) * num(a[9]) * num(a[10]) }),
   // attention: the causal half of the QK^T and PV products (forward), four products backward
   attentionForward: (a) => ({ flops: (4 * num(a[10]) * num(a[11]) * num(a[12]) * num(a[13]) * num(a[14])) / 2 }),
   attentionBackward: (a) => ({ flops: (8 * num(a[16]) * num(a[17]) * num(a[18]) * num(a[19]) * num(a[20])) / 2 }),
@@ -166,7 +167,7 @@ export function resetProfile(): void {
 export function profileReport(): ProfileReport {
   const rows: ProfileRow[] = [...table].map(([op, e]) => ({ op, ...e })).sort((a, b) => b.ms - a.ms);
   const nativeMs = rows.reduce((s, r) => s + r.ms, 0);
-  const gemmMs = rows.filter((r) => r.op.startsWith("gemm") || r.op === "linearXentForward").reduce((s, r) => s + r.ms, 0);
+  const gemmMs = rows.filter((r) => r.op.startsWith("gemm") || r.op.startsWith("linearXent")).reduce((s, r) => s + r.ms, 0);
   return { wallMs: performance.now() - startedAt, nativeMs, gemmMs, rows };
 }
 
