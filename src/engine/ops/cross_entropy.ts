@@ -147,10 +147,11 @@ export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array
   for (let start = 0; start < n; start += rowsPer) {
     const rows = Math.min(rowsPer, n - start);
     const targets = Tensor.from(targetsHost.subarray(start, start + rows), [rows], { device, dtype: "i32" });
-    const lse = Tensor.zeros([rows], { device });
-    const loss = Tensor.zeros([rows], { device });
-    const partial = Tensor.zeros([1], { device });
-    const logits = Tensor.zeros([rows, C], { device });
+    // every one is written in full (masked rows get loss 0, lse 0)
+    const lse = Tensor.empty([rows], { device });
+    const loss = Tensor.empty([rows], { device });
+    const partial = Tensor.empty([1], { device });
+    const logits = Tensor.empty([rows, C], { device });
     logitsOf(start, rows, logits);
     nat.crossEntropyForward(logits.buffer, targets.buffer, loss.buffer, lse.buffer, rows, C);
     nat.sum(loss.buffer, rows, partial.buffer);
@@ -170,7 +171,7 @@ export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array
         dw = ctx.slot(w);
       if ((!dh && !dw) || count === 0) return;
       for (const c of chunks) {
-        const logits = c.logits ?? Tensor.zeros([c.rows, C], { device });
+        const logits = c.logits ?? Tensor.empty([c.rows, C], { device }); // recomputed in full below
         const dloss = Tensor.full([c.rows], (g as number) / count, { device });
         if (!c.logits) logitsOf(c.start, c.rows, logits);
         // dlogits overwrite the logits they come from (the kernel allows the alias)
@@ -194,9 +195,10 @@ function fusedLinearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array, 
   const nat = native();
   const needDh = isGradEnabled() && h.requiresGrad && count > 0;
   const targets = Tensor.from(targetsHost, [n], { dtype: "i32" });
-  const loss = Tensor.zeros([n]),
-    lse = Tensor.zeros([n]);
-  const dhUnit = needDh ? Tensor.zeros([n, d]) : null; // [n, d]
+  // the kernel writes every row (masked ones: loss 0, lse 0, dh 0)
+  const loss = Tensor.empty([n]),
+    lse = Tensor.empty([n]);
+  const dhUnit = needDh ? Tensor.empty([n, d]) : null; // [n, d]
   const dhBuf = dhUnit ? dhUnit.buffer : null;
   if (n > 0 && packed)
     nat.linearXentBf16Forward(
