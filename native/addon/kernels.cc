@@ -56,6 +56,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ROW(f32_to_bf16, "x[n] n dst", "n", [](Call& c) { c.extent("dst", (c.i("n") + 1) / 2); });
   ROW(gemm_bf16_b, "transA transB M N K alpha A@offA[M*K] Bh beta C@offC[M*N]!A bias?[N]", "M*N",
       [](Call& c) { c.extent("Bh", (c.a.mul(c.i("K"), c.i("N")) + 1) / 2); });
+  ROW(gemm_gelu, "M N K A[M*K] B[K*N] bias?[N] pre[M*N]!A!B out[M*N]!A!B!pre", "M*N");
+  ROW(gemm_bf16_b_gelu, "M N K A[M*K] Bh bias?[N] pre[M*N]!A out[M*N]!A!pre", "M*N",
+      [](Call& c) { c.extent("Bh", (c.a.mul(c.i("K"), c.i("N")) + 1) / 2); });
   // the CPU's BF16 GEMM: weights packed once, fp32 accumulation
   CPU_ROW(bf16_pack_b, "transB B[K*N] K N dst", "K*N",
           [](Call& c) { c.extent("dst", cpu::bf16_packed_words(c.i("K"), c.i("N"))); });

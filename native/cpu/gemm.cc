@@ -850,4 +850,18 @@ void gemm_bf16_b(bool transA, bool transB, int64_t M, int64_t N, int64_t K, floa
   }
 }
 
+// The fused linear -> GELU's reference: the GEMM, then gelu_forward's pass over its output
+// (the same float ops per element as the unfused ops, so the same bits).
+void gemm_gelu(int64_t M, int64_t N, int64_t K, const float* A, const float* B, const float* bias,
+               float* pre, float* out) {
+  gemm(false, false, M, N, K, 1.0f, A, 0, B, 0, 0.0f, pre, 0, 1, bias);
+  gelu_forward(pre, out, M * N);
+}
+
+void gemm_bf16_b_gelu(int64_t M, int64_t N, int64_t K, const float* A, const uint32_t* Bh,
+                      const float* bias, float* pre, float* out) {
+  gemm_bf16_b(false, false, M, N, K, 1.0f, A, Bh, 0.0f, pre, bias);
+  gelu_forward(pre, out, M * N);
+}
+
 }  // namespace cpu

@@ -54,6 +54,13 @@ __device__ __forceinline__ void report_bad_value(DeviceStatus* st, int op, long 
   st->limit = limit;
 }
 
+// GELU, tanh approximation (GPT-2's gelu_new): gelu_forward and the GEMMs' GELU epilogue
+// share it, so the fused linear -> GELU computes what the two kernels compute.
+__device__ __forceinline__ float gelu_tanh(float v) {
+  constexpr float kSqrt2OverPi = 0.7978845608028654f, kCubic = 0.044715f;
+  return 0.5f * v * (1.0f + tanhf(kSqrt2OverPi * (v + kCubic * v * v * v)));
+}
+
 // Blocks for a grid-stride loop over n elements; capped because the loop covers the rest.
 inline unsigned grid_for(int64_t n, int threads = kThreads) {
   int64_t b = (n + threads - 1) / threads;

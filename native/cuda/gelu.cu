@@ -10,8 +10,7 @@ constexpr float kCubic = 0.044715f;
 __global__ void gelu_forward_kernel(const float* x, float* y, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const float v = x[i];
-    y[i] = 0.5f * v * (1.0f + tanhf(kSqrt2OverPi * (v + kCubic * v * v * v)));
+    y[i] = detail::gelu_tanh(x[i]);
   }
 }
 

@@ -7,6 +7,8 @@
 // tile to a workspace and one kernel sums the splits in a fixed order (deterministic);
 // v3 = tensor cores (TF32 mma.sync, FP32 accumulate) in 128x64x16 tiles, a 3-stage
 // cp.async pipeline, the same split-K and reduction as v2.
+// G (null, or gemm_gelu's out): every version's epilogue also writes G = gelu(C) (with
+// split-K, the reduction does), so linear -> GELU is one GEMM that keeps C for the backward.
 #include <atomic>
 #include <cstring>
 #include <type_traits>
@@ -24,7 +26,7 @@ template <bool TA, bool TB, bool SPLIT>
 __global__ void __launch_bounds__(kGemmThreads)
     gemm_kernel(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t strideA,
                 const float* B, int64_t strideB, float beta, float* C, int64_t strideC,
-                const float* bias, int64_t kSplit) {
+                const float* bias, int64_t kSplit, float* G) {
   __shared__ float As[kBK][kBM + 4];  // op(A) slice, k-major
   __shared__ float Bs[kBK][kBN + 4];  // op(B) slice, k-major
   const int64_t b = blockIdx.z;
@@ -35,10 +37,12 @@ __global__ void __launch_bounds__(kGemmThreads)
     C += b * M * N;
     beta = 0.0f;
     bias = nullptr;
+    G = nullptr;  // the reduction applies it
   } else {
     A += b * strideA;
     B += b * strideB;
     C += b * strideC;
+    if (G) G += b * strideC;
   }
   const int64_t m0 = int64_t(blockIdx.x) * kBM, n0 = int64_t(blockIdx.y) * kBN;
   const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
@@ -106,6 +110,7 @@ __global__ void __launch_bounds__(kGemmThreads)
       if (beta != 0.0f) v += beta * *c;  // beta == 0: C is not read (may hold NaN)
       if (bias) v += bias[n];
       *c = v;
+      if (G) G[m * N + n] = detail::gelu_tanh(v);
     }
   }
 }
@@ -198,7 +203,8 @@ template <bool TA, bool TB, bool SPLIT>
 __global__ void __launch_bounds__(kTcThreads)
     gemm_kernel_tf32(int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                      int64_t strideA, const float* B, int64_t strideB, float beta, float* C,
-                     int64_t strideC, const float* bias, int64_t kSplit, bool vecA, bool vecB) {
+                     int64_t strideC, const float* bias, int64_t kSplit, bool vecA, bool vecB,
+                     float* G) {
   __shared__ __align__(16) float As[kTcStages][kTcASize];
   __shared__ __align__(16) float Bs[kTcStages][kTcBSize];
   const int64_t b = blockIdx.z;
@@ -209,10 +215,12 @@ __global__ void __launch_bounds__(kTcThreads)
     C += b * M * N;
     beta = 0.0f;
     bias = nullptr;
+    G = nullptr;  // the reduction applies it
   } else {
     A += b * strideA;
     B += b * strideB;
     C += b * strideC;
+    if (G) G += b * strideC;
   }
   const int64_t m0 = int64_t(blockIdx.x) * kTcBM, n0 = int64_t(blockIdx.y) * kTcBN;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -304,6 +312,7 @@ __global__ void __launch_bounds__(kTcThreads)
           if (beta != 0.0f) v += beta * *c;  // beta == 0: C is not read (may hold NaN)
           if (bias) v += bias[n];
           *c = v;
+          if (G) G[m * N + n] = detail::gelu_tanh(v);
         }
     }
 }
@@ -403,7 +412,7 @@ template <bool TA, bool TB, bool SPLIT>
 __global__ void __launch_bounds__(kTcThreads)
     gemm_kernel_bf16(int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                      const uint16_t* B, float beta, float* C, const float* bias, int64_t kSplit,
-                     bool vecA, bool vecB) {
+                     bool vecA, bool vecB, float* G) {
   __shared__ __align__(16) float As[kBfStages][kBfASize];
   __shared__ __align__(16) uint16_t Bs[kBfStages][kBfBSize];
   int64_t kBegin = 0, kEnd = K;
@@ -413,6 +422,7 @@ __global__ void __launch_bounds__(kTcThreads)
     C += int64_t(blockIdx.z) * M * N;
     beta = 0.0f;
     bias = nullptr;
+    G = nullptr;  // the reduction applies it
   }
   const int64_t m0 = int64_t(blockIdx.x) * kTcBM, n0 = int64_t(blockIdx.y) * kTcBN;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -493,6 +503,7 @@ __global__ void __launch_bounds__(kTcThreads)
           if (beta != 0.0f) v += beta * *c;  // beta == 0: C is not read (may hold NaN)
           if (bias) v += bias[n];
           *c = v;
+          if (G) G[m * N + n] = detail::gelu_tanh(v);
         }
     }
 }
@@ -504,9 +515,10 @@ __global__ void f32_to_bf16_kernel(const float* x, int64_t n, uint32_t* dst) {
   dst[w] = bf16x2(x[2 * w], 2 * w + 1 < n ? x[2 * w + 1] : 0.0f);  // bf16(0) = 0
 }
 
-// C[m, n] = sum over splits s = 0..S-1 of W[s, m, n], in that order (+ beta*C, + bias).
+// C[m, n] = sum over splits s = 0..S-1 of W[s, m, n], in that order (+ beta*C, + bias);
+// G (may be null) = gelu(C).
 __global__ void gemm_splitk_reduce(int64_t MN, int64_t N, int S, const float* W, float beta,
-                                   float* C, const float* bias) {
+                                   float* C, const float* bias, float* G) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= MN) return;
   float v = 0.0f;
@@ -514,25 +526,27 @@ __global__ void gemm_splitk_reduce(int64_t MN, int64_t N, int S, const float* W,
   if (beta != 0.0f) v += beta * C[i];  // beta == 0: C is not read (may hold NaN)
   if (bias) v += bias[i % N];
   C[i] = v;
+  if (G) G[i] = detail::gelu_tanh(v);
 }
 
 template <bool SPLIT>
 void launch_tiles(bool transA, bool transB, dim3 grid, int64_t M, int64_t N, int64_t K,
                   float alpha, const float* A, int64_t strideA, const float* B, int64_t strideB,
-                  float beta, float* C, int64_t strideC, const float* bias, int64_t kSplit) {
+                  float beta, float* C, int64_t strideC, const float* bias, int64_t kSplit,
+                  float* G) {
   cudaStream_t s = detail::stream();
   if (!transA && !transB)
     gemm_kernel<false, false, SPLIT><<<grid, kGemmThreads, 0, s>>>(
-        M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC, bias, kSplit);
+        M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC, bias, kSplit, G);
   else if (!transA && transB)
     gemm_kernel<false, true, SPLIT><<<grid, kGemmThreads, 0, s>>>(
-        M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC, bias, kSplit);
+        M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC, bias, kSplit, G);
   else if (transA && !transB)
     gemm_kernel<true, false, SPLIT><<<grid, kGemmThreads, 0, s>>>(
-        M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC, bias, kSplit);
+        M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC, bias, kSplit, G);
   else
     gemm_kernel<true, true, SPLIT><<<grid, kGemmThreads, 0, s>>>(
-        M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC, bias, kSplit);
+        M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC, bias, kSplit, G);
   check_last(SPLIT ? "gemm (split-K)" : "gemm");
 }
 
@@ -541,20 +555,20 @@ template <bool SPLIT>
 void launch_tc_tiles(bool transA, bool transB, dim3 grid, int64_t M, int64_t N, int64_t K,
                      float alpha, const float* A, int64_t strideA, const float* B,
                      int64_t strideB, float beta, float* C, int64_t strideC, const float* bias,
-                     int64_t kSplit, bool vecA, bool vecB) {
+                     int64_t kSplit, bool vecA, bool vecB, float* G) {
   cudaStream_t s = detail::stream();
   if (!transA && !transB)
     gemm_kernel_tf32<false, false, SPLIT><<<grid, kTcThreads, 0, s>>>(
-        M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC, bias, kSplit, vecA, vecB);
+        M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC, bias, kSplit, vecA, vecB, G);
   else if (!transA && transB)
     gemm_kernel_tf32<false, true, SPLIT><<<grid, kTcThreads, 0, s>>>(
-        M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC, bias, kSplit, vecA, vecB);
+        M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC, bias, kSplit, vecA, vecB, G);
   else if (transA && !transB)
     gemm_kernel_tf32<true, false, SPLIT><<<grid, kTcThreads, 0, s>>>(
-        M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC, bias, kSplit, vecA, vecB);
+        M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC, bias, kSplit, vecA, vecB, G);
   else
     gemm_kernel_tf32<true, true, SPLIT><<<grid, kTcThreads, 0, s>>>(
-        M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC, bias, kSplit, vecA, vecB);
+        M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC, bias, kSplit, vecA, vecB, G);
   check_last(SPLIT ? "gemm v3 (split-K)" : "gemm v3");
 }
 
@@ -605,9 +619,10 @@ void set_gemm_version(int v, int planSms) {
 
 int gemm_version() { return g_version; }
 
-void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-          int64_t strideA, const float* B, int64_t strideB, float beta, float* C,
-          int64_t strideC, int64_t batch, const float* bias) {
+namespace {
+void gemm_impl(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+               const float* A, int64_t strideA, const float* B, int64_t strideB, float beta,
+               float* C, int64_t strideC, int64_t batch, const float* bias, float* G) {
   if (M <= 0 || N <= 0 || batch <= 0) return;
   const bool tc = g_version >= 3;
   const int64_t bm = tc ? kTcBM : kBM, bn = tc ? kTcBN : kBN, bk = tc ? kTcBK : kBK;
@@ -630,13 +645,13 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha
                     static_cast<unsigned>(splits));
     if (tc)
       launch_tc_tiles<true>(transA, transB, grid, M, N, K, alpha, A, 0, B, 0, 0.0f, W, 0,
-                            nullptr, kSplit, vecA, vecB);
+                            nullptr, kSplit, vecA, vecB, nullptr);
     else
       launch_tiles<true>(transA, transB, grid, M, N, K, alpha, A, 0, B, 0, 0.0f, W, 0, nullptr,
-                         kSplit);
+                         kSplit, nullptr);
     const int threads = 256;
     gemm_splitk_reduce<<<static_cast<unsigned>((MN + threads - 1) / threads), threads, 0,
-                         detail::stream()>>>(MN, N, splits, W, beta, C, bias);
+                         detail::stream()>>>(MN, N, splits, W, beta, C, bias, G);
     check_last("gemm (split-K reduce)");
     return;
   }
@@ -647,11 +662,25 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha
     if (tc)
       launch_tc_tiles<false>(transA, transB, grid, M, N, K, alpha, A + b0 * strideA, strideA,
                              B + b0 * strideB, strideB, beta, C + b0 * strideC, strideC, bias, 0,
-                             vecA, vecB);
+                             vecA, vecB, G ? G + b0 * strideC : nullptr);
     else
       launch_tiles<false>(transA, transB, grid, M, N, K, alpha, A + b0 * strideA, strideA,
-                          B + b0 * strideB, strideB, beta, C + b0 * strideC, strideC, bias, 0);
+                          B + b0 * strideB, strideB, beta, C + b0 * strideC, strideC, bias, 0,
+                          G ? G + b0 * strideC : nullptr);
   }
+}
+}  // namespace
+
+void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t strideA, const float* B, int64_t strideB, float beta, float* C,
+          int64_t strideC, int64_t batch, const float* bias) {
+  gemm_impl(transA, transB, M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC, batch, bias,
+            nullptr);
+}
+
+void gemm_gelu(int64_t M, int64_t N, int64_t K, const float* A, const float* B, const float* bias,
+               float* pre, float* out) {
+  gemm_impl(false, false, M, N, K, 1.0f, A, 0, B, 0, 0.0f, pre, 0, 1, bias, out);
 }
 
 void f32_to_bf16(const float* x, int64_t n, uint32_t* dst) {
@@ -661,8 +690,10 @@ void f32_to_bf16(const float* x, int64_t n, uint32_t* dst) {
   check_last("f32_to_bf16");
 }
 
-void gemm_bf16_b(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
-                 const float* A, const uint32_t* Bh, float beta, float* C, const float* bias) {
+namespace {
+void gemm_bf16_b_impl(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+                      const float* A, const uint32_t* Bh, float beta, float* C, const float* bias,
+                      float* G) {
   if (M <= 0 || N <= 0) return;
   const auto* B = reinterpret_cast<const uint16_t*>(Bh);
   const int64_t mTiles = (M + kTcBM - 1) / kTcBM, nTiles = (N + kTcBN - 1) / kTcBN;
@@ -680,21 +711,21 @@ void gemm_bf16_b(bool transA, bool transB, int64_t M, int64_t N, int64_t K, floa
     S = static_cast<int>(std::max<int64_t>(
         1, std::min<int64_t>(std::min(K / (8 * kBfBK), (2 * sms + tiles - 1) / tiles), 64)));
   cudaStream_t s = detail::stream();
-  auto launch = [&](auto split, dim3 grid, float* out, float b, const float* bi, int64_t kSplit) {
+  auto launch = [&](auto split, dim3 grid, float* out, float b, const float* bi, int64_t kSplit, float* g) {
     constexpr bool SP = decltype(split)::value;
     if (!transA && !transB)
-      gemm_kernel_bf16<false, false, SP><<<grid, kTcThreads, 0, s>>>(M, N, K, alpha, A, B, b, out, bi, kSplit, vecA, vecB);
+      gemm_kernel_bf16<false, false, SP><<<grid, kTcThreads, 0, s>>>(M, N, K, alpha, A, B, b, out, bi, kSplit, vecA, vecB, g);
     else if (!transA && transB)
-      gemm_kernel_bf16<false, true, SP><<<grid, kTcThreads, 0, s>>>(M, N, K, alpha, A, B, b, out, bi, kSplit, vecA, vecB);
+      gemm_kernel_bf16<false, true, SP><<<grid, kTcThreads, 0, s>>>(M, N, K, alpha, A, B, b, out, bi, kSplit, vecA, vecB, g);
     else if (transA && !transB)
-      gemm_kernel_bf16<true, false, SP><<<grid, kTcThreads, 0, s>>>(M, N, K, alpha, A, B, b, out, bi, kSplit, vecA, vecB);
+      gemm_kernel_bf16<true, false, SP><<<grid, kTcThreads, 0, s>>>(M, N, K, alpha, A, B, b, out, bi, kSplit, vecA, vecB, g);
     else
-      gemm_kernel_bf16<true, true, SP><<<grid, kTcThreads, 0, s>>>(M, N, K, alpha, A, B, b, out, bi, kSplit, vecA, vecB);
+      gemm_kernel_bf16<true, true, SP><<<grid, kTcThreads, 0, s>>>(M, N, K, alpha, A, B, b, out, bi, kSplit, vecA, vecB, g);
     check_last(SP ? "gemm_bf16_b (split-K)" : "gemm_bf16_b");
   };
   const dim3 grid2(static_cast<unsigned>(mTiles), static_cast<unsigned>(nTiles));
   if (S <= 1) {
-    launch(std::false_type{}, grid2, C, beta, bias, 0);
+    launch(std::false_type{}, grid2, C, beta, bias, 0, G);
     return;
   }
   const int64_t kSplit = ((K + S - 1) / S + kBfBK - 1) / kBfBK * kBfBK;
@@ -702,9 +733,20 @@ void gemm_bf16_b(bool transA, bool transB, int64_t M, int64_t N, int64_t K, floa
   const int64_t MN = M * N;
   detail::Scratch work(size_t(splits) * size_t(MN) * sizeof(float));  // W: [splits, M, N]
   float* W = work.as<float>();
-  launch(std::true_type{}, dim3(grid2.x, grid2.y, static_cast<unsigned>(splits)), W, 0.0f, nullptr, kSplit);
-  gemm_splitk_reduce<<<static_cast<unsigned>((MN + 255) / 256), 256, 0, s>>>(MN, N, splits, W, beta, C, bias);
+  launch(std::true_type{}, dim3(grid2.x, grid2.y, static_cast<unsigned>(splits)), W, 0.0f, nullptr, kSplit, nullptr);
+  gemm_splitk_reduce<<<static_cast<unsigned>((MN + 255) / 256), 256, 0, s>>>(MN, N, splits, W, beta, C, bias, G);
   check_last("gemm_bf16_b (split-K reduce)");
+}
+}  // namespace
+
+void gemm_bf16_b(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float* A, const uint32_t* Bh, float beta, float* C, const float* bias) {
+  gemm_bf16_b_impl(transA, transB, M, N, K, alpha, A, Bh, beta, C, bias, nullptr);
+}
+
+void gemm_bf16_b_gelu(int64_t M, int64_t N, int64_t K, const float* A, const uint32_t* Bh,
+                      const float* bias, float* pre, float* out) {
+  gemm_bf16_b_impl(false, false, M, N, K, 1.0f, A, Bh, 0.0f, pre, bias, out);
 }
 
 }  // namespace cuda

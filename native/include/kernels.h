@@ -25,6 +25,16 @@
   void gemm_bf16_b(bool transA, bool transB, int64_t M, int64_t N, int64_t K,         \
                    float alpha, const float* A, const uint32_t* Bh, float beta,       \
                    float* C, const float* bias);                                      \
+  /* Linear then GELU (GPT-2's MLP c_fc) in one GEMM: pre = A @ B + bias (A [M,K],     \
+     B [K,N], bias [N] or null), kept for the backward, and out = gelu(pre), written  \
+     by the GEMM's epilogue on CUDA (any version; split-K: by its reduction). The CPU \
+     runs gemm then gelu_forward: bit-identical to the two ops unfused. */            \
+  void gemm_gelu(int64_t M, int64_t N, int64_t K, const float* A, const float* B,     \
+                 const float* bias, float* pre, float* out);                          \
+  /* The same with B the frozen weight in BF16 (gemm_bf16_b's Bh, [K,N]). */          \
+  void gemm_bf16_b_gelu(int64_t M, int64_t N, int64_t K, const float* A,              \
+                        const uint32_t* Bh, const float* bias, float* pre,            \
+                        float* out);                                                  \
   /* dst = x in BF16, nearest even, two per word (an odd n leaves the last high 0). */ \
   void f32_to_bf16(const float* x, int64_t n, uint32_t* dst);                         \
   /* ---- elementwise (every output may alias an input of the same size) ---- */      \

@@ -24,11 +24,11 @@ export interface Family {
 export const FAMILIES: readonly Family[] = [
   {
     name: "gemm",
-    what: "C = alpha op(A) op(B) + beta C (+ bias), batched, any transposes; BF16 frozen weights (CPU panels; CUDA tensor cores)",
+    what: "C = alpha op(A) op(B) + beta C (+ bias), batched, any transposes; BF16 frozen weights (CPU panels; CUDA tensor cores); linear -> GELU in one GEMM (GELU epilogue)",
     bench: true,
-    kernels: ["gemm", "gemm_bf16_b", "f32_to_bf16"],
+    kernels: ["gemm", "gemm_bf16_b", "gemm_gelu", "gemm_bf16_b_gelu", "f32_to_bf16"],
     cpuOnly: ["bf16_pack_b", "gemm_bf16"],
-    ops: ["matmul", "linear", "packBf16", "toBf16"],
+    ops: ["matmul", "linear", "linearGelu", "packBf16", "toBf16"],
   },
   {
     name: "elementwise",

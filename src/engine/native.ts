@@ -131,6 +131,28 @@ export interface NativeAddon {
     offC: number,
     bias: NativeBuffer | null,
   ): void;
+  /** linear -> GELU in one GEMM: pre = A B + bias [M, N] (kept for the backward), out = gelu(pre) */
+  gemmGelu(
+    M: number,
+    N: number,
+    K: number,
+    A: NativeBuffer,
+    B: NativeBuffer,
+    bias: NativeBuffer | null,
+    pre: NativeBuffer,
+    out: NativeBuffer,
+  ): void;
+  /** the same with B the frozen weight in BF16 (gemmBf16B's Bh, [K, N]) */
+  gemmBf16BGelu(
+    M: number,
+    N: number,
+    K: number,
+    A: NativeBuffer,
+    Bh: NativeBuffer,
+    bias: NativeBuffer | null,
+    pre: NativeBuffer,
+    out: NativeBuffer,
+  ): void;
   /** dst (int32, ceil(n/2) words) = x in BF16, two per word, nearest even */
   f32ToBf16(x: NativeBuffer, n: number, dst: NativeBuffer): void;
   colSum(X: NativeBuffer, rows: number, cols: number, out: NativeBuffer, accumulate: boolean): void;

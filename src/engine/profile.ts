@@ -49,6 +49,7 @@ const COSTS: Record<string, (a: unknown[]) => Cost> = {
     flops: 2 * num(a[1]) * num(a[2]) * num(a[3]),
     key: `gemmBf16 ${a[0] ? "T" : "N"}N ${num(a[1])}x${num(a[2])}x${num(a[3])}`,
   }),
+  gemmGelu: (a) => ({ flops: 2 * num(a[0]) * num(a[1]) * num(a[2]), key: `gemmGelu NN ${num(a[0])}x${num(a[1])}x${num(a[2])}` }),
   linearXentForward: (a) => ({ flops: (a[5] ? 4 : 2) * num(a[6]) * num(a[7]) * num(a[8]) }),
   linearXentBf16Forward: (a) => ({ flops: (a[7] ? 4 : 2) * num(a[8]) * num(a[9]) * num(a[10]) }),
   // attention: the causal half of the QK^T and PV products (forward), four products backward

@@ -8,8 +8,8 @@ import {
   Tensor,
   keep,
   linear,
+  linearGelu,
   layerNorm,
-  gelu,
   attention,
   add,
   concatTime,
@@ -239,7 +239,7 @@ export class Gpt2 {
         this.attentionPrecision,
       );
       x = add(x, dr(linear(a, b.projW, b.projB, p?.proj), 1 + 2 * l));
-      const f = gelu(linear(layerNorm(x, b.ln2g, b.ln2b, eps), b.fcW, b.fcB, p?.fc));
+      const f = linearGelu(layerNorm(x, b.ln2g, b.ln2b, eps), b.fcW, b.fcB, p?.fc); // one GEMM, GELU in its epilogue
       x = add(x, dr(linear(f, b.fcProjW, b.fcProjB, p?.fcProj), 2 + 2 * l));
     });
     const hidden = layerNorm(x, this.lnfG, this.lnfB, eps);

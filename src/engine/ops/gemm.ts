@@ -98,7 +98,43 @@ export function packBf16(w: Tensor): Bf16Weight {
 /** y = x W + b with x [M, in], W [in, out] (Conv1D layout), b [out] or null; `packed`:
  *  W in BF16 (frozen weight, packBf16), used for the forward and the input gradient. */
 export function linear(x: Tensor, w: Tensor, b: Tensor | null, packed: Bf16Weight | null = null): Tensor {
-  const op = "linear";
+  const { M, N, K, device } = checkLinear("linear", x, w, b, packed);
+  const out = Tensor.empty([M, N], { device }); // beta 0: every element written
+  if (packed && device === "cuda")
+    native().gemmBf16B(false, false, M, N, K, 1, x.buffer, 0, packed.fwd.buffer, 0, out.buffer, 0, b ? b.buffer : null);
+  else if (packed) native().gemmBf16(false, M, N, K, 1, x.buffer, 0, packed.fwd.buffer, 0, out.buffer, 0, b ? b.buffer : null);
+  else gemm(false, false, M, N, K, x, w, out, 0, b);
+  return recordLinear(out, x, w, b, packed);
+}
+
+/**
+ * gelu(linear(x, w, b, packed)) as one GEMM (GPT-2's MLP c_fc): its epilogue writes the
+ * pre-activation, kept for the backward, and gelu of it. Same values as the two ops (the
+ * CPU bit for bit: the GEMM then gelu's pass; the CPU's BF16 panels run the two kernels) and
+ * the same backward: gelu's on the saved pre-activation, then linear's.
+ */
+export function linearGelu(x: Tensor, w: Tensor, b: Tensor | null, packed: Bf16Weight | null = null): Tensor {
+  const { M, N, K, device } = checkLinear("linearGelu", x, w, b, packed);
+  const pre = Tensor.empty([M, N], { device }),
+    out = Tensor.empty([M, N], { device });
+  const bias = b ? b.buffer : null;
+  if (packed && device === "cuda") native().gemmBf16BGelu(M, N, K, x.buffer, packed.fwd.buffer, bias, pre.buffer, out.buffer);
+  else if (packed) {
+    native().gemmBf16(false, M, N, K, 1, x.buffer, 0, packed.fwd.buffer, 0, pre.buffer, 0, bias);
+    native().geluForward(pre.buffer, out.buffer, M * N);
+  } else native().gemmGelu(M, N, K, x.buffer, w.buffer, bias, pre.buffer, out.buffer);
+  recordLinear(pre, x, w, b, packed);
+  return record(out, {
+    op: "gelu",
+    inputs: [pre],
+    backward(ctx, g) {
+      const d = ctx.slot(pre);
+      if (d) native().geluBackward(pre.buffer, (g as Tensor).buffer, d.buffer, M * N, true);
+    },
+  });
+}
+
+function checkLinear(op: string, x: Tensor, w: Tensor, b: Tensor | null, packed: Bf16Weight | null) {
   checkLive(op, x, w, ...(b ? [b] : []));
   expect(op, x, "x", "f32", 2);
   expect(op, w, "weight", "f32", 2);
@@ -116,13 +152,16 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, packed: Bf16Weigh
       w,
     );
   }
-  const out = Tensor.empty([M, N], { device }); // beta 0: every element written
-  const onCuda = device === "cuda";
-  if (packed && onCuda) native().gemmBf16B(false, false, M, N, K, 1, x.buffer, 0, packed.fwd.buffer, 0, out.buffer, 0, b ? b.buffer : null);
-  else if (packed) native().gemmBf16(false, M, N, K, 1, x.buffer, 0, packed.fwd.buffer, 0, out.buffer, 0, b ? b.buffer : null);
-  else gemm(false, false, M, N, K, x, w, out, 0, b);
+  return { M, N, K, device };
+}
+
+// linear's backward: dx = dy W^T (BF16 panels when packed), dW = x^T dy, db = column sums of dy
+function recordLinear(out: Tensor, x: Tensor, w: Tensor, b: Tensor | null, packed: Bf16Weight | null): Tensor {
+  const [M, K] = x.shape;
+  const N = w.shape[1];
+  const onCuda = out.device === "cuda";
   return record(out, {
-    op,
+    op: "linear",
     inputs: b ? [x, w, b] : [x, w],
     backward(ctx, g) {
       const dy = g as Tensor;
