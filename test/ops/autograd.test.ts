@@ -149,8 +149,12 @@ test("frozen GPT-2 weights get no gradient and no gradient kernels", () => {
     // chunked head recomputes nothing); a weight GEMM only for the collaborative head, whose
     // weight is the trainable item table. The content head (frozen wte) is the fused CPU
     // kernel: one launch that yields loss and dh, no GEMM and no weight gradient.
+    // Each layer's c_fc forward is gemmGelu (the GEMM with its GELU epilogue), counted with them.
     const expected = side === "collab" ? 2 * linears + 1 : 2 * (linears - 1);
-    assert.equal(l.gemm, expected, `${side}: gemm launches ${l.gemm}, expected ${expected}`);
+    const gemms = (l.gemm ?? 0) + (l.gemmGelu ?? 0);
+    assert.equal(gemms, expected, `${side}: gemm + gemmGelu launches ${gemms}, expected ${expected}`);
+    assert.equal(l.gemmGelu ?? 0, cfg.nLayer, `${side}: one fused c_fc GEMM per layer`);
+    assert.equal(l.geluForward ?? 0, 0, `${side}: GELU runs in the GEMM's epilogue`);
     assert.equal(l.linearXentForward ?? 0, side === "content" ? 1 : 0, `${side}: fused head launches`);
     assert.ok((l.scatterAddRows ?? 0) > 0, "the user/item tables must receive scatter-adds");
   }
