@@ -173,6 +173,39 @@ const MUTANTS = [
     why: "off-by-one loop bound in add (reads and writes one element past the end)",
     tests: ["elementwise"],
   },
+  {
+    name: "gemm-gelu-epilogue-before-bias",
+    file: "gemm.cu",
+    find: "          if (G) G[m * N + n] = detail::gelu_tanh(v);\n",
+    nth: 0,
+    replace: "          if (G) G[m * N + n] = detail::gelu_tanh(alpha * acc[mi][ni][h * 2 + j]);\n",
+    why: "v3's GELU epilogue takes the product before the bias is added",
+    tests: ["gemm_gelu"],
+  },
+  {
+    name: "gemm-gelu-split-reduce-no-gelu",
+    file: "gemm.cu",
+    find: "  if (G) G[i] = detail::gelu_tanh(v);\n",
+    replace: "  if (G) G[i] = v;\n",
+    why: "the split-K reduction stores the pre-activation as the GELU output",
+    tests: ["gemm_gelu"],
+  },
+  {
+    name: "adam-halt-ignored",
+    file: "adam.cu",
+    find: "  if (halt && *halt != 0) return;",
+    replace: "",
+    why: "Adam's kernel ignores the non-finite flag (the steps up to the loss read apply NaN)",
+    tests: ["adam", "train_step"],
+  },
+  {
+    name: "flag-nonfinite-nan-only",
+    file: "adam.cu",
+    find: "bad = bad || (u & 0x7f800000u) == 0x7f800000u;",
+    replace: "bad = bad || u == 0x7fc00000u;",
+    why: "the non-finite guard sees only the canonical NaN (misses Inf and other NaNs)",
+    tests: ["adam", "train_step"],
+  },
 ];
 
 function apply(m, dir) {
