@@ -2,8 +2,12 @@
 // and the BF16-weight GEMM write pre in their epilogue (or split-K reduction) and gelu(pre)
 // next to it. Checked against the CPU twin (pre: the version's GEMM tolerance; out: the CPU's
 // GELU of the GPU's own pre, so the epilogue is isolated), and pre bit for bit against the
-// same version's unfused GEMM.
+// same version's unfused GEMM. The check:device GEMM timer runs the fused and unfused pair.
 import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { spawnSync } from "node:child_process";
+import { GEMM_VERSIONS } from "../../bench/cuda/gemm/versions";
 import { tf32Bound, expectWithin } from "./gemm_bound";
 import {
   both,
@@ -98,4 +102,23 @@ test("cuda gemmBf16BGelu: the BF16-weight GEMM (and its split-K) writes pre and 
     nat().free(Bh.cpu);
     nat().free(Bh.gpu);
   });
+});
+
+test("gemm bench harness (check:device's step) times the fused and unfused linear -> GELU in --smoke mode", { skip }, () => {
+  // the child loads the same addon (CLLM4REC_ADDON is inherited): the simulator in CI, the GPU on check:device
+  const script = path.join(__dirname, "..", "..", "bench", "cuda", "gemm", "time.js");
+  const r = spawnSync(process.execPath, [script, "--smoke"], { encoding: "utf8", timeout: 120_000 });
+  assert.equal(r.status, 0, `time.js --smoke failed:\n${r.stdout}\n${r.stderr}`);
+  const line = r.stdout.split("\n").find((l) => l.startsWith('{"bench":"gemm_versions"'));
+  assert.ok(line, `no JSON line in:\n${r.stdout}`);
+  const rows = (JSON.parse(line) as { rows: Array<{ version: string; shape: string; ms: number; tflops: number }> }).rows;
+  const want = [...GEMM_VERSIONS.map((v) => `v${v.id}`), "bf16w", "bf16w+gelu", "bf16w,gelu"];
+  for (const shape of new Set(rows.map((x) => x.shape)))
+    assert.deepEqual(
+      rows.filter((x) => x.shape === shape).map((x) => x.version),
+      want,
+      `${shape}: versions timed`,
+    );
+  assert.equal(rows.length, 2 * want.length, "two smoke shapes");
+  for (const x of rows) assert.ok(x.ms > 0 && Number.isFinite(x.tflops), `${JSON.stringify(x)}`);
 });
