@@ -220,6 +220,17 @@ struct Partial {
   float* acc;   // [splits, n, d] sum of exp(logit - m) * W row (null without dh)
 };
 
+// A task's partial state before its first tile: no max, no sum, no target logit, acc zero.
+CLLM4REC_INLINE void start_partial(int64_t rows, int64_t rbPad, int64_t d, float* m, double* s, float* tl,
+                                   float* acc) {
+  for (int64_t i = 0; i < rows; ++i) {
+    m[i] = -INFINITY;
+    s[i] = 0.0;
+    tl[i] = NAN;
+  }
+  if (acc) std::memset(acc, 0, size_t(rbPad * d) * sizeof(float));
+}
+
 // Online softmax over a logits tile's valid columns [j0, j0 + nv): S (row stride kNC) becomes
 // exp(logit - m); the running max m, sum s and the gradient accumulator acc (rescaled when the
 // max grows; null without dh) and the target's logit tl are updated per row.
@@ -283,12 +294,7 @@ CLLM4REC_INLINE void task(const float* h, const float* W, const float* Wt, const
       }
     }
   }
-  for (int64_t i = 0; i < rows; ++i) {
-    m[i] = -INFINITY;
-    s[i] = 0.0;
-    tl[i] = NAN;
-  }
-  if (acc) std::memset(acc, 0, size_t(rbPad * d) * sizeof(float));
+  start_partial(rows, rbPad, d, m, s, tl, acc);
   alignas(64) float edge[MR * NR];
   for (int64_t j0 = c0; j0 < c1; j0 += kNC) {
     const int64_t nv = std::min(kNC, c1 - j0);  // valid columns of this tile
@@ -362,12 +368,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16,fma"))) void task_bf16(
   // the rows once, depth block pc (kBfKC deep) at hp + (pc / 2) * rbPad
   for (int64_t pc = 0; pc < d; pc += kBfKC)
     pack_a_bf16(false, h + r0 * d, rows, d, 0, rows, pc, std::min(kBfKC, d - pc), hp + (pc / 2) * rbPad);
-  for (int64_t i = 0; i < rows; ++i) {
-    m[i] = -INFINITY;
-    s[i] = 0.0;
-    tl[i] = NAN;
-  }
-  if (acc) std::memset(acc, 0, size_t(rbPad * d) * sizeof(float));
+  start_partial(rows, rbPad, d, m, s, tl, acc);
   alignas(64) float edge[MR * NR];
   for (int64_t j0 = c0; j0 < c1; j0 += kNC) {
     const int64_t nv = std::min(kNC, c1 - j0), nPan = (nv + NR - 1) / NR;
