@@ -94,6 +94,10 @@ void* host_alloc(size_t bytes) {
   if (c.live + cls > c.peak) c.peak = c.live + cls;
   c.evict_for(cls);
   void* p = std::aligned_alloc(64, cls);
+  if (!p && c.bytes > 0) {  // out of memory: give every cached block back, then try once more
+    host_empty_cache();
+    p = std::aligned_alloc(64, cls);
+  }
   if (p) c.live += cls;
   c.misses += 1;
   return p;
