@@ -21,7 +21,7 @@ import {
   TOL_REDUCTION,
   type Twin,
 } from "./twin";
-import { tf32Bound, expectWithin } from "./gemm_bound";
+import { tf32Bound, expectWithin, type GemmCase } from "./gemm_bound";
 
 const skip = skipCuda || (plumbing ? "plumbing mode has no CUDA kernels to pick" : false);
 const PLAN_SMS = 132; // plan split-K as for an H100/H200 (the simulator has 1 SM)
@@ -40,14 +40,7 @@ function bf16Twin(b: Twin, n: number): Twin {
   return t;
 }
 
-interface Case {
-  tA: boolean;
-  tB: boolean;
-  M: number;
-  N: number;
-  K: number;
-  alpha: number;
-  beta: number;
+interface Case extends GemmCase {
   bias: boolean;
 }
 

@@ -7,7 +7,7 @@
 // the rest is FP32 accumulation in either order). A wrong fragment mapping misses by ~|c|.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { tf32Bound, expectWithin } from "./gemm_bound";
+import { tf32Bound, expectWithin, type GemmCase } from "./gemm_bound";
 import { both, download, expectClose, freeAll, nat, opt, plumbing, rng, skipCuda, twinF32, twinFill, uniform, TOL_REDUCTION } from "./twin";
 import { GEMM_VERSIONS } from "../../bench/cuda/gemm/versions";
 
@@ -20,14 +20,7 @@ after(() => {
   freeAll();
 });
 
-interface Case {
-  tA: boolean;
-  tB: boolean;
-  M: number;
-  N: number;
-  K: number;
-  alpha: number;
-  beta: number;
+interface Case extends GemmCase {
   bias: boolean;
 }
 

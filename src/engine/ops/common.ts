@@ -28,6 +28,18 @@ export function checkElementwisePair(op: string, a: Tensor, b: Tensor) {
   return device;
 }
 
+/** Checks the operands of a linear head, h [n, d] @ W [C, d]^T (live, f32, one device); returns its shapes. */
+export function checkHead(op: string, h: Tensor, w: Tensor) {
+  checkLive(op, h, w);
+  expect(op, h, "h", "f32", 2);
+  expect(op, w, "W", "f32", 2);
+  const device = sameDevice(op, h, w);
+  const [n, d] = h.shape;
+  const [C, d2] = w.shape;
+  check(d === d2, op, `h has ${d} features but W rows have ${d2}`, h, w);
+  return { device, n, d, C };
+}
+
 /** Rows with a class target (>= 0); a target >= classes is a RangeError naming the row. */
 export function countTargets(op: string, targets: Int32Array, classes: number): number {
   let count = 0;

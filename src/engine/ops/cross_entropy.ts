@@ -12,7 +12,7 @@
 import { native } from "../native";
 import { Tensor, expect, sameDevice } from "../tensor";
 import { record, isGradEnabled } from "../autograd";
-import { check, checkLive, countTargets } from "./common";
+import { check, checkHead, checkLive, countTargets } from "./common";
 import { meanOf } from "./reduce";
 
 /**
@@ -106,13 +106,7 @@ export function fusedHeadDefault(): boolean {
  */
 export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array, opts: LinearXentOptions = {}): Tensor {
   const op = "linearCrossEntropy";
-  checkLive(op, h, w);
-  expect(op, h, "h", "f32", 2);
-  expect(op, w, "W", "f32", 2);
-  const device = sameDevice(op, h, w);
-  const [n, d] = h.shape;
-  const [C, d2] = w.shape;
-  check(d === d2, op, `h has ${d} features but W rows have ${d2}`, h, w);
+  const { device, n, d, C } = checkHead(op, h, w);
   check(targetsHost.length === n, op, `targets must have ${n} entries, got ${targetsHost.length}`, h);
   const count = countTargets(op, targetsHost, C);
   const nat = native();

@@ -3,9 +3,9 @@
 // tensor whose gradient is a host number (see autograd.ts), so the backward pass never
 // waits on the device for it.
 import { native } from "../native";
-import { Tensor, expect, sameDevice, type Device } from "../tensor";
+import { Tensor, expect, type Device } from "../tensor";
 import { record } from "../autograd";
-import { check, checkLive } from "./common";
+import { check, checkHead, checkLive } from "./common";
 import { meanOf } from "./reduce";
 
 /**
@@ -153,13 +153,7 @@ export const HEAD_CHUNK_COLUMNS = 16384;
  */
 export function linearMultinomialNll(h: Tensor, w: Tensor, targets: SparseTargets, opts: { chunkColumns?: number } = {}): Tensor {
   const op = "linearMultinomialNll";
-  checkLive(op, h, w);
-  expect(op, h, "h", "f32", 2);
-  expect(op, w, "W", "f32", 2);
-  const device = sameDevice(op, h, w);
-  const [B, d] = h.shape;
-  const [J, d2] = w.shape;
-  check(d === d2, op, `h has ${d} features but W rows have ${d2}`, h, w);
+  const { device, n: B, d, C: J } = checkHead(op, h, w);
   const chunk = Math.max(1, Math.min(J, Math.floor(opts.chunkColumns ?? HEAD_CHUNK_COLUMNS)));
   check(J >= 1, op, "W must have at least one row (item)", h, w);
   const t = upload(op, targets, B, J, device);
