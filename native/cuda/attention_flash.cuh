@@ -25,33 +25,6 @@ __host__ __device__ constexpr int row_floats() {
   return Dh + 4;
 }
 
-__device__ __forceinline__ uint32_t float_bits(float x) {
-#ifdef CLLM4REC_CUDASIM
-  uint32_t u;
-  std::memcpy(&u, &x, 4);
-  return u;
-#else
-  return __float_as_uint(x);
-#endif
-}
-
-// Two floats as bf16x2 (round to nearest even; NaN stays NaN), lo in the low half: the
-// element order of the mma.sync A/B registers.
-__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
-#ifdef CLLM4REC_CUDASIM
-  auto one = [](float x) -> uint32_t {
-    const uint32_t u = float_bits(x);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0u | ((u >> 16) & 0x8000u);
-    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-  };
-  return one(lo) | (one(hi) << 16);
-#else
-  uint32_t r;
-  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-  return r;
-#endif
-}
-
 __device__ __forceinline__ int64_t imin64(int64_t a, int64_t b) { return a < b ? a : b; }
 __device__ __forceinline__ int64_t imax64(int64_t a, int64_t b) { return a > b ? a : b; }
 
@@ -90,10 +63,10 @@ __device__ __forceinline__ void a_frag(uint32_t a[4], const float* m, int64_t ld
   const int gid = (threadIdx.x & 31) >> 2, tig = threadIdx.x & 3;
   const float* r0 = m + gid * ld + c0 + 2 * tig;
   const float* r1 = r0 + 8 * ld;
-  a[0] = pack_bf16(r0[0], r0[1]);
-  a[1] = pack_bf16(r1[0], r1[1]);
-  a[2] = pack_bf16(r0[8], r0[9]);
-  a[3] = pack_bf16(r1[8], r1[9]);
+  a[0] = mma::bf16x2(r0[0], r0[1]);
+  a[1] = mma::bf16x2(r1[0], r1[1]);
+  a[2] = mma::bf16x2(r0[8], r0[9]);
+  a[3] = mma::bf16x2(r1[8], r1[9]);
 }
 
 // B fragment (k16n8) whose B[k][n] = m[n][k] (m row-major, rows n0.., columns k0..): the
@@ -101,25 +74,25 @@ __device__ __forceinline__ void a_frag(uint32_t a[4], const float* m, int64_t ld
 __device__ __forceinline__ void b_frag_rows(uint32_t b[2], const float* m, int ld) {
   const int gid = (threadIdx.x & 31) >> 2, tig = threadIdx.x & 3;
   const float* r = m + gid * ld + 2 * tig;
-  b[0] = pack_bf16(r[0], r[1]);
-  b[1] = pack_bf16(r[8], r[9]);
+  b[0] = mma::bf16x2(r[0], r[1]);
+  b[1] = mma::bf16x2(r[8], r[9]);
 }
 
 // B fragment (k16n8) whose B[k][n] = m[k][n]: e.g. O += P V with m = V (rows = keys).
 __device__ __forceinline__ void b_frag_cols(uint32_t b[2], const float* m, int ld) {
   const int gid = (threadIdx.x & 31) >> 2, tig = threadIdx.x & 3;
   const float* c = m + 2 * tig * ld + gid;
-  b[0] = pack_bf16(c[0], c[ld]);
-  b[1] = pack_bf16(c[8 * ld], c[9 * ld]);
+  b[0] = mma::bf16x2(c[0], c[ld]);
+  b[1] = mma::bf16x2(c[8 * ld], c[9 * ld]);
 }
 
 // The A fragment (m16k16) of columns 16kk..16kk+15 of an accumulator tile held as C
 // fragments c[n][4] (n-tiles of 8 columns): two C tiles side by side are one A tile.
 __device__ __forceinline__ void a_from_c(uint32_t a[4], const float (*c)[4], int kk) {
-  a[0] = pack_bf16(c[2 * kk][0], c[2 * kk][1]);
-  a[1] = pack_bf16(c[2 * kk][2], c[2 * kk][3]);
-  a[2] = pack_bf16(c[2 * kk + 1][0], c[2 * kk + 1][1]);
-  a[3] = pack_bf16(c[2 * kk + 1][2], c[2 * kk + 1][3]);
+  a[0] = mma::bf16x2(c[2 * kk][0], c[2 * kk][1]);
+  a[1] = mma::bf16x2(c[2 * kk][2], c[2 * kk][3]);
+  a[2] = mma::bf16x2(c[2 * kk + 1][0], c[2 * kk + 1][1]);
+  a[3] = mma::bf16x2(c[2 * kk + 1][2], c[2 * kk + 1][3]);
 }
 
 __device__ __forceinline__ float quad_max(float v) {
@@ -195,10 +168,10 @@ __global__ void __launch_bounds__(kThreads)
       const float* ra = q0 + gid * s.ldq + c;
       const float* rb = ra + 8 * s.ldq;
       const bool va = ia < Tq, vb8 = ib < Tq;
-      qa[ks][0] = pack_bf16(va ? ra[0] : 0.0f, va ? ra[1] : 0.0f);
-      qa[ks][1] = pack_bf16(vb8 ? rb[0] : 0.0f, vb8 ? rb[1] : 0.0f);
-      qa[ks][2] = pack_bf16(va ? ra[8] : 0.0f, va ? ra[9] : 0.0f);
-      qa[ks][3] = pack_bf16(vb8 ? rb[8] : 0.0f, vb8 ? rb[9] : 0.0f);
+      qa[ks][0] = mma::bf16x2(va ? ra[0] : 0.0f, va ? ra[1] : 0.0f);
+      qa[ks][1] = mma::bf16x2(vb8 ? rb[0] : 0.0f, vb8 ? rb[1] : 0.0f);
+      qa[ks][2] = mma::bf16x2(va ? ra[8] : 0.0f, va ? ra[9] : 0.0f);
+      qa[ks][3] = mma::bf16x2(vb8 ? rb[8] : 0.0f, vb8 ? rb[9] : 0.0f);
     }
   }
   float o[ND][4] = {};
@@ -339,10 +312,10 @@ __device__ __forceinline__ void rows_frags(uint32_t a[Dh / 16][4], const float* 
   for (int ks = 0; ks < Dh / 16; ++ks) {
     const float* ra = m + (r0 + gid) * ld + ks * 16 + 2 * tig;
     const float* rb = ra + 8 * ld;
-    a[ks][0] = pack_bf16(va ? ra[0] : 0.0f, va ? ra[1] : 0.0f);
-    a[ks][1] = pack_bf16(vb ? rb[0] : 0.0f, vb ? rb[1] : 0.0f);
-    a[ks][2] = pack_bf16(va ? ra[8] : 0.0f, va ? ra[9] : 0.0f);
-    a[ks][3] = pack_bf16(vb ? rb[8] : 0.0f, vb ? rb[9] : 0.0f);
+    a[ks][0] = mma::bf16x2(va ? ra[0] : 0.0f, va ? ra[1] : 0.0f);
+    a[ks][1] = mma::bf16x2(vb ? rb[0] : 0.0f, vb ? rb[1] : 0.0f);
+    a[ks][2] = mma::bf16x2(va ? ra[8] : 0.0f, va ? ra[9] : 0.0f);
+    a[ks][3] = mma::bf16x2(vb ? rb[8] : 0.0f, vb ? rb[9] : 0.0f);
   }
 }
 

@@ -332,30 +332,13 @@ constexpr int kBfPitchBK = kBfBK + 8, kBfPitchBN = kTcBN + 8;
 constexpr int kBfASize = kTcBM * kBfPitchAK, kBfBSize = kTcBN * kBfPitchBK;
 static_assert(kBfASize >= kBfBK * kBfPitchAM && kBfBSize >= kBfBK * kBfPitchBN, "tile sizes");
 
-// Two floats -> one register of two BF16 (lo in the low half), round to nearest even.
-__device__ __forceinline__ uint32_t bf16x2(float lo, float hi) {
-#ifdef CLLM4REC_CUDASIM
-  auto one = [](float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;  // NaN stays NaN
-    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-  };
-  return one(lo) | (one(hi) << 16);
-#else
-  uint32_t r;
-  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-  return r;
-#endif
-}
-
 // Two adjacent floats of shared memory (8-byte aligned) as one BF16 pair.
 __device__ __forceinline__ uint32_t bf16x2_at(const float* p) {
 #ifdef CLLM4REC_CUDASIM
-  return bf16x2(p[0], p[1]);
+  return mma::bf16x2(p[0], p[1]);
 #else
   const float2 v = *reinterpret_cast<const float2*>(p);
-  return bf16x2(v.x, v.y);
+  return mma::bf16x2(v.x, v.y);
 #endif
 }
 
@@ -459,7 +442,7 @@ __global__ void __launch_bounds__(kTcThreads)
 #pragma unroll
         for (int i = 0; i < 4; ++i) {  // register i: row +8 when i is odd, k +8 when i >= 2
           const int rr = r + (i & 1) * 8, k = kk + tig * 2 + (i >> 1) * 8;
-          af[mi][i] = TA ? bf16x2(as[k * kBfPitchAM + rr], as[(k + 1) * kBfPitchAM + rr])
+          af[mi][i] = TA ? mma::bf16x2(as[k * kBfPitchAM + rr], as[(k + 1) * kBfPitchAM + rr])
                          : bf16x2_at(as + rr * kBfPitchAK + k);
         }
       }
@@ -512,7 +495,7 @@ __global__ void __launch_bounds__(kTcThreads)
 __global__ void f32_to_bf16_kernel(const float* x, int64_t n, uint32_t* dst) {
   const int64_t w = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (2 * w >= n) return;
-  dst[w] = bf16x2(x[2 * w], 2 * w + 1 < n ? x[2 * w + 1] : 0.0f);  // bf16(0) = 0
+  dst[w] = mma::bf16x2(x[2 * w], 2 * w + 1 < n ? x[2 * w + 1] : 0.0f);  // bf16(0) = 0
 }
 
 // C[m, n] = sum over splits s = 0..S-1 of W[s, m, n], in that order (+ beta*C, + bias);

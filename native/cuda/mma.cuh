@@ -25,6 +25,25 @@
 namespace cuda {
 namespace mma {
 
+// Two floats -> one register of two BF16 (lo in the low half: the element order of the
+// mma.sync A/B registers), round to nearest even. The simulator rounds as cpu::f32_to_bf16
+// does (a NaN keeps its sign and top payload bits, quieted).
+__device__ __forceinline__ uint32_t bf16x2(float lo, float hi) {
+#ifdef CLLM4REC_CUDASIM
+  auto one = [](float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;  // NaN stays NaN
+    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  };
+  return one(lo) | (one(hi) << 16);
+#else
+  uint32_t r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+#endif
+}
+
 #ifdef CLLM4REC_CUDASIM
 namespace sim {
 
