@@ -5,21 +5,8 @@
 // and backward (dq, dk, dv). These run attention v1 (the FP32 reference kernels), pinned:
 // v2 (tensor cores, BF16 tolerance) is checked by attention_flash.test.ts.
 import { test, after } from "node:test";
-import {
-  both,
-  expectClose,
-  freeAll,
-  nat,
-  plumbing,
-  rng,
-  skipCuda,
-  type Twin,
-  twinF32,
-  twinFill,
-  twinI32,
-  uniform,
-  TOL_REDUCTION,
-} from "./twin";
+import { expectClose, freeAll, nat, plumbing, rng, skipCuda, type Twin, twinF32, twinI32, uniform, TOL_REDUCTION } from "./twin";
+import { attentionBoth } from "./attention_twin";
 
 // plumbing mode's addon has no CUDA kernels, hence no versions to pick
 const pinVersion = (v: number) => {
@@ -77,48 +64,15 @@ function run(c: Case, seed: number): void {
     if (B > 1) m[Tk] = 1;
     mask = twinI32(m);
   }
-  const out = twinFill(B * Tq * D, NaN),
-    lse = twinFill(B * H * Tq, NaN);
-  both((x) =>
-    nat().attentionForward(x(q), offQ, ldq, x(kv), offK, offV, ldk, mask ? x(mask) : null, x(out), x(lse), B, H, Tq, Tk, Dh, ...drop, 0),
+  const dout = twinF32(uniform(rand, B * Tq * D));
+  const { out, lse, dq, dkv } = attentionBoth(
+    { q, kv, offQ, ldq, offK, offV, ldk, mask, dqLength: offQ + B * Tq * ldq, dkvLength: c.fused ? B * Tk * 3 * D : 1 + B * Tk * ldk },
+    c,
+    drop,
+    dout,
   );
   expectClose(out, `attention out ${name}`, TOL_REDUCTION);
   expectClose(lse, `attention lse ${name}`, TOL_REDUCTION);
-
-  const dout = twinF32(uniform(rand, B * Tq * D));
-  let dq: Twin, dkv: Twin;
-  if (c.fused) dq = dkv = twinFill(B * Tk * 3 * D, 0);
-  else {
-    dq = twinFill(offQ + B * Tq * ldq, 0);
-    dkv = twinFill(1 + B * Tk * ldk, 0);
-  }
-  both((x) =>
-    nat().attentionBackward(
-      x(dout),
-      x(q),
-      offQ,
-      ldq,
-      x(kv),
-      offK,
-      offV,
-      ldk,
-      mask ? x(mask) : null,
-      x(out),
-      x(lse),
-      x(dq),
-      offQ,
-      x(dkv),
-      offK,
-      offV,
-      B,
-      H,
-      Tq,
-      Tk,
-      Dh,
-      ...drop,
-      0,
-    ),
-  );
   expectClose(dq, `attention dq ${name}`, TOL_REDUCTION);
   if (!c.fused) expectClose(dkv, `attention dk/dv ${name}`, TOL_REDUCTION);
 }

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { ATTENTION_VERSIONS } from "../../bench/cuda/attention/versions";
-import { both, download, expectClose, freeAll, nat, plumbing, rng, skipCuda, type Twin, twinF32, twinFill, twinI32, uniform } from "./twin";
+import { download, expectClose, freeAll, nat, plumbing, rng, skipCuda, type Twin, twinF32, twinI32, uniform } from "./twin";
+import { attentionBoth } from "./attention_twin";
 
 const skip = skipCuda || (plumbing ? "plumbing mode has no CUDA kernels to pick" : false);
 
@@ -77,48 +78,17 @@ function run(c: Case, seed: number): Result {
     if (c.allMasked) m.fill(0, (B - 1) * Tk);
     mask = twinI32(m);
   }
-  const out = twinFill(B * Tq * D, NaN),
-    lse = twinFill(B * H * Tq, NaN);
-  both((x) =>
-    nat().attentionForward(x(q), offQ, ldq, x(kv), offK, offV, ldk, mask ? x(mask) : null, x(out), x(lse), B, H, Tq, Tk, Dh, ...drop, 0),
-  );
   const name = JSON.stringify(c);
+  const dout = twinF32(uniform(rand, B * Tq * D));
+  const fused = c.layout === "fused";
+  const { out, lse, dq, dkv } = attentionBoth(
+    { q, kv, offQ, ldq, offK, offV, ldk, mask, dqLength: offQ + B * Tq * ldq, dkvLength: fused ? B * Tk * 3 * D : offV + B * Tk * ldk },
+    c,
+    drop,
+    dout,
+  );
   expectClose(out, `attention v2 out ${name}`, TOL_BF16, ATOL_BF16);
   expectClose(lse, `attention v2 lse ${name}`, TOL_BF16, ATOL_BF16);
-  const dout = twinF32(uniform(rand, B * Tq * D));
-  let dq: Twin, dkv: Twin;
-  if (c.layout === "fused") dq = dkv = twinFill(B * Tk * 3 * D, 0);
-  else {
-    dq = twinFill(offQ + B * Tq * ldq, 0);
-    dkv = twinFill(offV + B * Tk * ldk, 0);
-  }
-  both((x) =>
-    nat().attentionBackward(
-      x(dout),
-      x(q),
-      offQ,
-      ldq,
-      x(kv),
-      offK,
-      offV,
-      ldk,
-      mask ? x(mask) : null,
-      x(out),
-      x(lse),
-      x(dq),
-      offQ,
-      x(dkv),
-      offK,
-      offV,
-      B,
-      H,
-      Tq,
-      Tk,
-      Dh,
-      ...drop,
-      0,
-    ),
-  );
   expectClose(dq, `attention v2 dq ${name}`, TOL_BF16, ATOL_BF16);
   if (c.layout !== "fused") expectClose(dkv, `attention v2 dk/dv ${name}`, TOL_BF16, ATOL_BF16);
   return { out, lse, dq, dkv };
