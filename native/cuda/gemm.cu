@@ -198,6 +198,33 @@ __device__ __forceinline__ void tc_load_stage(float* As, float* Bs, const float*
   }
 }
 
+// The epilogue of both tensor-core kernels: a warp's 64x32 tile of m16n8 accumulators (c0,c1
+// in row gid, c2,c3 in row gid + 8) to C = alpha acc + beta C (+ bias), and gelu(C) into G.
+__device__ __forceinline__ void store_warp_tile(const float (&acc)[4][4][4], int64_t M, int64_t N, int64_t mw,
+                                                int64_t nw, int gid, int tig, float alpha, float beta, float* C,
+                                                const float* bias, float* G) {
+#pragma unroll
+  for (int mi = 0; mi < 4; ++mi)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int64_t m = mw + mi * 16 + gid + h * 8;
+      if (m >= M) continue;
+#pragma unroll
+      for (int ni = 0; ni < 4; ++ni)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+          const int64_t n = nw + ni * 8 + tig * 2 + j;
+          if (n >= N) continue;
+          float* c = C + m * N + n;
+          float v = alpha * acc[mi][ni][h * 2 + j];
+          if (beta != 0.0f) v += beta * *c;  // beta == 0: C is not read (may hold NaN)
+          if (bias) v += bias[n];
+          *c = v;
+          if (G) G[m * N + n] = detail::gelu_tanh(v);
+        }
+    }
+}
+
 // Same contract and SPLIT meaning as gemm_kernel; vecA / vecB: 16-byte copies allowed.
 template <bool TA, bool TB, bool SPLIT>
 __global__ void __launch_bounds__(kTcThreads)
@@ -294,27 +321,7 @@ __global__ void __launch_bounds__(kTcThreads)
     }
   }
   mma::cp_async_wait<0>();  // no copy may outlive the block (the last groups are empty)
-
-#pragma unroll
-  for (int mi = 0; mi < 4; ++mi)
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {  // c0,c1: row gid; c2,c3: row gid + 8
-      const int64_t m = m0 + wm + mi * 16 + gid + h * 8;
-      if (m >= M) continue;
-#pragma unroll
-      for (int ni = 0; ni < 4; ++ni)
-#pragma unroll
-        for (int j = 0; j < 2; ++j) {
-          const int64_t n = n0 + wn + ni * 8 + tig * 2 + j;
-          if (n >= N) continue;
-          float* c = C + m * N + n;
-          float v = alpha * acc[mi][ni][h * 2 + j];
-          if (beta != 0.0f) v += beta * *c;  // beta == 0: C is not read (may hold NaN)
-          if (bias) v += bias[n];
-          *c = v;
-          if (G) G[m * N + n] = detail::gelu_tanh(v);
-        }
-    }
+  store_warp_tile(acc, M, N, m0 + wm, n0 + wn, gid, tig, alpha, beta, C, bias, G);
 }
 
 // ---------------------------------------------------------------- BF16 B (frozen weights)
@@ -468,27 +475,7 @@ __global__ void __launch_bounds__(kTcThreads)
     }
   }
   mma::cp_async_wait<0>();  // no copy may outlive the block (the last groups are empty)
-
-#pragma unroll
-  for (int mi = 0; mi < 4; ++mi)
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int64_t m = m0 + wm + mi * 16 + gid + h * 8;
-      if (m >= M) continue;
-#pragma unroll
-      for (int ni = 0; ni < 4; ++ni)
-#pragma unroll
-        for (int j = 0; j < 2; ++j) {
-          const int64_t n = n0 + wn + ni * 8 + tig * 2 + j;
-          if (n >= N) continue;
-          float* c = C + m * N + n;
-          float v = alpha * acc[mi][ni][h * 2 + j];
-          if (beta != 0.0f) v += beta * *c;  // beta == 0: C is not read (may hold NaN)
-          if (bias) v += bias[n];
-          *c = v;
-          if (G) G[m * N + n] = detail::gelu_tanh(v);
-        }
-    }
+  store_warp_tile(acc, M, N, m0 + wm, n0 + wn, gid, tig, alpha, beta, C, bias, G);
 }
 
 // dst word i/2, half i%2 = x[i] in BF16 (nearest even); an odd n leaves the last high half 0.
