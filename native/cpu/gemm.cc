@@ -273,10 +273,128 @@ __attribute__((target("avx2,fma"))) void dot_tile_avx2(int64_t kc, const float* 
 using KernelFn = void (*)(int64_t, const float*, const float*, float*, int64_t, float, float,
                           const float*);
 
+#ifdef CLLM4REC_X86
+// The AVX-512 packers (MR = 12, NR = 32: the AVX-512 micro-kernel's panels). Packing is a
+// copy, so these give the same panels as the scalar loops above, bit for bit; they replace
+// the scalar strided copies, which cost 4-10% of a GPT-2-shape GEMM on one core.
+
+// 16 x 16 transpose in registers: on return r[j] holds column j of the 16 rows given.
+// Pairs of rows interleave (unpack ps), then pairs of pairs (unpack pd), then 128-bit
+// groups move twice (shuffle_f32x4): after the second step u[4g+s] holds columns s, s+4,
+// s+8, s+12 of rows 4g..4g+3, one column per 128-bit group.
+__attribute__((target("avx512f"))) CLLM4REC_INLINE void transpose16(__m512 r[16]) {
+  __m512 t[16], u[16];
+#pragma GCC unroll 4
+  for (int g = 0; g < 4; ++g) {
+    t[4 * g + 0] = _mm512_unpacklo_ps(r[4 * g], r[4 * g + 1]);
+    t[4 * g + 1] = _mm512_unpackhi_ps(r[4 * g], r[4 * g + 1]);
+    t[4 * g + 2] = _mm512_unpacklo_ps(r[4 * g + 2], r[4 * g + 3]);
+    t[4 * g + 3] = _mm512_unpackhi_ps(r[4 * g + 2], r[4 * g + 3]);
+  }
+#pragma GCC unroll 4
+  for (int g = 0; g < 4; ++g) {
+    const __m512d lo = _mm512_castps_pd(t[4 * g]), lo2 = _mm512_castps_pd(t[4 * g + 2]);
+    const __m512d hi = _mm512_castps_pd(t[4 * g + 1]), hi2 = _mm512_castps_pd(t[4 * g + 3]);
+    u[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo, lo2));
+    u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo, lo2));
+    u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi, hi2));
+    u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi, hi2));
+  }
+#pragma GCC unroll 4
+  for (int s = 0; s < 4; ++s) {
+    // 0x88 takes groups 0 and 2 of each source, 0xdd groups 1 and 3
+    const __m512 v0 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0x88);
+    const __m512 v1 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0xdd);
+    const __m512 v2 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0x88);
+    const __m512 v3 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0xdd);
+    r[s] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+    r[s + 8] = _mm512_shuffle_f32x4(v0, v2, 0xdd);
+    r[s + 4] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+    r[s + 12] = _mm512_shuffle_f32x4(v1, v3, 0xdd);
+  }
+}
+
+CLLM4REC_INLINE __mmask16 first_lanes(int64_t n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
+
+// pack_a<12> for A stored [M, K]: 16 depth steps of a panel's 12 rows load as 12 vectors,
+// transpose, and store as 16 runs of 12 floats.
+__attribute__((target("avx512f"))) void pack_a12_rows(const float* A, int64_t K, int64_t i0, int64_t mc,
+                                                     int64_t p0, int64_t kc, float* dst) {
+  constexpr int MR = 12;
+  for (int64_t ir = 0; ir < mc; ir += MR, dst += MR * kc) {
+    const int64_t mr = std::min<int64_t>(MR, mc - ir);
+    const float* src = A + (i0 + ir) * K + p0;
+    const int64_t ahead = std::min(kKC, K - p0 - kc);  // each row's next depth block
+    for (int64_t r = 0; r < mr; ++r)
+      for (int64_t q = 0; q < ahead; q += 16) __builtin_prefetch(src + r * K + kc + q, 0, 2);
+    for (int64_t p = 0; p < kc; p += 16) {
+      const int64_t n = std::min<int64_t>(16, kc - p);
+      const __mmask16 m = first_lanes(n);
+      __m512 v[16];
+#pragma GCC unroll 16
+      for (int r = 0; r < 16; ++r) v[r] = r < mr ? _mm512_maskz_loadu_ps(m, src + r * K + p) : _mm512_setzero_ps();
+      transpose16(v);
+#pragma GCC unroll 16
+      for (int j = 0; j < 16; ++j)
+        if (j < n) _mm512_mask_storeu_ps(dst + (p + j) * MR, 0x0fff, v[j]);
+    }
+  }
+}
+
+// pack_a<12> for A stored [K, M]: each depth step is a run of up to 12 floats.
+__attribute__((target("avx512f"))) void pack_a12_cols(const float* A, int64_t M, int64_t K, int64_t i0,
+                                                     int64_t mc, int64_t p0, int64_t kc, float* dst) {
+  constexpr int MR = 12;
+  for (int64_t ir = 0; ir < mc; ir += MR, dst += MR * kc) {
+    const __mmask16 m = first_lanes(std::min<int64_t>(MR, mc - ir));
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = A + (p0 + p) * M + i0 + ir;
+      if (p0 + p + kKC < K) __builtin_prefetch(src + kKC * M, 0, 2);  // as in pack_a
+      _mm512_mask_storeu_ps(dst + p * MR, 0x0fff, _mm512_maskz_loadu_ps(m, src));
+    }
+  }
+}
+
+// pack_b_panel<32>: B stored [K, N] copies two (masked) vectors per depth step; B stored
+// [N, K] transposes 16 columns x 16 depth steps at a time.
+__attribute__((target("avx512f"))) void pack_b32(bool transB, const float* B, int64_t N, int64_t K, int64_t p0,
+                                                int64_t kc, int64_t j, int64_t nr, float* dst) {
+  constexpr int NR = 32;
+  if (!transB) {
+    const __mmask16 m0 = first_lanes(nr), m1 = first_lanes(std::max<int64_t>(0, nr - 16));
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = B + (p0 + p) * N + j;
+      _mm512_store_ps(dst + p * NR, _mm512_maskz_loadu_ps(m0, src));
+      _mm512_store_ps(dst + p * NR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+    }
+    return;
+  }
+  for (int64_t cb = 0; cb < NR; cb += 16) {
+    const int64_t rows = std::max<int64_t>(0, std::min<int64_t>(16, nr - cb));
+    const float* src = B + (j + cb) * K + p0;
+    for (int64_t p = 0; p < kc; p += 16) {
+      const int64_t n = std::min<int64_t>(16, kc - p);
+      const __mmask16 m = first_lanes(n);
+      __m512 v[16];
+#pragma GCC unroll 16
+      for (int c = 0; c < 16; ++c) v[c] = c < rows ? _mm512_maskz_loadu_ps(m, src + c * K + p) : _mm512_setzero_ps();
+      transpose16(v);
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i)
+        if (i < n) _mm512_store_ps(dst + (p + i) * NR + cb, v[i]);
+    }
+  }
+}
+#endif
+
 // Packs rows [i0, i0+mc) x depth [p0, p0+kc) of op(A) into MR-row panels, zero-padded.
 template <int MR>
 void pack_a(bool transA, const float* A, int64_t M, int64_t K, int64_t i0, int64_t mc,
             int64_t p0, int64_t kc, float* dst) {
+#ifdef CLLM4REC_X86
+  if constexpr (MR == 12)  // the AVX-512 kernel's panels: the vector packers below
+    return transA ? pack_a12_cols(A, M, K, i0, mc, p0, kc, dst) : pack_a12_rows(A, K, i0, mc, p0, kc, dst);
+#endif
   for (int64_t ir = 0; ir < mc; ir += MR, dst += MR * kc) {
     const int64_t mr = std::min<int64_t>(MR, mc - ir);
     if (transA) {  // A stored [K, M]: a panel row-slice is contiguous
@@ -308,6 +426,9 @@ void pack_a(bool transA, const float* A, int64_t M, int64_t K, int64_t i0, int64
 template <int NR>
 void pack_b_panel(bool transB, const float* B, int64_t N, int64_t K, int64_t p0, int64_t kc,
                   int64_t j, int64_t nr, float* dst) {
+#ifdef CLLM4REC_X86
+  if constexpr (NR == 32) return pack_b32(transB, B, N, K, p0, kc, j, nr, dst);  // AVX-512 panels
+#endif
   if (!transB) {  // B stored [K, N]: each depth step is a contiguous run of columns
     for (int64_t p = 0; p < kc; ++p) {
       const float* src = B + (p0 + p) * N + j;
