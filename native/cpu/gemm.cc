@@ -28,7 +28,11 @@ namespace {
 
 constexpr int64_t kKC = 256;      // depth of one packed block (B micro-panel ~32 KB, fits L1)
 constexpr int64_t kMC = 144;      // rows of A per task (A block ~144 KB, fits L2)
-constexpr int64_t kNChunk = 256;  // columns per task
+constexpr int64_t kNChunk = 256;  // fewest columns per task
+// Most columns per task: 144 x 768 floats of C (442 KB) stay in L2 across a task's depth
+// blocks. Paired runs against the FMA loop at the GPT-2 shapes (one core): +5% over all of
+// N per task (+8-13% where K = 768); 512 was 1% behind, 1024 level.
+constexpr int64_t kNMax = 768;
 constexpr int64_t kSlabFloats = int64_t(8) << 20;  // packed B per slab (32 MB, shared)
 // Split-K (few row/column tasks, deep K): partial products per depth split, summed in a
 // fixed order. Used when the ordinary (row block, column chunk) tasks are fewer than
@@ -506,7 +510,7 @@ CLLM4REC_INLINE void prefetch_tile(const float* c, int64_t ldc, int64_t mr, int6
 }
 
 // B is packed one column slab at a time (all of K, up to kSlabFloats), with one barrier;
-// then threads take (row block, column chunk) tasks dynamically, each walking the whole
+// then threads take (column chunk, row block) tasks dynamically, each walking the whole
 // depth with its own packed A block. A thread that the OS deschedules (the machine is
 // shared) then delays only its own task, not a barrier per depth block.
 template <int MR, int NR>
@@ -528,12 +532,13 @@ void gemm_packed(KernelFn kernel, StreamFn streamFn, bool transA, bool transB, i
     const int64_t nc = std::min(slabCols, N - jc);
     const int64_t nPanels = (nc + NR - 1) / NR;
     const int64_t icBlocks = (M + kMC - 1) / kMC;
-    // Columns per task: as in gemm_bf16, as wide as the row blocks allow while every thread
-    // still gets a few tasks, so each task packs its A block once per depth block for more
-    // columns (measured +5% at the GPT-2 shapes, loaded machine); the streamed path keeps
-    // kNChunk (its staging tile). Per-element sums do not depend on it.
+    // Columns per task: as wide as the row blocks allow while every thread still gets a few
+    // tasks, so each task packs its A block once per depth block for more columns; but at
+    // most kNMax, so the task's block of C stays in L2 across the depth blocks; the streamed
+    // path keeps kNChunk (its staging tile). Per-element sums do not depend on it.
     const int64_t groups = std::max<int64_t>(1, (4 * omp_get_max_threads() + icBlocks - 1) / icBlocks);
-    const int64_t cw = stream ? kNChunk : std::max<int64_t>(kNChunk, (nc + groups * NR - 1) / (groups * NR) * NR);
+    const int64_t cw = stream ? kNChunk
+                              : std::min<int64_t>(kNMax, std::max<int64_t>(kNChunk, (nc + groups * NR - 1) / (groups * NR) * NR));
     const int64_t jChunks = (nc + cw - 1) / cw;
 #pragma omp parallel
     {
@@ -554,8 +559,9 @@ void gemm_packed(KernelFn kernel, StreamFn streamFn, bool transA, bool transB, i
       }
       alignas(64) float tile[MR * NR];
 #pragma omp for schedule(dynamic, 1) collapse(2)
-      for (int64_t ib = 0; ib < icBlocks; ++ib) {
-        for (int64_t jb = 0; jb < jChunks; ++jb) {
+      // column chunk outermost: the tasks running at once share one chunk of packed B in L3
+      for (int64_t jb = 0; jb < jChunks; ++jb) {
+        for (int64_t ib = 0; ib < icBlocks; ++ib) {
           if (!ap) continue;
           const int64_t i0 = ib * kMC, mc = std::min(kMC, M - i0);
           const int64_t j0 = jb * cw, j1 = std::min(nc, j0 + cw);
