@@ -47,6 +47,9 @@ export interface Row {
   spread?: [number, number];
   /** the peer's min/max median ms over the rounds */
   referenceSpread?: [number, number];
+  /** metrics measured against their own reference in each round (e.g. a peak measured
+   * right after the case): merged as their median over the rounds */
+  perRound?: string[];
 }
 
 export interface SuiteResult {
@@ -315,4 +318,11 @@ export function row(
 
 export function fracPeak(flops: number, ms: number, ctx: Ctx): number {
   return flops / (ms / 1000) / ctx.limits.peakFlops;
+}
+
+/** The CPU's FMA-loop peak (kind 0 fp32, 1 BF16) measured now, on every engine thread, for
+ * a case just timed: on a shared machine the host's load drifts within a run, so a case held
+ * to a peak taken minutes earlier reads high or low by as much as the drift. */
+export function pairedPeak(ctx: Ctx, kind: 0 | 1): number {
+  return native().fmaPeak(kind, ctx.quick ? 0.1 : 0.4).flops;
 }

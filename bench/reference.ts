@@ -119,8 +119,11 @@ export function mergeRounds(rounds: { rows: Row[]; ref: ReferenceRun | null }[])
     const ms = same.map((x) => x.ms);
     const med = median(ms);
     const pick = same.reduce((best, x) => (Math.abs(x.ms - med) < Math.abs(best.ms - med) ? x : best), same[0]);
+    const metrics = { ...pick.metrics };
+    for (const k of pick.perRound ?? []) metrics[k] = median(same.map((x) => Number(x.metrics[k])));
     return {
       ...pick,
+      metrics,
       ms: med,
       minMs: Math.min(...same.map((x) => x.minMs)),
       rounds: ms.length,
