@@ -23,6 +23,7 @@
 #include "kernels.h"
 #include "kernels_cpu.h"
 #include "bf16.h"
+#include "pack.h"
 #include "simd.h"
 
 namespace cpu {
@@ -292,44 +293,9 @@ using KernelFn = void (*)(int64_t, const float*, const float*, float*, int64_t, 
 // The AVX-512 packers (MR = 12, NR = 32: the AVX-512 micro-kernel's panels). Packing is a
 // copy, so these give the same panels as the scalar loops above, bit for bit; they replace
 // the scalar strided copies, which cost 4-10% of a GPT-2-shape GEMM on one core.
-
-// 16 x 16 transpose in registers: on return r[j] holds column j of the 16 rows given.
-// Pairs of rows interleave (unpack ps), then pairs of pairs (unpack pd), then 128-bit
-// groups move twice (shuffle_f32x4): after the second step u[4g+s] holds columns s, s+4,
-// s+8, s+12 of rows 4g..4g+3, one column per 128-bit group.
-__attribute__((target("avx512f"))) CLLM4REC_INLINE void transpose16(__m512 r[16]) {
-  __m512 t[16], u[16];
-#pragma GCC unroll 4
-  for (int g = 0; g < 4; ++g) {
-    t[4 * g + 0] = _mm512_unpacklo_ps(r[4 * g], r[4 * g + 1]);
-    t[4 * g + 1] = _mm512_unpackhi_ps(r[4 * g], r[4 * g + 1]);
-    t[4 * g + 2] = _mm512_unpacklo_ps(r[4 * g + 2], r[4 * g + 3]);
-    t[4 * g + 3] = _mm512_unpackhi_ps(r[4 * g + 2], r[4 * g + 3]);
-  }
-#pragma GCC unroll 4
-  for (int g = 0; g < 4; ++g) {
-    const __m512d lo = _mm512_castps_pd(t[4 * g]), lo2 = _mm512_castps_pd(t[4 * g + 2]);
-    const __m512d hi = _mm512_castps_pd(t[4 * g + 1]), hi2 = _mm512_castps_pd(t[4 * g + 3]);
-    u[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo, lo2));
-    u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo, lo2));
-    u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi, hi2));
-    u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi, hi2));
-  }
-#pragma GCC unroll 4
-  for (int s = 0; s < 4; ++s) {
-    // 0x88 takes groups 0 and 2 of each source, 0xdd groups 1 and 3
-    const __m512 v0 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0x88);
-    const __m512 v1 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0xdd);
-    const __m512 v2 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0x88);
-    const __m512 v3 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0xdd);
-    r[s] = _mm512_shuffle_f32x4(v0, v2, 0x88);
-    r[s + 8] = _mm512_shuffle_f32x4(v0, v2, 0xdd);
-    r[s + 4] = _mm512_shuffle_f32x4(v1, v3, 0x88);
-    r[s + 12] = _mm512_shuffle_f32x4(v1, v3, 0xdd);
-  }
-}
-
-CLLM4REC_INLINE __mmask16 first_lanes(int64_t n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
+using pack::first_lanes;
+using pack::panel12_from_rows;
+using pack::transposed_rows;
 
 // pack_a<12> for A stored [M, K]: 16 depth steps of a panel's 12 rows load as 12 vectors,
 // transpose, and store as 16 runs of 12 floats.
@@ -342,17 +308,7 @@ __attribute__((target("avx512f"))) void pack_a12_rows(const float* A, int64_t K,
     const int64_t ahead = std::min(kKC, K - p0 - kc);  // each row's next depth block
     for (int64_t r = 0; r < mr; ++r)
       for (int64_t q = 0; q < ahead; q += 16) __builtin_prefetch(src + r * K + kc + q, 0, 2);
-    for (int64_t p = 0; p < kc; p += 16) {
-      const int64_t n = std::min<int64_t>(16, kc - p);
-      const __mmask16 m = first_lanes(n);
-      __m512 v[16];
-#pragma GCC unroll 16
-      for (int r = 0; r < 16; ++r) v[r] = r < mr ? _mm512_maskz_loadu_ps(m, src + r * K + p) : _mm512_setzero_ps();
-      transpose16(v);
-#pragma GCC unroll 16
-      for (int j = 0; j < 16; ++j)
-        if (j < n) _mm512_mask_storeu_ps(dst + (p + j) * MR, 0x0fff, v[j]);
-    }
+    panel12_from_rows(src, K, mr, kc, dst);
   }
 }
 
@@ -384,21 +340,8 @@ __attribute__((target("avx512f"))) void pack_b32(bool transB, const float* B, in
     }
     return;
   }
-  for (int64_t cb = 0; cb < NR; cb += 16) {
-    const int64_t rows = std::max<int64_t>(0, std::min<int64_t>(16, nr - cb));
-    const float* src = B + (j + cb) * K + p0;
-    for (int64_t p = 0; p < kc; p += 16) {
-      const int64_t n = std::min<int64_t>(16, kc - p);
-      const __mmask16 m = first_lanes(n);
-      __m512 v[16];
-#pragma GCC unroll 16
-      for (int c = 0; c < 16; ++c) v[c] = c < rows ? _mm512_maskz_loadu_ps(m, src + c * K + p) : _mm512_setzero_ps();
-      transpose16(v);
-#pragma GCC unroll 16
-      for (int i = 0; i < 16; ++i)
-        if (i < n) _mm512_store_ps(dst + (p + i) * NR + cb, v[i]);
-    }
-  }
+  for (int64_t cb = 0; cb < NR; cb += 16)
+    transposed_rows<NR>(B + (j + cb) * K + p0, K, std::max<int64_t>(0, std::min<int64_t>(16, nr - cb)), kc, dst + cb);
 }
 #endif
 
