@@ -286,7 +286,8 @@ CLLM4REC_INLINE void task(const float* h, const float* W, const float* Wt, const
       float* dst = hp + pc * rbPad + ir * MR * kc;
 #ifdef CLLM4REC_X86
       if constexpr (Avx512) {
-        pack::panel12_from_rows(h + (r0 + ir * MR) * d + pc, d, std::clamp<int64_t>(rows - ir * MR, 0, MR), kc, dst);
+        const int64_t mr = std::clamp<int64_t>(rows - ir * MR, 0, MR);  // panels past the rows: zeros
+        pack::panel12_from_rows(mr > 0 ? h + (r0 + ir * MR) * d + pc : h, d, mr, kc, dst);
         continue;
       }
 #endif
