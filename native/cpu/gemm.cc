@@ -291,7 +291,7 @@ using KernelFn = void (*)(int64_t, const float*, const float*, float*, int64_t, 
 
 #ifdef CLLM4REC_X86
 // The AVX-512 packers (MR = 12, NR = 32: the AVX-512 micro-kernel's panels). Packing is a
-// copy, so these give the same panels as the scalar loops above, bit for bit; they replace
+// copy, so these give the same panels as the scalar loops below, bit for bit; they replace
 // the scalar strided copies, which cost 4-10% of a GPT-2-shape GEMM on one core.
 using pack::first_lanes;
 using pack::panel12_from_rows;
@@ -340,8 +340,10 @@ __attribute__((target("avx512f"))) void pack_b32(bool transB, const float* B, in
     }
     return;
   }
-  for (int64_t cb = 0; cb < NR; cb += 16)
-    transposed_rows<NR>(B + (j + cb) * K + p0, K, std::max<int64_t>(0, std::min<int64_t>(16, nr - cb)), kc, dst + cb);
+  for (int64_t cb = 0; cb < NR; cb += 16) {
+    const int64_t rows = std::max<int64_t>(0, std::min<int64_t>(16, nr - cb));  // 0: zeros only
+    transposed_rows<NR>(rows > 0 ? B + (j + cb) * K + p0 : B, K, rows, kc, dst + cb);
+  }
 }
 #endif
 
