@@ -13,6 +13,7 @@
 #define CLLM4REC_X86 1
 #endif
 #endif
+#include "pack.h"
 #include "simd.h"
 
 namespace cpu {
@@ -105,6 +106,7 @@ __attribute__((target("avx512f,avx512bw"))) CLLM4REC_INLINE __m256i pairs16(cons
 // pack_a_bf16 for A stored [M, K] (the model's activations): each row's pairs are
 // consecutive floats, converted 16 at a time into a row buffer, then interleaved into the
 // panel layout. Falls back to the scalar packer for an odd depth block.
+static_assert(kBfMR == 12, "pack::panel12_from_rows builds 12-row panels");
 __attribute__((target("avx512f,avx512bw"))) inline void pack_a_bf16_rows(const float* A, int64_t K, int64_t i0,
                                                                    int64_t mc, int64_t p0, int64_t kc,
                                                                    uint32_t* dst) {
@@ -118,10 +120,9 @@ __attribute__((target("avx512f,avx512bw"))) inline void pack_a_bf16_rows(const f
       for (; k < full; k += 16) _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows[i] + k / 2), pairs16(src + k));
       for (; k < kc; k += 2) rows[i][k / 2] = bf16::pair(src[k], src[k + 1]);
     }
-    for (int i = mr; i < kBfMR; ++i) std::memset(rows[i], 0, size_t(k2) * 4);
-    for (int64_t kk = 0; kk < k2; ++kk)
-#pragma GCC unroll 12
-      for (int i = 0; i < kBfMR; ++i) dst[kk * kBfMR + i] = rows[i][kk];
+    // interleave by 16 x 16 transposes of the 32-bit pairs (bit moves only; rows past mr
+    // become zeros): +1-3% on the GPT-2-shape BF16 GEMMs over the scalar interleave
+    pack::panel12_from_rows(reinterpret_cast<const float*>(rows[0]), kBfKC / 2, mr, k2, reinterpret_cast<float*>(dst));
   }
 }
 #endif
