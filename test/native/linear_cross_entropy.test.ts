@@ -5,6 +5,20 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { f32, i32, zeros, nat, freeAll, uniform, rng, read } from "./helpers";
 
+/** Row r's logits h[r] W^T (float64) into `logits`; returns their log-sum-exp. */
+function rowLogits(h: ArrayLike<number>, W: ArrayLike<number>, r: number, C: number, d: number, logits: Float64Array): number {
+  let mx = -Infinity;
+  for (let j = 0; j < C; j++) {
+    let s = 0;
+    for (let p = 0; p < d; p++) s += h[r * d + p] * W[j * d + p];
+    logits[j] = s;
+    mx = Math.max(mx, s);
+  }
+  let sum = 0;
+  for (let j = 0; j < C; j++) sum += Math.exp(logits[j] - mx);
+  return mx + Math.log(sum);
+}
+
 function reference(h: Float32Array, W: Float32Array, t: Int32Array, n: number, C: number, d: number) {
   const loss = new Float64Array(n),
     lse = new Float64Array(n),
@@ -12,16 +26,7 @@ function reference(h: Float32Array, W: Float32Array, t: Int32Array, n: number, C
   const logits = new Float64Array(C);
   for (let r = 0; r < n; r++) {
     if (t[r] < 0) continue;
-    let mx = -Infinity;
-    for (let j = 0; j < C; j++) {
-      let s = 0;
-      for (let p = 0; p < d; p++) s += h[r * d + p] * W[j * d + p];
-      logits[j] = s;
-      mx = Math.max(mx, s);
-    }
-    let sum = 0;
-    for (let j = 0; j < C; j++) sum += Math.exp(logits[j] - mx);
-    lse[r] = mx + Math.log(sum);
+    lse[r] = rowLogits(h, W, r, C, d, logits);
     loss[r] = lse[r] - logits[t[r]];
     for (let j = 0; j < C; j++) {
       const p = Math.exp(logits[j] - lse[r]) - (j === t[r] ? 1 : 0);
@@ -115,16 +120,7 @@ for (const [n, C, d] of [...SHAPES, [40, 2000, 130] as [number, number, number]]
         assert.equal(gl[r], 0);
         continue;
       }
-      let mx = -Infinity;
-      for (let j = 0; j < C; j++) {
-        let s = 0;
-        for (let p = 0; p < d; p++) s += hb[r * d + p] * Wb[j * d + p];
-        logits[j] = s;
-        mx = Math.max(mx, s);
-      }
-      let sum = 0;
-      for (let j = 0; j < C; j++) sum += Math.exp(logits[j] - mx);
-      const l = mx + Math.log(sum);
+      const l = rowLogits(hb, Wb, r, C, d, logits);
       assert.ok(Math.abs(gs[r] - l) <= 2e-5 * (1 + Math.abs(l)), `lse[${r}] ${gs[r]} vs ${l}`);
       assert.ok(Math.abs(gl[r] - (l - logits[tg[r]])) <= 2e-5 * (1 + Math.abs(l)), `loss[${r}] ${gl[r]}`);
       for (let q = 0; q < d; q++) {
