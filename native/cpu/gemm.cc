@@ -89,6 +89,16 @@ float* scratch(int64_t floats) { return scratch_slot<0>(floats); }
 float* thread_scratch(int64_t floats) { return scratch_slot<1>(floats); }
 float* thread_scratch2(int64_t floats) { return scratch_slot<2>(floats); }
 
+// Columns per task of the packed GEMMs (fp32 and BF16) over N columns in icBlocks row blocks:
+// as wide as the row blocks allow while every thread still gets a few tasks, so a task packs
+// its A block once per depth block for many columns (at 256 columns the BF16 packing cost
+// about as much as the products); at least `fewest`; at most kNMax, so the task's block of C
+// stays in L2 across its depth blocks. A multiple of nr. Per-element sums do not depend on it.
+int64_t task_columns(int64_t N, int64_t icBlocks, int64_t nr, int64_t fewest) {
+  const int64_t groups = std::max<int64_t>(1, (4 * omp_get_max_threads() + icBlocks - 1) / icBlocks);
+  return std::min<int64_t>(kNMax, std::max<int64_t>(fewest, (N + groups * nr - 1) / (groups * nr) * nr));
+}
+
 // Writes one MR x NR accumulator tile (row-major, ld NR) into C with alpha/beta/bias.
 template <int MR, int NR>
 void store_tile(const float* acc, int64_t mr, int64_t nr, float* c, int64_t ldc, float alpha,
@@ -488,13 +498,8 @@ void gemm_packed(KernelFn kernel, StreamFn streamFn, bool transA, bool transB, i
     const int64_t nc = std::min(slabCols, N - jc);
     const int64_t nPanels = (nc + NR - 1) / NR;
     const int64_t icBlocks = (M + kMC - 1) / kMC;
-    // Columns per task: as wide as the row blocks allow while every thread still gets a few
-    // tasks, so each task packs its A block once per depth block for more columns; but at
-    // most kNMax, so the task's block of C stays in L2 across the depth blocks; the streamed
-    // path keeps kNChunk (its staging tile). Per-element sums do not depend on it.
-    const int64_t groups = std::max<int64_t>(1, (4 * omp_get_max_threads() + icBlocks - 1) / icBlocks);
-    const int64_t cw = stream ? kNChunk
-                              : std::min<int64_t>(kNMax, std::max<int64_t>(kNChunk, (nc + groups * NR - 1) / (groups * NR) * NR));
+    // the streamed path keeps kNChunk columns per task (its staging tile)
+    const int64_t cw = stream ? kNChunk : task_columns(nc, icBlocks, NR, kNChunk);
     const int64_t jChunks = (nc + cw - 1) / cw;
 #pragma omp parallel
     {
@@ -834,16 +839,10 @@ void gemm_bf16(bool transA, int64_t M, int64_t N, int64_t K, float alpha, const 
                const uint32_t* Bp, float beta, float* C, const float* bias) {
 #ifdef CLLM4REC_X86
   const int64_t K2 = (K + 1) / 2;
-  // Columns per task: as many as the row blocks allow while every thread gets a few tasks, so
-  // a task packs its A block once per depth block for many columns (at kBfNChunk columns the
-  // packing cost about as much as the products); narrower, to keep threads busy, when M is
-  // short. The per-element sums do not depend on it.
+  // columns per task as in the fp32 GEMM (kNMax there: +6% here where N = 3072, level
+  // elsewhere), taken column chunk first
   const int64_t icBlocks = (M + kBfMC - 1) / kBfMC;
-  const int64_t groups = std::max<int64_t>(1, (4 * omp_get_max_threads() + icBlocks - 1) / icBlocks);
-  // At most kNMax, taken column chunk first, as in the fp32 GEMM: C stays in L2 (paired
-  // runs: +6% where N = 3072, level elsewhere).
-  const int64_t chunk =
-      std::min<int64_t>(kNMax, std::max<int64_t>(kBfNChunk, (N + groups * kBfNR - 1) / (groups * kBfNR) * kBfNR));
+  const int64_t chunk = task_columns(N, icBlocks, kBfNR, kBfNChunk);
   const int64_t jChunks = (N + chunk - 1) / chunk;
   bool outOfMemory = false;
 #pragma omp parallel
