@@ -60,7 +60,8 @@ constexpr int64_t kDotCols = 96;    // B rows (columns of C) per task
 
 // A grow-only, 64-byte aligned scratch buffer owned by the calling thread (three per
 // thread: the caller's shared buffer (packed B, split-K partials, packed A of the dot
-// path), and each worker's own packed A and its packed B or output staging tile).
+// path and of the BF16 GEMM), and each worker's own packed A and its packed B or output
+// staging tile).
 template <int Slot>
 float* scratch_slot(int64_t floats) {
   thread_local float* buf = nullptr;
@@ -844,25 +845,44 @@ void gemm_bf16(bool transA, int64_t M, int64_t N, int64_t K, float alpha, const 
   const int64_t icBlocks = (M + kBfMC - 1) / kBfMC;
   const int64_t chunk = task_columns(N, icBlocks, kBfNR, kBfNChunk);
   const int64_t jChunks = (N + chunk - 1) / chunk;
+  // With several column chunks, A is packed (and rounded) once for all of them, into one
+  // block per (row block, depth block) that every task of that row block reads; with one,
+  // each task packs its own A block per depth block, which then stays in L2.
+  const int64_t kBlocks = (K + kBfKC - 1) / kBfKC, blockWords = kBfMC * (kBfKC / 2);
+  uint32_t* shared = nullptr;
+  if (jChunks > 1) {
+    shared = reinterpret_cast<uint32_t*>(scratch(icBlocks * kBlocks * blockWords));
+    if (!shared) throw std::bad_alloc();
+  }
   bool outOfMemory = false;
 #pragma omp parallel
   {
-    uint32_t* ap = scratch_u32<0>(kBfMC * (kBfKC / 2));
-    if (!ap) {
+    uint32_t* own = shared ? nullptr : scratch_u32<0>(blockWords);
+    if (!shared && !own) {
 #pragma omp atomic write
       outOfMemory = true;
+    }
+    if (shared) {
+#pragma omp for schedule(static) collapse(2)
+      for (int64_t ib = 0; ib < icBlocks; ++ib)
+        for (int64_t pcb = 0; pcb < kBlocks; ++pcb) {
+          const int64_t i0 = ib * kBfMC, pc = pcb * kBfKC;
+          bf16::pack_a_bf16(transA, A, M, K, i0, std::min(kBfMC, M - i0), pc, std::min(kBfKC, K - pc),
+                            shared + (ib * kBlocks + pcb) * blockWords);
+        }
     }
     alignas(64) float tile[kBfMR * kBfNR];
 #pragma omp for schedule(dynamic, 1) collapse(2)
     for (int64_t jb = 0; jb < jChunks; ++jb)
       for (int64_t ib = 0; ib < icBlocks; ++ib) {
-        if (!ap) continue;
+        if (!shared && !own) continue;
         const int64_t i0 = ib * kBfMC, mc = std::min(kBfMC, M - i0);
         const int64_t j0 = jb * chunk, j1 = std::min(N, j0 + chunk);
         for (int64_t pc = 0; pc < K; pc += kBfKC) {
           const int64_t kc = std::min(kBfKC, K - pc), k2 = (kc + 1) / 2;
           const bool first = pc == 0;
-          bf16::pack_a_bf16(transA, A, M, K, i0, mc, pc, kc, ap);
+          const uint32_t* ap = shared ? shared + (ib * kBlocks + pc / kBfKC) * blockWords : own;
+          if (!shared) bf16::pack_a_bf16(transA, A, M, K, i0, mc, pc, kc, own);
           for (int64_t jr = j0; jr < j1; jr += kBfNR) {
             const int64_t nr = std::min<int64_t>(kBfNR, j1 - jr);
             const uint32_t* bpan = Bp + (jr / kBfNR) * kBfNR * K2 + (pc / 2) * kBfNR;

@@ -24,12 +24,13 @@ function reference(
   round: boolean,
   bias: Float32Array | null,
 ) {
-  const r = round ? toBf16 : (x: number) => x;
+  const a = round ? A.map(toBf16) : A,
+    b = round ? B.map(toBf16) : B;
   const C = new Float64Array(M * N);
   for (let i = 0; i < M; i++)
     for (let j = 0; j < N; j++) {
       let s = 0;
-      for (let k = 0; k < K; k++) s += r(transA ? A[k * M + i] : A[i * K + k]) * r(transB ? B[j * K + k] : B[k * N + j]);
+      for (let k = 0; k < K; k++) s += (transA ? a[k * M + i] : a[i * K + k]) * (transB ? b[j * K + k] : b[k * N + j]);
       C[i * N + j] = s + (bias ? bias[j] : 0);
     }
   return C;
@@ -42,6 +43,10 @@ const SHAPES: [number, number, number, boolean, boolean][] = [
   [13, 40, 32, true, true],
   [150, 70, 1100, false, false], // even depth blocks (512, 512, 76): the vectorised row packer
   [29, 33, 38, false, true],
+  // several column chunks per row block (at 1 or 2 threads): A is packed once for all of
+  // them, a block per (row block, depth block)
+  [150, 600, 600, false, false],
+  [160, 520, 1025, true, true], // odd last depth block (the scalar packer), two row blocks
 ];
 
 for (const [M, N, K, tA, tB] of SHAPES) {
