@@ -60,8 +60,8 @@ constexpr int64_t kDotCols = 96;    // B rows (columns of C) per task
 
 // A grow-only, 64-byte aligned scratch buffer owned by the calling thread (three per
 // thread: the caller's shared buffer (packed B, split-K partials, packed A of the dot
-// path and of the BF16 GEMM), and each worker's own packed A and its packed B or output
-// staging tile).
+// path and of the BF16 GEMM), and each worker's own packed A (fp32 or BF16) and its packed
+// B or output staging tile).
 template <int Slot>
 float* scratch_slot(int64_t floats) {
   thread_local float* buf = nullptr;
@@ -795,18 +795,6 @@ namespace bf16gemm {  // names of the BF16 GEMM, apart from the fp32 one
 constexpr int64_t kBfMC = 144;   // rows per task
 constexpr int64_t kBfNChunk = 256;  // fewest columns per task
 
-template <int Slot>
-uint32_t* scratch_u32(int64_t n) {
-  thread_local uint32_t* buf = nullptr;
-  thread_local int64_t cap = 0;
-  if (n > cap) {
-    std::free(buf);
-    buf = static_cast<uint32_t*>(std::aligned_alloc(64, ((size_t(n) * 4) + 63) / 64 * 64));
-    cap = buf ? n : 0;
-  }
-  return buf;
-}
-
 }  // namespace bf16gemm
 }  // namespace
 
@@ -857,7 +845,8 @@ void gemm_bf16(bool transA, int64_t M, int64_t N, int64_t K, float alpha, const 
   bool outOfMemory = false;
 #pragma omp parallel
   {
-    uint32_t* own = shared ? nullptr : scratch_u32<0>(blockWords);
+    // the worker's packed A (the fp32 GEMM's slot: a thread runs one GEMM at a time)
+    uint32_t* own = shared ? nullptr : reinterpret_cast<uint32_t*>(thread_scratch(blockWords));
     if (!shared && !own) {
 #pragma omp atomic write
       outOfMemory = true;
