@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "pack.h"
 #include "philox.h"
 #include "simd.h"
 
@@ -45,10 +46,43 @@ CLLM4REC_INLINE int64_t padded_keys(int64_t Tk) { return (Tk + kKeyChunk - 1) / 
 
 // dst[c * ldt + j] = src[j * ld + c] for j < n, c < Dh: one head's keys or values,
 // transposed; the padding columns j >= n stay zero.
-CLLM4REC_INLINE void pack_transposed(const float* src, int64_t ld, int64_t n, int64_t Dh,
-                                     int64_t ldt, float* dst) {
+CLLM4REC_INLINE void pack_transposed_scalar(const float* src, int64_t ld, int64_t n, int64_t Dh,
+                                            int64_t ldt, float* dst) {
   for (int64_t j = 0; j < n; ++j)
     for (int64_t c = 0; c < Dh; ++c) dst[c * ldt + j] = src[j * ld + c];
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+// The same copy by 16 x 16 register transposes (16 keys x 16 channels at a time; masked
+// loads and stores at the edges write exactly the elements the scalar loop writes). At
+// GPT-2 small's 20 x 128 tokens it takes 10% off the backward (two packs) and 3% off the
+// forward (one), in 11 alternating same-process rounds.
+__attribute__((target("avx512f"))) void pack_transposed_avx512(const float* src, int64_t ld, int64_t n, int64_t Dh,
+                                                              int64_t ldt, float* dst) {
+  for (int64_t j0 = 0; j0 < n; j0 += 16) {
+    const int64_t rows = std::min<int64_t>(16, n - j0);
+    const __mmask16 keys = pack::first_lanes(rows);
+    for (int64_t c0 = 0; c0 < Dh; c0 += 16) {
+      const int64_t cols = std::min<int64_t>(16, Dh - c0);
+      const __mmask16 m = pack::first_lanes(cols);
+      __m512 r[16];
+#pragma GCC unroll 16
+      for (int64_t i = 0; i < 16; ++i)
+        r[i] = i < rows ? _mm512_maskz_loadu_ps(m, src + (j0 + i) * ld + c0) : _mm512_setzero_ps();
+      pack::transpose16(r);
+      for (int64_t c = 0; c < cols; ++c) _mm512_mask_storeu_ps(dst + (c0 + c) * ldt + j0, keys, r[c]);
+    }
+  }
+}
+#endif
+
+CLLM4REC_INLINE void pack_transposed(bool avx512, const float* src, int64_t ld, int64_t n, int64_t Dh,
+                                     int64_t ldt, float* dst) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (avx512) return pack_transposed_avx512(src, ld, n, Dh, ldt, dst);
+#endif
+  (void)avx512;
+  pack_transposed_scalar(src, ld, n, Dh, ldt, dst);
 }
 
 // out[j] = wscale * sum_c w[c] * mt[c * ldt + j] for j < n. Each chunk of keys stays in
@@ -198,7 +232,7 @@ CLLM4REC_INLINE void apply_mask(const int32_t* mask, int64_t n, float* s) {
 CLLM4REC_INLINE void forward_head(const float* q, int64_t ldq, const float* k, const float* v,
                                   int64_t ldk, const int32_t* keyMask, float* out, float* lse,
                                   int64_t bh, int64_t H, int64_t Tq, int64_t Tk, int64_t Dh,
-                                  const philox::Dropout& drop, float* kt, float* S) {
+                                  const philox::Dropout& drop, float* kt, float* S, bool avx512) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
   const int64_t D = H * Dh;
   const int64_t b = bh / H, h = bh % H;
@@ -206,7 +240,7 @@ CLLM4REC_INLINE void forward_head(const float* q, int64_t ldq, const float* k, c
   const float* kb = k + b * Tk * ldk + h * Dh;
   const float* vb = v + b * Tk * ldk + h * Dh;
   const int64_t ldt = padded_keys(Tk);
-  pack_transposed(kb, ldk, Tk, Dh, ldt, kt);
+  pack_transposed(avx512, kb, ldk, Tk, Dh, ldt, kt);
   for (int64_t i0 = 0; i0 < Tq; i0 += kQueryGroup) {
     const int64_t ng = std::min(kQueryGroup, Tq - i0);
     const int64_t nGroup = Tk - Tq + i0 + ng;  // causal bound of the group's last query
@@ -254,7 +288,7 @@ CLLM4REC_INLINE void backward_head(const float* dout, const float* q, int64_t ld
                                    float* dq, float* dk, float* dv, int64_t bh, int64_t H,
                                    int64_t Tq, int64_t Tk, int64_t Dh,
                                    const philox::Dropout& drop, float* kt, float* vt, float* P,
-                                   float* dS) {
+                                   float* dS, bool avx512) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
   const int64_t D = H * Dh;
   const int64_t b = bh / H, h = bh % H;
@@ -264,8 +298,8 @@ CLLM4REC_INLINE void backward_head(const float* dout, const float* q, int64_t ld
   float* dkb = dk + b * Tk * ldk + h * Dh;
   float* dvb = dv + b * Tk * ldk + h * Dh;
   const int64_t ldt = padded_keys(Tk);
-  pack_transposed(kb, ldk, Tk, Dh, ldt, kt);
-  pack_transposed(vb, ldk, Tk, Dh, ldt, vt);
+  pack_transposed(avx512, kb, ldk, Tk, Dh, ldt, kt);
+  pack_transposed(avx512, vb, ldk, Tk, Dh, ldt, vt);
   for (int64_t i0 = 0; i0 < Tq; i0 += kQueryBlock) {
     const int64_t nb = std::min(kQueryBlock, Tq - i0);
     const int64_t nmax = Tk - Tq + i0 + nb;  // causal bound of the block's last query
@@ -326,18 +360,18 @@ CLLM4REC_INLINE void backward_head(const float* dout, const float* q, int64_t ld
 
 // The same per-head code compiled for AVX-512 and for the baseline ISA.
 CLLM4REC_AVX512 void forward_head_avx512(FORWARD_HEAD_ARGS) {
-  forward_head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, drop, kt, S);
+  forward_head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, drop, kt, S, true);
 }
 void forward_head_generic(FORWARD_HEAD_ARGS) {
-  forward_head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, drop, kt, S);
+  forward_head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, drop, kt, S, false);
 }
 CLLM4REC_AVX512 void backward_head_avx512(BACKWARD_HEAD_ARGS) {
   backward_head(dout, q, ldq, k, v, ldk, keyMask, out, lse, dq, dk, dv, bh, H, Tq, Tk, Dh, drop,
-                kt, vt, P, dS);
+                kt, vt, P, dS, true);
 }
 void backward_head_generic(BACKWARD_HEAD_ARGS) {
   backward_head(dout, q, ldq, k, v, ldk, keyMask, out, lse, dq, dk, dv, bh, H, Tq, Tk, Dh, drop,
-                kt, vt, P, dS);
+                kt, vt, P, dS, false);
 }
 
 }  // namespace
