@@ -536,11 +536,26 @@ void gemm_packed(KernelFn kernel, StreamFn streamFn, bool transA, bool transB, i
               const int64_t nr = std::min<int64_t>(NR, j1 - jr);
               const float* bpan = bp + (pcb * nPanels + jr / NR) * NR * kKC;
               const float* biasJ = (first && bias) ? bias + jc + jr : nullptr;
+              // Deep products (4 depth blocks or more, AVX-512 kernel: measured there only):
+              // the B panel this task multiplies next (this depth block's next one, else the
+              // next block's first) has its lines prefetched, a share per micro-kernel call,
+              // with the non-temporal hint. In five paired runs of the GPT-2 shapes: +2 to +7%
+              // where K = 2304..3072; level or slightly behind where K = 768.
+              const bool nextInBlock = jr + NR < j1;
+              const float* bnext = MR != 12 || kBlocks < 4 ? nullptr
+                                   : nextInBlock           ? bpan + NR * kKC
+                                   : pcb + 1 < kBlocks     ? bp + ((pcb + 1) * nPanels + j0 / NR) * NR * kKC
+                                                           : nullptr;
+              const int64_t nextLines = (nextInBlock ? kc : std::min(kKC, K - pc - kKC)) * NR / 16;
+              const int64_t calls = (mc + MR - 1) / MR;
               for (int64_t ir = 0; ir < mc; ir += MR) {
                 const int64_t mr = std::min<int64_t>(MR, mc - ir);
                 const float* apan = ap + ir * kc;
                 float* c = stream ? stage + ir * kNChunk + (jr - j0) : C + (i0 + ir) * N + jc + jr;
                 const int64_t ldc = stream ? kNChunk : N;
+                if (bnext)
+                  for (int64_t l = ir / MR * nextLines / calls, l1 = (ir / MR + 1) * nextLines / calls; l < l1; ++l)
+                    __builtin_prefetch(bnext + l * 16, 0, 0);
                 if (!stream && kc <= 64 && ir + MR < mc)
                   prefetch_tile<MR, NR>(c + MR * ldc, ldc, std::min<int64_t>(MR, mc - ir - MR), nr);
                 if (mr == MR && nr == NR) {
