@@ -539,8 +539,8 @@ void gemm_packed(KernelFn kernel, StreamFn streamFn, bool transA, bool transB, i
               // Deep products (4 depth blocks or more, AVX-512 kernel: measured there only):
               // the B panel this task multiplies next (this depth block's next one, else the
               // next block's first) has its lines prefetched, a share per micro-kernel call,
-              // with the non-temporal hint. In five paired runs of the GPT-2 shapes: +2 to +7%
-              // where K = 2304..3072; level or slightly behind where K = 768.
+              // with the non-temporal hint. Over six paired runs of the GPT-2 shapes: +2 to +7%
+              // on average where K = 2304..3072; level or slightly behind where K = 768.
               const bool nextInBlock = jr + NR < j1;
               const float* bnext = MR != 12 || kBlocks < 4 ? nullptr
                                    : nextInBlock           ? bpan + NR * kKC
