@@ -324,5 +324,8 @@ export function fracPeak(flops: number, ms: number, ctx: Ctx): number {
  * a case just timed: on a shared machine the host's load drifts within a run, so a case held
  * to a peak taken minutes earlier reads high or low by as much as the drift. */
 export function pairedPeak(ctx: Ctx, kind: 0 | 1): number {
-  return native().fmaPeak(kind, ctx.quick ? 0.1 : 0.4).flops;
+  return native().fmaPeak(kind, pairedPeakSeconds(ctx)).flops;
 }
+
+/** How long pairedPeak runs its loop. */
+export const pairedPeakSeconds = (ctx: Ctx): number => (ctx.quick ? 0.1 : 0.4);

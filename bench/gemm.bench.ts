@@ -2,7 +2,7 @@
 // as TN) over 2,560 tokens, and at the CLLM4Rec head shapes.
 import { native, Tensor, tidy, backward } from "../src/engine";
 import { linearCrossEntropy, packHeadBf16 } from "../src/engine/ops/cross_entropy";
-import { type Ctx, type SuiteResult, type Row, time, sync, randomTensor, row, fracPeak, pairedPeak } from "./common";
+import { type Ctx, type SuiteResult, type Row, time, sync, randomTensor, row, fracPeak, pairedPeak, pairedPeakSeconds } from "./common";
 
 export interface GemmCase {
   key: string;
@@ -47,7 +47,7 @@ export async function run(ctx: Ctx): Promise<SuiteResult> {
   const bf16 = cpu && native().bf16Supported();
   if (cpu)
     notes.push(
-      "'of paired peak': against the FMA loop (BF16 rows: the vdpbf16ps loop) run on every engine thread for 0.4 s right after the case, in each round; the median over the rounds of that ratio ('of peak' holds every case to the one peak measured at the start of the run)",
+      `'of paired peak': against the FMA loop (BF16 rows: the vdpbf16ps loop) run on every engine thread for ${pairedPeakSeconds(ctx)} s right after the case, in each round; the median over the rounds of that ratio ('of peak' holds every case to the one peak measured at the start of the run)`,
     );
   if (!bf16)
     notes.push("no BF16 rows: " + (ctx.device === "cpu" ? "this CPU has no AVX512_BF16 (or CLLM4REC_CPU_ISA caps it)" : "CPU-only kernel"));

@@ -64,12 +64,8 @@ __attribute__((target("avx512f"))) void pack_transposed_avx512(const float* src,
     const __mmask16 keys = pack::first_lanes(rows);
     for (int64_t c0 = 0; c0 < Dh; c0 += 16) {
       const int64_t cols = std::min<int64_t>(16, Dh - c0);
-      const __mmask16 m = pack::first_lanes(cols);
       __m512 r[16];
-#pragma GCC unroll 16
-      for (int64_t i = 0; i < 16; ++i)
-        r[i] = i < rows ? _mm512_maskz_loadu_ps(m, src + (j0 + i) * ld + c0) : _mm512_setzero_ps();
-      pack::transpose16(r);
+      pack::load_transposed16(src + j0 * ld + c0, ld, rows, pack::first_lanes(cols), r);
       for (int64_t c = 0; c < cols; ++c) _mm512_mask_storeu_ps(dst + (c0 + c) * ldt + j0, keys, r[c]);
     }
   }

@@ -51,6 +51,15 @@ __attribute__((target("avx512f"))) CLLM4REC_INLINE void transpose16(__m512 r[16]
 
 CLLM4REC_INLINE __mmask16 first_lanes(int64_t n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
 
+// r[c] = column c of the 16 x 16 block at src (row stride lds), for c < 16: rows past `rows`
+// and lanes outside `lanes` read as zero.
+__attribute__((target("avx512f"))) CLLM4REC_INLINE void load_transposed16(const float* src, int64_t lds, int64_t rows,
+                                                                          __mmask16 lanes, __m512 r[16]) {
+#pragma GCC unroll 16
+  for (int c = 0; c < 16; ++c) r[c] = c < rows ? _mm512_maskz_loadu_ps(lanes, src + c * lds) : _mm512_setzero_ps();
+  transpose16(r);
+}
+
 // Up to 16 rows of src (row stride lds; rows past `rows` read as zero) transposed into depth
 // steps p < kc: dst[p * Width + c] = src[c * lds + p] for c < 16. Width is the panel width
 // (dst 64-byte aligned for Width = 32, any alignment for Width = 12, which stores 12 lanes).
@@ -60,11 +69,8 @@ __attribute__((target("avx512f"))) CLLM4REC_INLINE void transposed_rows(const fl
   static_assert(Width == 12 || Width == 32, "panels of the 12 x 32 micro-kernels");
   for (int64_t p = 0; p < kc; p += 16) {
     const int64_t n = std::min<int64_t>(16, kc - p);
-    const __mmask16 m = first_lanes(n);
     __m512 v[16];
-#pragma GCC unroll 16
-    for (int c = 0; c < 16; ++c) v[c] = c < rows ? _mm512_maskz_loadu_ps(m, src + c * lds + p) : _mm512_setzero_ps();
-    transpose16(v);
+    load_transposed16(src + p, lds, rows, first_lanes(n), v);
 #pragma GCC unroll 16
     for (int i = 0; i < 16; ++i) {
       if (i >= n) break;
