@@ -61,16 +61,19 @@ test("topK: agrees with a full sort on random rows with many ties", () => {
   }
 });
 
-test("topK: 100k items, K = 100, is fast (bounded heap, not a sort)", () => {
+// Correctness at a catalogue's size only: its speed is not asserted here (a full sort of 100k
+// items also takes well under any bound a shared CI host could hold), and the serve bench
+// times the ranking under load.
+test("topK: 100k items, K = 100, agrees with a full sort", () => {
   const rnd = lcg(3);
   const n = 100_000;
   const row = new Float32Array(n);
   for (let j = 0; j < n; j++) row[j] = rnd();
+  const full = naiveTopK(Array.from(row), 100);
+  // a user's history: every third of the best items, and a spread of others
+  const exclude = [...full.filter((_, r) => r % 3 === 0), ...Array.from({ length: 500 }, (_, e) => (e * 7919) % n)];
   const sel = new TopKSelector(n);
-  const t0 = process.hrtime.bigint();
-  let got = sel.select(row, 100);
-  for (let r = 0; r < 19; r++) got = sel.select(row, 100);
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6 / 20;
-  assert.deepEqual(Array.from(got), naiveTopK(Array.from(row), 100));
-  assert.ok(ms < 50, `one 100k-item row took ${ms.toFixed(2)} ms`);
+  const ref = naiveTopK(Array.from(row), 100, exclude);
+  for (let r = 0; r < 3; r++) assert.deepEqual(Array.from(sel.select(row, 100, exclude)), ref, `repeat ${r}`);
+  assert.deepEqual(Array.from(sel.select(row, 100)), full);
 });
