@@ -1,7 +1,9 @@
 // Define-by-run autograd. An op that has an input requiring grad attaches a GradNode to
 // its output; backward() walks the nodes in reverse topological order. Every backward
 // kernel accumulates into a gradient slot, so fan-out needs no extra adds, and an input
-// that does not require grad never gets a slot, so no kernel is launched for it.
+// that does not require grad never gets a slot, so no kernel is launched for it. A kernel
+// that writes its whole slot takes it from target(): the first writer of a slot writes
+// (no zero fill, no read of zeros), later ones add.
 // Scalar losses carry host-side gradients (plain numbers): the seed is 1 and every
 // scalar combinator is linear with host constants, so backward never reads the device.
 import { Tensor, keep } from "./tensor";
@@ -58,6 +60,27 @@ export class BackwardContext {
       this.slots.set(t, g);
     }
     return g;
+  }
+
+  /**
+   * t's gradient for a kernel that writes every element of it: `accumulate` is false when
+   * this call creates the slot, allocated without the zero fill (the kernel then writes
+   * rather than adds), and true when earlier kernels have written it. Call it right before
+   * that kernel, and only when it runs: until then a slot created here holds garbage (NaN
+   * under CLLM4REC_POISON_EMPTY=1, as the tests run). Null when t needs no gradient.
+   */
+  target(t: Tensor): { grad: Tensor; accumulate: boolean } | null {
+    if (!t.requiresGrad) return null;
+    if (!t.node) {
+      if (t.grad) return { grad: t.grad, accumulate: true };
+      t.grad = keep(Tensor.empty(t.shape, { device: t.device }));
+      return { grad: t.grad, accumulate: false };
+    }
+    const g = this.slots.get(t);
+    if (g) return { grad: g, accumulate: true };
+    const fresh = Tensor.empty(t.shape, { device: t.device });
+    this.slots.set(t, fresh);
+    return { grad: fresh, accumulate: false };
   }
 
   /** Adds a host-side gradient to a scalar loss input. */

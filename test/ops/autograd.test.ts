@@ -3,7 +3,23 @@
 // weights get no gradient kernels; a long loop does not grow memory; bad input errors.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Tensor, tidy, backward, native, linear, embedTokens, selectRows, noGrad } from "../../src/engine";
+import {
+  Tensor,
+  tidy,
+  backward,
+  native,
+  linear,
+  embedTokens,
+  selectRows,
+  noGrad,
+  mul,
+  add,
+  matmul,
+  mean,
+  combineLosses,
+  zeroGrad,
+  reshape,
+} from "../../src/engine";
 import { Gpt2 } from "../../src/nn/gpt2";
 import { Cllm4RecModel } from "../../src/cllm4rec/model/model";
 import type { PromptMainBatch } from "../../src/cllm4rec/model/batch_layout";
@@ -133,6 +149,44 @@ test("RecLLM loss gradient (multinomial head + regulariser) matches finite diffe
       ).loss,
     [m.collab.user, m.collab.item],
   );
+});
+
+// Gradient slots are not zero-filled: the first kernel to reach a slot writes it, every later
+// one adds (BackwardContext.target). Fan-out inside one op (both operands the same tensor)
+// and across ops, and a leaf's gradient kept across two backward passes, must all sum.
+test("gradient slots: the first writer writes, later writers add (fan-out, repeated backward)", () => {
+  const R = 3,
+    C = 4;
+  const host = Float32Array.from({ length: R * C }, (_, i) => Math.sin(i + 1));
+  const a = Tensor.from(host, [R, C], { requiresGrad: true });
+  const w1 = 0.5,
+    w2 = 2,
+    w3 = -1;
+  const loss = () => {
+    const h = reshape(a, [R, C]); // an inner node: its slot lives in the backward pass only
+    return combineLosses([
+      [mean(mul(h, h)), w1], // d/dh = 2h / (R C)
+      [mean(matmul(h, h, { transB: true })), w2], // d/dh[i, k] = 2 colsum(h)[k] / R^2
+      [mean(add(h, a)), w3], // d/dh = d/da = 1 / (R C)
+    ]);
+  };
+  const expected = (times: number) =>
+    Array.from(host, (x, i) => {
+      let col = 0;
+      for (let r = 0; r < R; r++) col += host[r * C + (i % C)];
+      return times * ((w1 * 2 * x) / (R * C) + (w2 * 2 * col) / (R * R) + (w3 * 2) / (R * C));
+    });
+  const close = (got: Float32Array | Int32Array, want: number[], what: string) =>
+    want.forEach((v, i) => assert.ok(Math.abs(got[i] - v) < 1e-5, `${what} [${i}]: ${got[i]} vs ${v}`));
+  tidy(() => backward(loss()));
+  close(a.grad!.toArray(), expected(1), "one pass");
+  tidy(() => backward(loss())); // no zeroGrad: the leaf's gradient accumulates
+  close(a.grad!.toArray(), expected(2), "two passes");
+  zeroGrad([a]);
+  tidy(() => backward(loss()));
+  close(a.grad!.toArray(), expected(1), "after zeroGrad");
+  zeroGrad([a]);
+  a.dispose();
 });
 
 test("frozen GPT-2 weights get no gradient and no gradient kernels", () => {

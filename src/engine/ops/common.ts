@@ -53,9 +53,15 @@ export function countTargets(op: string, targets: Int32Array, classes: number): 
 
 /**
  * An elementwise f32 op y = f(x): checks x, runs forward(y), and records a backward that
- * accumulates into x's gradient slot (only when x needs one).
+ * writes all of x's gradient (accumulate false: the slot is new) or adds to it, only when x
+ * needs one.
  */
-export function unaryOp(op: string, x: Tensor, forward: (y: Tensor) => void, backward: (y: Tensor, g: Tensor, dx: Tensor) => void): Tensor {
+export function unaryOp(
+  op: string,
+  x: Tensor,
+  forward: (y: Tensor) => void,
+  backward: (y: Tensor, g: Tensor, dx: Tensor, accumulate: boolean) => void,
+): Tensor {
   checkLive(op, x);
   expect(op, x, "x", "f32");
   const y = Tensor.empty(x.shape, { device: x.device }); // forward writes every element
@@ -64,8 +70,8 @@ export function unaryOp(op: string, x: Tensor, forward: (y: Tensor) => void, bac
     op,
     inputs: [x],
     backward(ctx, g) {
-      const dx = ctx.slot(x);
-      if (dx) backward(y, g as Tensor, dx);
+      const dx = ctx.target(x);
+      if (dx) backward(y, g as Tensor, dx.grad, dx.accumulate);
     },
   });
 }

@@ -31,10 +31,10 @@ export function concatTime(a: Tensor, b: Tensor, batch: number): Tensor {
     inputs: [a, b],
     backward(ctx, g) {
       const gb = (g as Tensor).buffer;
-      const da = ctx.slot(a),
-        db = ctx.slot(b);
-      if (da) nat.copyStrided(da.buffer, 0, Ta * C, C, gb, 0, T * C, C, batch, Ta, C, true);
-      if (db) nat.copyStrided(db.buffer, 0, Tb * C, C, gb, Ta * C, T * C, C, batch, Tb, C, true);
+      const da = ctx.target(a); // a and b may be one tensor: each target right before its copy
+      if (da) nat.copyStrided(da.grad.buffer, 0, Ta * C, C, gb, 0, T * C, C, batch, Ta, C, da.accumulate);
+      const db = ctx.target(b);
+      if (db) nat.copyStrided(db.grad.buffer, 0, Tb * C, C, gb, Ta * C, T * C, C, batch, Tb, C, db.accumulate);
     },
   });
 }

@@ -37,10 +37,11 @@ export function softmaxCrossEntropy(logits: Tensor, targets: Tensor, targetsHost
     inputs: [logits],
     scalar: true,
     backward(ctx, g) {
-      const dl = ctx.slot(logits);
-      if (!dl || count === 0) return;
+      if (count === 0) return;
+      const dl = ctx.target(logits);
+      if (!dl) return;
       const dloss = Tensor.full([R], (g as number) / count, { device });
-      native().crossEntropyBackward(logits.buffer, targets.buffer, lse.buffer, dloss.buffer, dl.buffer, R, C, true);
+      native().crossEntropyBackward(logits.buffer, targets.buffer, lse.buffer, dloss.buffer, dl.grad.buffer, R, C, dl.accumulate);
       dloss.dispose();
     },
   });
@@ -220,9 +221,9 @@ function fusedLinearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array, 
     inputs: [h, w],
     scalar: true,
     backward(ctx, g) {
-      const dh = ctx.slot(h);
-      if (!dh || !dhUnit || dhUnit.disposed) return;
-      nat.add(dhUnit.buffer, (g as number) / count, null, 0, dh.buffer, n * d, true);
+      if (!dhUnit || dhUnit.disposed) return;
+      const dh = ctx.target(h);
+      if (dh) nat.add(dhUnit.buffer, (g as number) / count, null, 0, dh.grad.buffer, n * d, dh.accumulate);
     },
   });
 }

@@ -42,6 +42,6 @@ export function dropout(x: Tensor, p: number, stream: DropoutStream): Tensor {
     "dropout",
     x,
     (y) => native().dropoutForward(x.buffer, y.buffer, x.numel, ...args),
-    (_y, g, dx) => native().dropoutBackward(g.buffer, dx.buffer, x.numel, ...args, true),
+    (_y, g, dx, accumulate) => native().dropoutBackward(g.buffer, dx.buffer, x.numel, ...args, accumulate),
   );
 }

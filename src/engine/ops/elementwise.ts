@@ -1,6 +1,7 @@
 // Elementwise family: add (residual), scale, reshape (a view with a graph edge), mul,
 // tanh, exp, logSigmoid, and combineLosses (a weighted sum of scalar losses). Each
-// forward is one native kernel; each backward accumulates into ctx.slot(input).
+// forward is one native kernel; each backward writes or adds its input's whole gradient
+// (ctx.target(input)).
 import { native } from "../native";
 import { Tensor, expect, sameDevice } from "../tensor";
 import { record } from "../autograd";
@@ -17,8 +18,8 @@ export function add(a: Tensor, b: Tensor): Tensor {
     inputs: [a, b],
     backward(ctx, g) {
       for (const t of [a, b]) {
-        const s = ctx.slot(t);
-        if (s) native().add((g as Tensor).buffer, 1, null, 0, s.buffer, t.numel, true);
+        const s = ctx.target(t);
+        if (s) native().add((g as Tensor).buffer, 1, null, 0, s.grad.buffer, t.numel, s.accumulate);
       }
     },
   });
@@ -35,8 +36,8 @@ export function scale(a: Tensor, s: number): Tensor {
     op,
     inputs: [a],
     backward(ctx, g) {
-      const d = ctx.slot(a);
-      if (d) native().add((g as Tensor).buffer, s, null, 0, d.buffer, a.numel, true);
+      const d = ctx.target(a);
+      if (d) native().add((g as Tensor).buffer, s, null, 0, d.grad.buffer, a.numel, d.accumulate);
     },
   });
 }
@@ -49,8 +50,8 @@ export function reshape(a: Tensor, shape: readonly number[]): Tensor {
     op: "reshape",
     inputs: [a],
     backward(ctx, g) {
-      const d = ctx.slot(a);
-      if (d) native().add((g as Tensor).buffer, 1, null, 0, d.buffer, a.numel, true);
+      const d = ctx.target(a);
+      if (d) native().add((g as Tensor).buffer, 1, null, 0, d.grad.buffer, a.numel, d.accumulate);
     },
   });
 }
@@ -65,10 +66,10 @@ export function mul(a: Tensor, b: Tensor): Tensor {
     op,
     inputs: [a, b],
     backward(ctx, g) {
-      const da = ctx.slot(a),
-        db = ctx.slot(b);
-      if (da) native().mul((g as Tensor).buffer, b.buffer, da.buffer, a.numel, true);
-      if (db) native().mul((g as Tensor).buffer, a.buffer, db.buffer, b.numel, true);
+      const da = ctx.target(a); // a and b may be one tensor: each target right before its kernel
+      if (da) native().mul((g as Tensor).buffer, b.buffer, da.grad.buffer, a.numel, da.accumulate);
+      const db = ctx.target(b);
+      if (db) native().mul((g as Tensor).buffer, a.buffer, db.grad.buffer, b.numel, db.accumulate);
     },
   });
 }
@@ -79,7 +80,7 @@ export function tanh(x: Tensor): Tensor {
     "tanh",
     x,
     (y) => native().tanhForward(x.buffer, y.buffer, x.numel),
-    (y, g, dx) => native().tanhBackward(y.buffer, g.buffer, dx.buffer, x.numel, true),
+    (y, g, dx, accumulate) => native().tanhBackward(y.buffer, g.buffer, dx.buffer, x.numel, accumulate),
   );
 }
 
@@ -90,7 +91,7 @@ export function exp(x: Tensor, scale = 1): Tensor {
     "exp",
     x,
     (y) => native().expForward(x.buffer, scale, y.buffer, x.numel),
-    (y, g, dx) => native().expBackward(y.buffer, g.buffer, scale, dx.buffer, x.numel, true),
+    (y, g, dx, accumulate) => native().expBackward(y.buffer, g.buffer, scale, dx.buffer, x.numel, accumulate),
   );
 }
 
@@ -100,7 +101,7 @@ export function logSigmoid(x: Tensor): Tensor {
     "logSigmoid",
     x,
     (y) => native().logSigmoidForward(x.buffer, y.buffer, x.numel),
-    (_y, g, dx) => native().logSigmoidBackward(x.buffer, g.buffer, dx.buffer, x.numel, true),
+    (_y, g, dx, accumulate) => native().logSigmoidBackward(x.buffer, g.buffer, dx.buffer, x.numel, accumulate),
   );
 }
 

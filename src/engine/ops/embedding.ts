@@ -35,7 +35,7 @@ export function embedTokens(idsHost: Int32Array, ids: Tensor, parts: readonly Ta
     }
   }
   const n = ids.numel;
-  const out = Tensor.zeros([n, d], { device });
+  const out = Tensor.empty([n, d], { device }); // each id lies in exactly one table (checked above)
   for (const p of parts) native().gatherRows(p.table.buffer, p.table.shape[0], d, ids.buffer, n, p.base, out.buffer, false);
   return record(out, {
     op,
@@ -67,7 +67,7 @@ export function selectRows(x: Tensor, idx: Tensor, idxHost?: Int32Array): Tensor
       if (!(idxHost[i] >= 0 && idxHost[i] < R))
         throw new RangeError(`${op}: index ${idxHost[i]} at ${i} is outside [0, ${R}) for x [${R}, ${C}]`);
   }
-  const out = Tensor.zeros([n, C], { device });
+  const out = Tensor.empty([n, C], { device }); // every index in range: checked here or by the kernel
   native().gatherRows(x.buffer, R, C, idx.buffer, n, 0, out.buffer, !idxHost);
   return record(out, {
     op,

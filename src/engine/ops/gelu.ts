@@ -8,6 +8,6 @@ export function gelu(x: Tensor): Tensor {
     "gelu",
     x,
     (y) => native().geluForward(x.buffer, y.buffer, x.numel),
-    (_y, g, dx) => native().geluBackward(x.buffer, g.buffer, dx.buffer, x.numel, true),
+    (_y, g, dx, accumulate) => native().geluBackward(x.buffer, g.buffer, dx.buffer, x.numel, accumulate),
   );
 }

@@ -39,19 +39,22 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
     inputs: [a, b],
     backward(ctx: BackwardContext, g) {
       const dC = g as Tensor;
-      const dA = ctx.slot(a),
-        dB = ctx.slot(b);
+      // each target is taken right before its GEMM: a and b may be one tensor
+      const dA = ctx.target(a);
       if (dA) {
-        if (!tA && !tB) gemm(false, true, M, K, N, dC, b, dA, 1);
-        else if (!tA && tB) gemm(false, false, M, K, N, dC, b, dA, 1);
-        else if (tA && !tB) gemm(false, true, K, M, N, b, dC, dA, 1);
-        else gemm(true, true, K, M, N, b, dC, dA, 1);
+        const [t, beta] = [dA.grad, dA.accumulate ? 1 : 0];
+        if (!tA && !tB) gemm(false, true, M, K, N, dC, b, t, beta);
+        else if (!tA && tB) gemm(false, false, M, K, N, dC, b, t, beta);
+        else if (tA && !tB) gemm(false, true, K, M, N, b, dC, t, beta);
+        else gemm(true, true, K, M, N, b, dC, t, beta);
       }
+      const dB = ctx.target(b);
       if (dB) {
-        if (!tA && !tB) gemm(true, false, K, N, M, a, dC, dB, 1);
-        else if (!tA && tB) gemm(true, false, N, K, M, dC, a, dB, 1);
-        else if (tA && !tB) gemm(false, false, K, N, M, a, dC, dB, 1);
-        else gemm(true, true, N, K, M, dC, a, dB, 1);
+        const [t, beta] = [dB.grad, dB.accumulate ? 1 : 0];
+        if (!tA && !tB) gemm(true, false, K, N, M, a, dC, t, beta);
+        else if (!tA && tB) gemm(true, false, N, K, M, dC, a, t, beta);
+        else if (tA && !tB) gemm(false, false, K, N, M, a, dC, t, beta);
+        else gemm(true, true, N, K, M, dC, a, t, beta);
       }
     },
   });
@@ -128,8 +131,8 @@ export function linearGelu(x: Tensor, w: Tensor, b: Tensor | null, packed: Bf16W
     op: "gelu",
     inputs: [pre],
     backward(ctx, g) {
-      const d = ctx.slot(pre);
-      if (d) native().geluBackward(pre.buffer, (g as Tensor).buffer, d.buffer, M * N, true);
+      const d = ctx.target(pre);
+      if (d) native().geluBackward(pre.buffer, (g as Tensor).buffer, d.grad.buffer, M * N, d.accumulate);
     },
   });
 }
@@ -165,14 +168,17 @@ function recordLinear(out: Tensor, x: Tensor, w: Tensor, b: Tensor | null, packe
     inputs: b ? [x, w, b] : [x, w],
     backward(ctx, g) {
       const dy = g as Tensor;
-      const dx = ctx.slot(x),
-        dw = ctx.slot(w),
-        db = b ? ctx.slot(b) : null;
-      if (dx && packed && onCuda) native().gemmBf16B(false, true, M, K, N, 1, dy.buffer, 0, packed.fwd.buffer, 1, dx.buffer, 0, null);
-      else if (dx && packed) native().gemmBf16(false, M, K, N, 1, dy.buffer, 0, packed.bwd!.buffer, 1, dx.buffer, 0, null);
-      else if (dx) gemm(false, true, M, K, N, dy, w, dx, 1);
-      if (dw) gemm(true, false, K, N, M, x, dy, dw, 1);
-      if (db) native().colSum(dy.buffer, M, N, db.buffer, true);
+      const dx = ctx.target(x);
+      if (dx) {
+        const [t, beta] = [dx.grad.buffer, dx.accumulate ? 1 : 0];
+        if (packed && onCuda) native().gemmBf16B(false, true, M, K, N, 1, dy.buffer, 0, packed.fwd.buffer, beta, t, 0, null);
+        else if (packed) native().gemmBf16(false, M, K, N, 1, dy.buffer, 0, packed.bwd!.buffer, beta, t, 0, null);
+        else gemm(false, true, M, K, N, dy, w, dx.grad, beta);
+      }
+      const dw = ctx.target(w);
+      if (dw) gemm(true, false, K, N, M, x, dy, dw.grad, dw.accumulate ? 1 : 0);
+      const db = b ? ctx.target(b) : null;
+      if (db) native().colSum(dy.buffer, M, N, db.grad.buffer, db.accumulate);
     },
   });
 }

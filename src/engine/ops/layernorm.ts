@@ -20,7 +20,8 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): 
     op,
     inputs: [x, gamma, beta],
     backward(ctx, g) {
-      const dx = ctx.slot(x),
+      // dx is written in full (or added to); dgamma and dbeta are always accumulated
+      const dx = ctx.target(x),
         dg = ctx.slot(gamma),
         db = ctx.slot(beta);
       if (!dx && !dg && !db) return;
@@ -30,12 +31,12 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): 
         gamma.buffer,
         mean.buffer,
         rstd.buffer,
-        dx ? dx.buffer : null,
+        dx ? dx.grad.buffer : null,
         dg ? dg.buffer : null,
         db ? db.buffer : null,
         R,
         D,
-        true,
+        dx ? dx.accumulate : true,
       );
     },
   });

@@ -25,8 +25,8 @@ export function rowSum(x: Tensor): Tensor {
     op,
     inputs: [x],
     backward(ctx, g) {
-      const dx = ctx.slot(x);
-      if (dx) native().rowSumBackward((g as Tensor).buffer, R, C, dx.buffer, true);
+      const dx = ctx.target(x);
+      if (dx) native().rowSumBackward((g as Tensor).buffer, R, C, dx.grad.buffer, dx.accumulate);
     },
   });
 }
@@ -49,10 +49,10 @@ export function mean(x: Tensor): Tensor {
     inputs: [x],
     scalar: true,
     backward(ctx, g) {
-      const dx = ctx.slot(x);
+      const dx = ctx.target(x);
       if (!dx) return;
       const each = Tensor.full(x.shape, (g as number) / n, { device: x.device });
-      native().add(each.buffer, 1, null, 0, dx.buffer, n, true);
+      native().add(each.buffer, 1, null, 0, dx.grad.buffer, n, dx.accumulate);
       each.dispose();
     },
   });

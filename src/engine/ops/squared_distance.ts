@@ -21,10 +21,10 @@ export function squaredDistance(a: Tensor, b: Tensor): Tensor {
     inputs: [a],
     scalar: true,
     backward(ctx, g) {
-      const da = ctx.slot(a);
+      const da = ctx.target(a);
       if (!da) return;
       const gt = Tensor.full([1], g as number, { device });
-      native().squaredDistanceBackward(a.buffer, b.buffer, gt.buffer, da.buffer, a.numel, true);
+      native().squaredDistanceBackward(a.buffer, b.buffer, gt.buffer, da.grad.buffer, a.numel, da.accumulate);
       gt.dispose();
     },
   });
