@@ -21,12 +21,12 @@ test("chunked head cross-entropy matches the unfused ops (loss, dh, dW), masked 
   const targets = Int32Array.from({ length: n }, (_, i) => (i % 4 === 3 ? -1 : (i * 7) % C));
   const hData = randn(n * d, 1, rnd),
     wData = randn(C * d, 1, rnd);
-  const run = (fused: boolean, chunkRows?: number, keepBytes?: number) =>
+  const run = (fused: boolean, chunkRows?: number, keepBytes?: number, chunkColumns?: number) =>
     tidy(() => {
       const h = Tensor.from(hData, [n, d], { requiresGrad: true });
       const w = Tensor.from(wData, [C, d], { requiresGrad: true });
       const loss = fused
-        ? linearCrossEntropy(h, w, targets, { chunkRows, keepBytes })
+        ? linearCrossEntropy(h, w, targets, { chunkRows, keepBytes, chunkColumns })
         : softmaxCrossEntropy(matmul(h, w, { transB: true }), Tensor.from(targets, [n]), targets);
       const value = loss.item();
       backward(loss);
@@ -50,6 +50,38 @@ test("chunked head cross-entropy matches the unfused ops (loss, dh, dW), masked 
     close(got.dh, ref.dh, `dh ${label}`);
     close(got.dw, ref.dw, `dW ${label}`);
   }
+  // column chunks (one-hot multinomial NLL over chunks of W's rows): one class per chunk, an
+  // uneven split, exactly C, more than C
+  for (const cols of [1, 4, 13, 40]) {
+    const got = run(true, undefined, undefined, cols);
+    assert.ok(Math.abs(got.value - ref.value) <= 1e-5 * Math.abs(ref.value), `loss ${got.value} vs ${ref.value} (columns ${cols})`);
+    close(got.dh, ref.dh, `dh columns ${cols}`);
+    close(got.dw, ref.dw, `dW columns ${cols}`);
+  }
+});
+
+test("a trainable head whose row chunks would re-read W takes column chunks; all rows masked gives 0", () => {
+  tidy(() => {
+    // defaultChunkRows(500,000) = 33 rows < 40: row chunks would read all of W twice
+    const n = 40,
+      d = 2,
+      C = 500_000;
+    const h = Tensor.from(new Float32Array(n * d).fill(0.1), [n, d], { requiresGrad: true });
+    const w = Tensor.from(new Float32Array(C * d).fill(0.01), [C, d], { requiresGrad: true });
+    const t = Int32Array.from({ length: n }, (_, i) => (i * 9973) % C);
+    native().resetStats();
+    const loss = linearCrossEntropy(h, w, t);
+    // every logit is the same: the loss is log C
+    assert.ok(Math.abs(loss.item() - Math.log(C)) < 1e-4 * Math.log(C), `loss ${loss.item()} vs log C`);
+    assert.ok((native().stats().launches.multinomialNllForward ?? 0) > 0, "column chunks (multinomialNllForward)");
+    assert.equal(native().stats().launches.crossEntropyForward ?? 0, 0);
+    backward(loss);
+    assert.ok(w.grad && h.grad);
+    const masked = linearCrossEntropy(h, w, new Int32Array(n).fill(-1), { chunkColumns: 4096 });
+    assert.equal(masked.item(), 0);
+    h.dispose();
+    w.dispose();
+  });
 });
 
 test("a frozen head gets no weight-gradient GEMM; bad targets are RangeErrors", () => {
@@ -89,6 +121,14 @@ test("softmaxCrossEntropy and linearCrossEntropy: gradients against finite diffe
       ],
       ([h, w]) => linearCrossEntropy(h, w, host, { chunkRows: 2, keepBytes }),
     );
+  checkGradients(
+    "linearCrossEntropy column chunks",
+    [
+      { name: "h", shape: [5, 3] },
+      { name: "W", shape: [5, 3] },
+    ],
+    ([h, w]) => linearCrossEntropy(h, w, host, { chunkColumns: 2 }),
+  );
   checkGradients(
     "linearCrossEntropy frozen W",
     [

@@ -14,6 +14,8 @@ import { Tensor, expect, sameDevice } from "../tensor";
 import { record, isGradEnabled } from "../autograd";
 import { check, checkHead, checkLive, countTargets } from "./common";
 import { meanOf } from "./reduce";
+import { combineLosses } from "./elementwise";
+import { linearMultinomialNll } from "./multinomial_nll";
 
 /**
  * Mean softmax cross-entropy over the rows of logits [R, C] whose target is >= 0
@@ -55,6 +57,13 @@ export function defaultChunkRows(classes: number): number {
 export interface LinearXentOptions {
   /** rows per chunk (default: about 64 MiB of logits per chunk) */
   chunkRows?: number;
+  /**
+   * Columns (classes) per chunk instead of row chunks: each chunk of W is read for all rows
+   * at once (linearMultinomialNll on one-hot targets). Default: used for a W that trains
+   * when row chunks of the default size would not hold all rows, since row chunks then read
+   * all of W (and write all of dW) once per chunk: at 1M classes and 600 rows, 38 times.
+   */
+  chunkColumns?: number;
   /** logits up to this many bytes in all are kept for the backward instead of recomputed (default 256 MiB) */
   keepBytes?: number;
   /**
@@ -121,6 +130,10 @@ export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array
     );
   if (device === "cpu" && !w.requiresGrad && (opts.fused ?? fusedHeadDefault()))
     return fusedLinearCrossEntropy(h, w, targetsHost, count, packed);
+  const byColumns =
+    opts.chunkColumns !== undefined ||
+    (w.requiresGrad && opts.chunkRows === undefined && !opts.wBf16 && defaultChunkRows(C) < n);
+  if (byColumns) return columnChunkedCrossEntropy(h, w, targetsHost, count, opts.chunkColumns ?? defaultChunkColumns(n));
   const wh = opts.wBf16 ?? null;
   if (wh)
     check(
@@ -179,6 +192,29 @@ export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array
       }
     },
   });
+}
+
+/** Columns per chunk so that a chunk of logits over n rows stays near 64 MiB (a multiple of 32, 1,024 to 16,384). */
+export function defaultChunkColumns(rows: number): number {
+  const cols = Math.floor((64 * 1024 * 1024) / 4 / Math.max(rows, 1) / 32) * 32;
+  return Math.min(16384, Math.max(1024, cols));
+}
+
+// Column chunks: the cross-entropy of class targets is the multinomial NLL of one-hot
+// targets, so linearMultinomialNll (online log-sum-exp over column chunks; the backward
+// recomputes each chunk's logits and forms dh and that chunk's rows of dW) does the work. A
+// masked row has no target, hence loss 0 and gradient 0; its mean over all n rows, times
+// n / count, is the mean over the rows with a target.
+function columnChunkedCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array, count: number, chunkColumns: number): Tensor {
+  const n = targetsHost.length;
+  const rowPtr = new Int32Array(n + 1),
+    cols = new Int32Array(count);
+  for (let r = 0, k = 0; r < n; r++) {
+    if (targetsHost[r] >= 0) cols[k++] = targetsHost[r];
+    rowPtr[r + 1] = k;
+  }
+  const nll = linearMultinomialNll(h, w, { rowPtr, cols, columns: w.shape[0] }, { chunkColumns });
+  return count > 0 ? combineLosses([[nll, n / count]]) : nll;
 }
 
 // The fused path: loss, and (when h needs a gradient) the unit gradient dh[r] =
