@@ -45,6 +45,8 @@ export function record(out: Tensor, node: GradNode): Tensor {
 export class BackwardContext {
   private readonly slots = new Map<Tensor, Tensor>();
   private readonly scalarGrads = new Map<Tensor, number>();
+  /** leaves whose .grad this pass created without the zero fill (dropped if the pass fails) */
+  private readonly fresh: Tensor[] = [];
 
   /** The tensor to accumulate t's gradient into (zeroed on first use), or null when t needs none. */
   slot(t: Tensor): Tensor | null {
@@ -74,6 +76,7 @@ export class BackwardContext {
     if (!t.node) {
       if (t.grad) return { grad: t.grad, accumulate: true };
       t.grad = keep(Tensor.empty(t.shape, { device: t.device }));
+      this.fresh.push(t);
       return { grad: t.grad, accumulate: false };
     }
     const g = this.slots.get(t);
@@ -105,6 +108,19 @@ export class BackwardContext {
   disposeAll(): void {
     for (const g of this.slots.values()) g.dispose();
     this.slots.clear();
+  }
+
+  /**
+   * After a failed pass: the leaf gradients it created may hold unwritten elements, so they
+   * are freed (grad null, as before the pass). Gradients that existed before it keep what
+   * the pass added before it failed.
+   */
+  dropFresh(): void {
+    for (const t of this.fresh) {
+      t.grad?.dispose();
+      t.grad = null;
+    }
+    this.fresh.length = 0;
   }
 }
 
@@ -139,6 +155,7 @@ export function backward(loss: Tensor): void {
   if (!loss.node.scalar) throw new Error(`backward: ${loss} is not a scalar loss`);
   const ctx = new BackwardContext();
   ctx.addScalar(loss, 1);
+  let done = false;
   try {
     for (const t of topoOrder(loss)) {
       const node = t.node!;
@@ -153,7 +170,9 @@ export function backward(loss: Tensor): void {
         }
       }
     }
+    done = true;
   } finally {
+    if (!done) ctx.dropFresh();
     ctx.disposeAll();
   }
 }

@@ -20,6 +20,7 @@ import {
   zeroGrad,
   reshape,
 } from "../../src/engine";
+import { record } from "../../src/engine/autograd";
 import { Gpt2 } from "../../src/nn/gpt2";
 import { Cllm4RecModel } from "../../src/cllm4rec/model/model";
 import type { PromptMainBatch } from "../../src/cllm4rec/model/batch_layout";
@@ -187,6 +188,29 @@ test("gradient slots: the first writer writes, later writers add (fan-out, repea
   close(a.grad!.toArray(), expected(1), "after zeroGrad");
   zeroGrad([a]);
   a.dispose();
+});
+
+test("a backward pass that fails frees the leaf gradients it created (no unwritten slot survives)", () => {
+  const a = Tensor.from(Float32Array.from([1, 2, 3]), [3], { requiresGrad: true });
+  const b = Tensor.from(Float32Array.from([4, 5, 6]), [3], { requiresGrad: true });
+  tidy(() => backward(mean(mul(b, b)))); // b.grad exists before the failing pass
+  const before = Array.from(b.grad!.toArray());
+  const boom = (): Tensor =>
+    record(Tensor.zeros([1]), {
+      op: "boom",
+      inputs: [a, b],
+      scalar: true,
+      backward(ctx) {
+        ctx.target(a); // a slot is created, then the kernel that would write it never runs
+        throw new Error("boom: backward failed");
+      },
+    });
+  assert.throws(() => tidy(() => backward(boom())), /boom: backward failed/);
+  assert.equal(a.grad, null);
+  assert.deepEqual(Array.from(b.grad!.toArray()), before); // untouched: the failure came first
+  zeroGrad([b]);
+  a.dispose();
+  b.dispose();
 });
 
 test("frozen GPT-2 weights get no gradient and no gradient kernels", () => {
