@@ -177,8 +177,9 @@ test("gradient slots: the first writer writes, later writers add (fan-out, repea
       for (let r = 0; r < R; r++) col += host[r * C + (i % C)];
       return times * ((w1 * 2 * x) / (R * C) + (w2 * 2 * col) / (R * R) + (w3 * 2) / (R * C));
     });
-  const close = (got: Float32Array | Int32Array, want: number[], what: string) =>
-    want.forEach((v, i) => assert.ok(Math.abs(got[i] - v) < 1e-5, `${what} [${i}]: ${got[i]} vs ${v}`));
+  const close = (got: Float32Array | Int32Array, want: number[], what: string) => {
+    for (const [i, v] of want.entries()) assert.ok(Math.abs(got[i] - v) < 1e-5, `${what} [${i}]: ${got[i]} vs ${v}`);
+  };
   tidy(() => backward(loss()));
   close(a.grad!.toArray(), expected(1), "one pass");
   tidy(() => backward(loss())); // no zeroGrad: the leaf's gradient accumulates

@@ -131,8 +131,7 @@ export function linearCrossEntropy(h: Tensor, w: Tensor, targetsHost: Int32Array
   if (device === "cpu" && !w.requiresGrad && (opts.fused ?? fusedHeadDefault()))
     return fusedLinearCrossEntropy(h, w, targetsHost, count, packed);
   const byColumns =
-    opts.chunkColumns !== undefined ||
-    (w.requiresGrad && opts.chunkRows === undefined && !opts.wBf16 && defaultChunkRows(C) < n);
+    opts.chunkColumns !== undefined || (w.requiresGrad && opts.chunkRows === undefined && !opts.wBf16 && defaultChunkRows(C) < n);
   if (byColumns) return columnChunkedCrossEntropy(h, w, targetsHost, count, opts.chunkColumns ?? defaultChunkColumns(n));
   const wh = opts.wBf16 ?? null;
   if (wh)
