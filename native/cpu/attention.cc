@@ -28,15 +28,34 @@ CLLM4REC_INLINE int64_t last_key(const int32_t* mask, int64_t Tq, int64_t Tk, in
   return (mask && mask[p] == 0) ? -1 : p;
 }
 
-// 16 floats as one GCC vector: one zmm register in the AVX-512 clone, four xmm otherwise.
-typedef float v16sf __attribute__((vector_size(64)));
+// The per-head code is compiled three times (see the end of the file). Its register tiles
+// are GCC vectors of W floats: W = 16 in the AVX-512 clone (one zmm register) and in the
+// baseline one (four xmm), W = 8 in the AVX2 clone (one ymm), whose tiles hold fewer
+// vectors so that they fit its 16 registers (the W = 16 tiles spilled there: attention ran
+// at 3.6-4.7 GFLOP/s on a 2-core Zen 3, 38% of a GPT-2 step). Each output element is summed
+// in the same order in every clone.
+enum class Isa { kGeneric, kAvx2, kAvx512 };
 
-CLLM4REC_INLINE v16sf load16(const float* p) {
-  v16sf v;
+template <Isa I>
+constexpr int kWidth = I == Isa::kAvx2 ? 8 : 16;
+
+template <int W>
+struct VecOf {
+  typedef float type __attribute__((vector_size(4 * W)));
+};
+template <int W>
+using Vec = typename VecOf<W>::type;
+
+template <int W>
+CLLM4REC_INLINE Vec<W> loadv(const float* p) {
+  Vec<W> v;
   __builtin_memcpy(&v, p, sizeof v);
   return v;
 }
-CLLM4REC_INLINE void store16(float* p, v16sf v) { __builtin_memcpy(p, &v, sizeof v); }
+template <int W>
+CLLM4REC_INLINE void storev(float* p, Vec<W> v) {
+  __builtin_memcpy(p, &v, sizeof v);
+}
 
 // Keys per register-resident chunk of scores (8 vectors: enough independent FMA chains
 // to hide their latency); packed rows are padded to a multiple.
@@ -72,36 +91,38 @@ __attribute__((target("avx512f"))) void pack_transposed_avx512(const float* src,
 }
 #endif
 
-CLLM4REC_INLINE void pack_transposed(bool avx512, const float* src, int64_t ld, int64_t n, int64_t Dh,
-                                     int64_t ldt, float* dst) {
+template <Isa I>
+CLLM4REC_INLINE void pack_transposed(const float* src, int64_t ld, int64_t n, int64_t Dh, int64_t ldt,
+                                     float* dst) {
 #if defined(__x86_64__) || defined(__i386__)
-  if (avx512) return pack_transposed_avx512(src, ld, n, Dh, ldt, dst);
+  if constexpr (I == Isa::kAvx512) return pack_transposed_avx512(src, ld, n, Dh, ldt, dst);
 #endif
-  (void)avx512;
   pack_transposed_scalar(src, ld, n, Dh, ldt, dst);
 }
 
-// out[j] = wscale * sum_c w[c] * mt[c * ldt + j] for j < n. Each chunk of keys stays in
-// registers for the whole sum over c (reads up to the zero padding, never past ldt).
+// out[j] = wscale * sum_c w[c] * mt[c * ldt + j] for j < n. Each chunk of keys (8 vectors)
+// stays in registers for the whole sum over c (reads up to the zero padding, never past ldt).
+template <int W>
 CLLM4REC_INLINE void project(const float* w, float wscale, const float* mt, int64_t ldt,
                              int64_t n, int64_t Dh, float* out) {
-  constexpr int kVecs = kKeyChunk / 16;
-  for (int64_t j0 = 0; j0 < n; j0 += kKeyChunk) {
-    v16sf acc[kVecs] = {};
+  constexpr int kVecs = 8;
+  constexpr int64_t kChunk = kVecs * W;  // divides kKeyChunk
+  for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
+    Vec<W> acc[kVecs] = {};
     for (int64_t c = 0; c < Dh; ++c) {
       const float wc = w[c] * wscale;
       const float* row = mt + c * ldt + j0;
 #pragma GCC unroll 8
-      for (int u = 0; u < kVecs; ++u) acc[u] += wc * load16(row + 16 * u);
+      for (int u = 0; u < kVecs; ++u) acc[u] += wc * loadv<W>(row + W * u);
     }
-    const int64_t m = std::min(kKeyChunk, n - j0);
-    if (m == kKeyChunk) {
+    const int64_t m = std::min(kChunk, n - j0);
+    if (m == kChunk) {
 #pragma GCC unroll 8
-      for (int u = 0; u < kVecs; ++u) store16(out + j0 + 16 * u, acc[u]);
+      for (int u = 0; u < kVecs; ++u) storev<W>(out + j0 + W * u, acc[u]);
     } else {
-      float tmp[kKeyChunk];
+      float tmp[kChunk];
 #pragma GCC unroll 8
-      for (int u = 0; u < kVecs; ++u) store16(tmp + 16 * u, acc[u]);
+      for (int u = 0; u < kVecs; ++u) storev<W>(tmp + W * u, acc[u]);
       for (int64_t l = 0; l < m; ++l) out[j0 + l] = tmp[l];
     }
   }
@@ -112,77 +133,74 @@ CLLM4REC_INLINE void project(const float* w, float wscale, const float* mt, int6
 constexpr int64_t kQueryGroup = 4;
 
 // For g < kQueryGroup: out[g * ldo + j] = wscale * sum_c w[g * ldw + c] * mt[c * ldt + j]
-// for j < n, 64 keys (4 vectors x 4 queries = 16 accumulators) per register tile.
+// for j < n; a register tile is kQueryGroup queries x KV vectors of keys: 4 x 4 zmm
+// (64 keys), or 4 x 2 ymm (16 keys) in the AVX2 clone.
+template <int W>
 CLLM4REC_INLINE void project_group(const float* w, int64_t ldw, float wscale, const float* mt,
                                    int64_t ldt, int64_t n, int64_t Dh, float* out,
                                    int64_t ldo) {
-  constexpr int64_t kTile = 64;
+  constexpr int KV = W == 16 ? 4 : 2;
+  constexpr int64_t kTile = KV * W;  // divides kKeyChunk
   for (int64_t j0 = 0; j0 < n; j0 += kTile) {
-    v16sf acc[kQueryGroup][4] = {};
+    Vec<W> acc[kQueryGroup][KV] = {};
     for (int64_t c = 0; c < Dh; ++c) {
       const float* row = mt + c * ldt + j0;
-      const v16sf k0 = load16(row), k1 = load16(row + 16), k2 = load16(row + 32),
-                  k3 = load16(row + 48);
+      Vec<W> kv[KV];
+#pragma GCC unroll 4
+      for (int u = 0; u < KV; ++u) kv[u] = loadv<W>(row + W * u);
 #pragma GCC unroll 4
       for (int g = 0; g < kQueryGroup; ++g) {
         const float wc = w[g * ldw + c] * wscale;
-        acc[g][0] += wc * k0;
-        acc[g][1] += wc * k1;
-        acc[g][2] += wc * k2;
-        acc[g][3] += wc * k3;
+#pragma GCC unroll 4
+        for (int u = 0; u < KV; ++u) acc[g][u] += wc * kv[u];
       }
     }
     const int64_t m = std::min(kTile, n - j0);
     for (int g = 0; g < kQueryGroup; ++g) {
       float tmp[kTile];
-      for (int u = 0; u < 4; ++u) store16(tmp + 16 * u, acc[g][u]);
+      for (int u = 0; u < KV; ++u) storev<W>(tmp + W * u, acc[g][u]);
       for (int64_t l = 0; l < m; ++l) out[g * ldo + j0 + l] = tmp[l];
     }
   }
 }
 
+// o[c] (+)= sum_j e[j * es] * v_j[c] for j < 4W channels c (rows of v at stride ld), in
+// registers: two rows per step for independent FMA chains (even rows in a, odd in b).
+template <int W>
+CLLM4REC_INLINE void weighted_rows4(const float* e, int64_t es, const float* v, int64_t ld,
+                                    int64_t n, float* o, bool accumulate) {
+  Vec<W> a[4] = {}, b[4] = {};
+  int64_t j = 0;
+  for (; j + 2 <= n; j += 2) {
+    const float* v0 = v + j * ld;
+    const float* v1 = v0 + ld;
+    const float e0 = e[j * es], e1 = e[(j + 1) * es];
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) a[u] += e0 * loadv<W>(v0 + W * u);
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) b[u] += e1 * loadv<W>(v1 + W * u);
+  }
+  if (j < n) {
+    const float* v0 = v + j * ld;
+    const float e0 = e[j * es];
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) a[u] += e0 * loadv<W>(v0 + W * u);
+  }
+#pragma GCC unroll 4
+  for (int u = 0; u < 4; ++u) {
+    a[u] += b[u];
+    if (accumulate) a[u] += loadv<W>(o + W * u);
+    storev<W>(o + W * u, a[u]);
+  }
+}
+
 // o[c] (+)= sum_j e[j * es] * v_j[c] for j < n (rows of v at stride ld). Dh = 64 (GPT-2)
-// keeps the sum in registers, two rows per step for independent FMA chains.
+// keeps the sum in registers: one pass of 4 zmm, or two passes over 32 channels of 4 ymm.
+template <int W>
 CLLM4REC_INLINE void weighted_rows(const float* e, int64_t es, const float* v, int64_t ld,
                                    int64_t n, int64_t Dh, float* o, bool accumulate) {
   if (Dh == 64) {
-    v16sf a0 = {}, a1 = {}, a2 = {}, a3 = {}, b0 = {}, b1 = {}, b2 = {}, b3 = {};
-    int64_t j = 0;
-    for (; j + 2 <= n; j += 2) {
-      const float* v0 = v + j * ld;
-      const float* v1 = v0 + ld;
-      const float e0 = e[j * es], e1 = e[(j + 1) * es];
-      a0 += e0 * load16(v0);
-      a1 += e0 * load16(v0 + 16);
-      a2 += e0 * load16(v0 + 32);
-      a3 += e0 * load16(v0 + 48);
-      b0 += e1 * load16(v1);
-      b1 += e1 * load16(v1 + 16);
-      b2 += e1 * load16(v1 + 32);
-      b3 += e1 * load16(v1 + 48);
-    }
-    if (j < n) {
-      const float* v0 = v + j * ld;
-      const float e0 = e[j * es];
-      a0 += e0 * load16(v0);
-      a1 += e0 * load16(v0 + 16);
-      a2 += e0 * load16(v0 + 32);
-      a3 += e0 * load16(v0 + 48);
-    }
-    a0 += b0;
-    a1 += b1;
-    a2 += b2;
-    a3 += b3;
-    if (accumulate) {
-      a0 += load16(o);
-      a1 += load16(o + 16);
-      a2 += load16(o + 32);
-      a3 += load16(o + 48);
-    }
-    store16(o, a0);
-    store16(o + 16, a1);
-    store16(o + 32, a2);
-    store16(o + 48, a3);
+    for (int64_t c0 = 0; c0 < 64; c0 += 4 * W) weighted_rows4<W>(e, es, v + c0, ld, n, o + c0, accumulate);
     return;
   }
   if (!accumulate)
@@ -196,12 +214,13 @@ CLLM4REC_INLINE void weighted_rows(const float* e, int64_t es, const float* v, i
 
 // Rows g < ng of S (stride ldt): the products of rows of w (stride ldw) with the packed
 // keys or values mt, for j < n; a full group shares every load of mt.
+template <int W>
 CLLM4REC_INLINE void project_rows(const float* w, int64_t ldw, float wscale, const float* mt,
                                   int64_t ldt, int64_t n, int64_t Dh, int64_t ng, float* S) {
   if (ng == kQueryGroup) {
-    project_group(w, ldw, wscale, mt, ldt, n, Dh, S, ldt);
+    project_group<W>(w, ldw, wscale, mt, ldt, n, Dh, S, ldt);
   } else {
-    for (int64_t g = 0; g < ng; ++g) project(w + g * ldw, wscale, mt, ldt, n, Dh, S + g * ldt);
+    for (int64_t g = 0; g < ng; ++g) project<W>(w + g * ldw, wscale, mt, ldt, n, Dh, S + g * ldt);
   }
 }
 
@@ -225,10 +244,12 @@ CLLM4REC_INLINE void apply_mask(const int32_t* mask, int64_t n, float* s) {
 
 // One (batch, head) pair of the forward; kt [Dh, ldt] and S [kQueryGroup, ldt] are the
 // thread's scratch.
+template <Isa I>
 CLLM4REC_INLINE void forward_head(const float* q, int64_t ldq, const float* k, const float* v,
                                   int64_t ldk, const int32_t* keyMask, float* out, float* lse,
                                   int64_t bh, int64_t H, int64_t Tq, int64_t Tk, int64_t Dh,
-                                  const philox::Dropout& drop, float* kt, float* S, bool avx512) {
+                                  const philox::Dropout& drop, float* kt, float* S) {
+  constexpr int W = kWidth<I>;
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
   const int64_t D = H * Dh;
   const int64_t b = bh / H, h = bh % H;
@@ -236,11 +257,11 @@ CLLM4REC_INLINE void forward_head(const float* q, int64_t ldq, const float* k, c
   const float* kb = k + b * Tk * ldk + h * Dh;
   const float* vb = v + b * Tk * ldk + h * Dh;
   const int64_t ldt = padded_keys(Tk);
-  pack_transposed(avx512, kb, ldk, Tk, Dh, ldt, kt);
+  pack_transposed<I>(kb, ldk, Tk, Dh, ldt, kt);
   for (int64_t i0 = 0; i0 < Tq; i0 += kQueryGroup) {
     const int64_t ng = std::min(kQueryGroup, Tq - i0);
     const int64_t nGroup = Tk - Tq + i0 + ng;  // causal bound of the group's last query
-    project_rows(q + (b * Tq + i0) * ldq + h * Dh, ldq, scale, kt, ldt, nGroup, Dh, ng, S);
+    project_rows<W>(q + (b * Tq + i0) * ldq + h * Dh, ldq, scale, kt, ldt, nGroup, Dh, ng, S);
     for (int64_t g = 0; g < ng; ++g) {
       const int64_t i = i0 + g;
       float* s = S + g * ldt;
@@ -264,7 +285,7 @@ CLLM4REC_INLINE void forward_head(const float* q, int64_t ldq, const float* k, c
       }
       // dropout acts on the probabilities after normalisation: the sum stays undropped
       if (drop.active()) apply_dropout(drop, uint64_t((bh * Tq + i) * Tk), n, s);
-      weighted_rows(s, 1, vb, ldk, n, Dh, oi, false);
+      weighted_rows<W>(s, 1, vb, ldk, n, Dh, oi, false);
       const float inv = static_cast<float>(1.0 / sum);
       for (int64_t c = 0; c < Dh; ++c) oi[c] *= inv;
       *lsei = mx + static_cast<float>(std::log(sum));
@@ -278,13 +299,15 @@ constexpr int64_t kQueryBlock = 32;
 
 // One (batch, head) pair of the backward; kt, vt [Dh, ldt] and P, dS [kQueryBlock, ldt]
 // are the thread's scratch.
+template <Isa I>
 CLLM4REC_INLINE void backward_head(const float* dout, const float* q, int64_t ldq,
                                    const float* k, const float* v, int64_t ldk,
                                    const int32_t* keyMask, const float* out, const float* lse,
                                    float* dq, float* dk, float* dv, int64_t bh, int64_t H,
                                    int64_t Tq, int64_t Tk, int64_t Dh,
                                    const philox::Dropout& drop, float* kt, float* vt, float* P,
-                                   float* dS, bool avx512) {
+                                   float* dS) {
+  constexpr int W = kWidth<I>;
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
   const int64_t D = H * Dh;
   const int64_t b = bh / H, h = bh % H;
@@ -294,8 +317,8 @@ CLLM4REC_INLINE void backward_head(const float* dout, const float* q, int64_t ld
   float* dkb = dk + b * Tk * ldk + h * Dh;
   float* dvb = dv + b * Tk * ldk + h * Dh;
   const int64_t ldt = padded_keys(Tk);
-  pack_transposed(avx512, kb, ldk, Tk, Dh, ldt, kt);
-  pack_transposed(avx512, vb, ldk, Tk, Dh, ldt, vt);
+  pack_transposed<I>(kb, ldk, Tk, Dh, ldt, kt);
+  pack_transposed<I>(vb, ldk, Tk, Dh, ldt, vt);
   for (int64_t i0 = 0; i0 < Tq; i0 += kQueryBlock) {
     const int64_t nb = std::min(kQueryBlock, Tq - i0);
     const int64_t nmax = Tk - Tq + i0 + nb;  // causal bound of the block's last query
@@ -303,10 +326,10 @@ CLLM4REC_INLINE void backward_head(const float* dout, const float* q, int64_t ld
     for (int64_t g0 = 0; g0 < nb; g0 += kQueryGroup) {
       const int64_t ng = std::min(kQueryGroup, nb - g0);
       const int64_t nGroup = Tk - Tq + i0 + g0 + ng;
-      project_rows(q + (b * Tq + i0 + g0) * ldq + h * Dh, ldq, scale, kt, ldt, nGroup, Dh, ng,
-                   P + g0 * ldt);
-      project_rows(dout + (b * Tq + i0 + g0) * D + h * Dh, D, 1.0f, vt, ldt, nGroup, Dh, ng,
-                   dS + g0 * ldt);
+      project_rows<W>(q + (b * Tq + i0 + g0) * ldq + h * Dh, ldq, scale, kt, ldt, nGroup, Dh, ng,
+                      P + g0 * ldt);
+      project_rows<W>(dout + (b * Tq + i0 + g0) * D + h * Dh, D, 1.0f, vt, ldt, nGroup, Dh, ng,
+                      dS + g0 * ldt);
     }
     for (int64_t ii = 0; ii < nb; ++ii) {
       const int64_t i = i0 + ii;
@@ -331,15 +354,15 @@ CLLM4REC_INLINE void backward_head(const float* dout, const float* q, int64_t ld
       for (int64_t j = 0; j < n; ++j) ds[j] = p[j] * (ds[j] - rowDot) * scale;
       if (drop.active()) apply_dropout(drop, e0, n, p);
       for (int64_t j = n; j < nmax; ++j) p[j] = ds[j] = 0.0f;
-      weighted_rows(ds, 1, kb, ldk, n, Dh, dqi, true);  // dq_i += sum_j dS_j k_j
+      weighted_rows<W>(ds, 1, kb, ldk, n, Dh, dqi, true);  // dq_i += sum_j dS_j k_j
     }
     // dk_j += sum_i dS_ij q_i and dv_j += sum_i P_ij dout_i over the block's queries
     // (entries past a query's last key are zero).
     const float* qBlock = q + (b * Tq + i0) * ldq + h * Dh;
     const float* doBlock = dout + (b * Tq + i0) * D + h * Dh;
     for (int64_t j = 0; j < nmax; ++j) {
-      weighted_rows(dS + j, ldt, qBlock, ldq, nb, Dh, dkb + j * ldk, true);
-      weighted_rows(P + j, ldt, doBlock, D, nb, Dh, dvb + j * ldk, true);
+      weighted_rows<W>(dS + j, ldt, qBlock, ldq, nb, Dh, dkb + j * ldk, true);
+      weighted_rows<W>(P + j, ldt, doBlock, D, nb, Dh, dvb + j * ldk, true);
     }
   }
 }
@@ -354,21 +377,16 @@ CLLM4REC_INLINE void backward_head(const float* dout, const float* q, int64_t ld
       float *dk, float *dv, int64_t bh, int64_t H, int64_t Tq, int64_t Tk, int64_t Dh,     \
       const philox::Dropout &drop, float *kt, float *vt, float *P, float *dS
 
-// The same per-head code compiled for AVX-512 and for the baseline ISA.
-CLLM4REC_AVX512 void forward_head_avx512(FORWARD_HEAD_ARGS) {
-  forward_head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, drop, kt, S, true);
-}
-void forward_head_generic(FORWARD_HEAD_ARGS) {
-  forward_head(q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, drop, kt, S, false);
-}
-CLLM4REC_AVX512 void backward_head_avx512(BACKWARD_HEAD_ARGS) {
-  backward_head(dout, q, ldq, k, v, ldk, keyMask, out, lse, dq, dk, dv, bh, H, Tq, Tk, Dh, drop,
-                kt, vt, P, dS, true);
-}
-void backward_head_generic(BACKWARD_HEAD_ARGS) {
-  backward_head(dout, q, ldq, k, v, ldk, keyMask, out, lse, dq, dk, dv, bh, H, Tq, Tk, Dh, drop,
-                kt, vt, P, dS, false);
-}
+// The same per-head code compiled for AVX-512, AVX2 + FMA and the baseline ISA.
+#define FORWARD_HEAD_CALL q, ldq, k, v, ldk, keyMask, out, lse, bh, H, Tq, Tk, Dh, drop, kt, S
+#define BACKWARD_HEAD_CALL \
+  dout, q, ldq, k, v, ldk, keyMask, out, lse, dq, dk, dv, bh, H, Tq, Tk, Dh, drop, kt, vt, P, dS
+CLLM4REC_AVX512 void forward_head_avx512(FORWARD_HEAD_ARGS) { forward_head<Isa::kAvx512>(FORWARD_HEAD_CALL); }
+CLLM4REC_AVX2 void forward_head_avx2(FORWARD_HEAD_ARGS) { forward_head<Isa::kAvx2>(FORWARD_HEAD_CALL); }
+void forward_head_generic(FORWARD_HEAD_ARGS) { forward_head<Isa::kGeneric>(FORWARD_HEAD_CALL); }
+CLLM4REC_AVX512 void backward_head_avx512(BACKWARD_HEAD_ARGS) { backward_head<Isa::kAvx512>(BACKWARD_HEAD_CALL); }
+CLLM4REC_AVX2 void backward_head_avx2(BACKWARD_HEAD_ARGS) { backward_head<Isa::kAvx2>(BACKWARD_HEAD_CALL); }
+void backward_head_generic(BACKWARD_HEAD_ARGS) { backward_head<Isa::kGeneric>(BACKWARD_HEAD_CALL); }
 
 }  // namespace
 
@@ -377,7 +395,7 @@ void attention_forward(const float* q, int64_t ldq, const float* k, const float*
                        int64_t Tq, int64_t Tk, int64_t Dh, int64_t seed, int64_t site,
                        int64_t step, int64_t threshold, float scale, int64_t /*version: CUDA's*/) {
   const philox::Dropout drop = philox::make_dropout(seed, site, step, threshold, scale);
-  const auto head = detail::has_avx512() ? forward_head_avx512 : forward_head_generic;
+  const auto head = detail::pick(forward_head_avx512, forward_head_avx2, forward_head_generic);
   // OpenMP stays out of the ISA clones: outlined parallel bodies lose the target attribute.
   // Per-thread scratch kt [Dh, ldt] + S [kQueryGroup, ldt], allocated before the parallel
   // region (no exception may leave it) and zero-filled (the key padding must read 0).
@@ -399,7 +417,7 @@ void attention_backward(const float* dout, const float* q, int64_t ldq, const fl
                         int64_t Tq, int64_t Tk, int64_t Dh, int64_t seed, int64_t site,
                         int64_t step, int64_t threshold, float scale, int64_t /*version: CUDA's*/) {
   const philox::Dropout drop = philox::make_dropout(seed, site, step, threshold, scale);
-  const auto head = detail::has_avx512() ? backward_head_avx512 : backward_head_generic;
+  const auto head = detail::pick(backward_head_avx512, backward_head_avx2, backward_head_generic);
   // Per-thread scratch kt, vt [Dh, ldt] + P, dS [kQueryBlock, ldt], as in the forward.
   const int threads = omp_get_max_threads();
   const int64_t ldt = padded_keys(Tk), per = 2 * (Dh + kQueryBlock) * ldt;

@@ -737,9 +737,7 @@ Isa detect_isa() {
 #ifdef CLLM4REC_X86
   __builtin_cpu_init();
   if (detail::has_avx512()) return Isa::kAvx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      detail::isa_allowed("avx2"))
-    return Isa::kAvx2;
+  if (detail::has_avx2()) return Isa::kAvx2;
 #endif
   return Isa::kPortable;
 }

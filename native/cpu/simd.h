@@ -1,6 +1,7 @@
 // Vectorisable math for the CPU kernels (internal to native/cpu). Kernels write plain
-// loops over always_inline helpers and compile them twice: once for AVX-512 (chosen at
-// run time) and once for the baseline ISA, so the addon runs on any x86-64 CPU.
+// loops over always_inline helpers and compile them three times: for AVX-512, for AVX2 +
+// FMA (the widest the CPU has is chosen at run time, `pick`) and for the baseline ISA, so
+// the addon runs on any x86-64 CPU.
 #pragma once
 #include <cstdint>
 #include <cstdlib>
@@ -9,8 +10,10 @@
 #define CLLM4REC_INLINE inline __attribute__((always_inline))
 #if defined(__x86_64__) || defined(__i386__)
 #define CLLM4REC_AVX512 __attribute__((target("avx512f,fma,prefer-vector-width=512")))
+#define CLLM4REC_AVX2 __attribute__((target("avx2,fma")))
 #else
 #define CLLM4REC_AVX512
+#define CLLM4REC_AVX2
 #endif
 
 namespace cpu {
@@ -35,6 +38,22 @@ inline bool has_avx512() {
 #else
   return false;
 #endif
+}
+
+inline bool has_avx2() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                          isa_allowed("avx2");
+  return yes;
+#else
+  return false;
+#endif
+}
+
+// The clone of a kernel for the widest ISA this CPU has (and CLLM4REC_CPU_ISA allows).
+template <class F>
+inline F pick(F avx512, F avx2, F generic) {
+  return has_avx512() ? avx512 : has_avx2() ? avx2 : generic;
 }
 
 // exp(x) in float without branches (so loops over it vectorise): range reduction

@@ -98,7 +98,7 @@ double fma_peak(int kind, double seconds, int* lanes) {
 #ifdef CLLM4REC_X86
   const bool avx512 = detail::has_avx512();
   if (kind == 1 && !has_avx512_bf16()) return 0.0;
-  if (kind == 0 && !avx512 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && detail::isa_allowed("avx2"))) return 0.0;
+  if (kind == 0 && !avx512 && !detail::has_avx2()) return 0.0;
   const int w = avx512 ? 16 : 8;
   if (lanes) *lanes = w;
   const double flopsPerIter = double(avx512 ? kAcc : kAccAvx2) * w * 2 * (kind == 1 ? 2 : 1);
