@@ -34,7 +34,7 @@ CLLM4REC_INLINE int64_t last_key(const int32_t* mask, int64_t Tq, int64_t Tk, in
 // vectors so that they fit its 16 registers (the W = 16 tiles spilled there: attention ran
 // at 3.6-4.7 GFLOP/s on a 2-core Zen 3, 38% of a GPT-2 step). Each output element is summed
 // in the same order in every clone.
-enum class Isa { kGeneric, kAvx2, kAvx512 };
+using detail::Isa;
 
 template <Isa I>
 constexpr int kWidth = I == Isa::kAvx2 ? 8 : 16;

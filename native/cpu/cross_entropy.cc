@@ -67,6 +67,10 @@ CLLM4REC_AVX512 void forward_avx512(const float* logits, const int32_t* target, 
                                     float* lse, int64_t R, int64_t C) {
   forward_impl(logits, target, loss, lse, R, C);
 }
+CLLM4REC_AVX2 void forward_avx2(const float* logits, const int32_t* target, float* loss, float* lse,
+                                int64_t R, int64_t C) {
+  forward_impl(logits, target, loss, lse, R, C);
+}
 void forward_generic(const float* logits, const int32_t* target, float* loss, float* lse,
                      int64_t R, int64_t C) {
   forward_impl(logits, target, loss, lse, R, C);
@@ -74,6 +78,10 @@ void forward_generic(const float* logits, const int32_t* target, float* loss, fl
 CLLM4REC_AVX512 void backward_avx512(const float* logits, const int32_t* target,
                                      const float* lse, const float* dloss, float* dlogits,
                                      int64_t R, int64_t C, bool accumulate) {
+  backward_impl(logits, target, lse, dloss, dlogits, R, C, accumulate);
+}
+CLLM4REC_AVX2 void backward_avx2(const float* logits, const int32_t* target, const float* lse,
+                                 const float* dloss, float* dlogits, int64_t R, int64_t C, bool accumulate) {
   backward_impl(logits, target, lse, dloss, dlogits, R, C, accumulate);
 }
 void backward_generic(const float* logits, const int32_t* target, const float* lse,
@@ -87,7 +95,7 @@ void backward_generic(const float* logits, const int32_t* target, const float* l
 // attribute): rows are shared out here and each row runs the vectorised clone.
 void cross_entropy_forward(const float* logits, const int32_t* target, float* loss, float* lse,
                           int64_t R, int64_t C) {
-  const auto row = detail::has_avx512() ? forward_avx512 : forward_generic;
+  const auto row = detail::pick(forward_avx512, forward_avx2, forward_generic);
 #pragma omp parallel for schedule(dynamic, 1) if (R * C >= detail::kParallelGrain)
   for (int64_t r = 0; r < R; ++r) row(logits + r * C, target + r, loss + r, lse + r, 1, C);
 }
@@ -95,7 +103,7 @@ void cross_entropy_forward(const float* logits, const int32_t* target, float* lo
 void cross_entropy_backward(const float* logits, const int32_t* target, const float* lse,
                            const float* dloss, float* dlogits, int64_t R, int64_t C,
                            bool accumulate) {
-  const auto row = detail::has_avx512() ? backward_avx512 : backward_generic;
+  const auto row = detail::pick(backward_avx512, backward_avx2, backward_generic);
 #pragma omp parallel for schedule(dynamic, 1) if (R * C >= detail::kParallelGrain)
   for (int64_t r = 0; r < R; ++r) row(logits + r * C, target + r, lse + r, dloss + r, dlogits + r * C, 1, C, accumulate);
 }
@@ -155,13 +163,15 @@ Plan plan(int64_t n, int64_t C, int64_t d) {
   return p;
 }
 
+using detail::Isa;
+
 // c[MR x NR] (+)= a (MR-row packed panel, depth kc) @ b (kc rows of NR floats, row stride ldb).
-template <bool Avx512>
+template <Isa I>
 void micro(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
                            int64_t ldc, bool accumulate);
 
 template <>
-void micro<false>(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
+void micro<Isa::kGeneric>(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
                                   int64_t ldc, bool accumulate) {
   float acc[MR][NR] = {};
   for (int64_t p = 0; p < kc; ++p, a += MR, b += ldb)
@@ -173,7 +183,7 @@ void micro<false>(int64_t kc, const float* a, const float* b, int64_t ldb, float
 
 #ifdef CLLM4REC_X86
 template <>  // a call per tile, not inlined: it carries its own target ISA
-__attribute__((target("avx512f,fma"), noinline)) void micro<true>(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
+__attribute__((target("avx512f,fma"), noinline)) void micro<Isa::kAvx512>(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
                                  int64_t ldc, bool accumulate) {
   __m512 acc0[MR], acc1[MR];
 #pragma GCC unroll 12
@@ -197,6 +207,42 @@ __attribute__((target("avx512f,fma"), noinline)) void micro<true>(int64_t kc, co
     _mm512_storeu_ps(ci, acc0[i]);
     _mm512_storeu_ps(ci + 16, acc1[i]);
   }
+}
+
+// AVX2 has 16 ymm registers, too few for the 12 x 32 tile: it runs as four 6 x 16 quarters
+// (12 accumulators each), each over the whole depth, so every element sums in the same order.
+template <>
+__attribute__((target("avx2,fma"), noinline)) void micro<Isa::kAvx2>(int64_t kc, const float* a, const float* b,
+                                                                    int64_t ldb, float* c, int64_t ldc,
+                                                                    bool accumulate) {
+  constexpr int QR = MR / 2;
+  for (int i0 = 0; i0 < MR; i0 += QR)
+    for (int j0 = 0; j0 < NR; j0 += 16) {
+      __m256 acc0[QR], acc1[QR];
+#pragma GCC unroll 6
+      for (int i = 0; i < QR; ++i) acc0[i] = acc1[i] = _mm256_setzero_ps();
+      const float* ap = a + i0;
+      const float* bp = b + j0;
+      for (int64_t p = 0; p < kc; ++p, ap += MR, bp += ldb) {
+        const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+#pragma GCC unroll 6
+        for (int i = 0; i < QR; ++i) {
+          const __m256 ai = _mm256_broadcast_ss(ap + i);
+          acc0[i] = _mm256_fmadd_ps(ai, b0, acc0[i]);
+          acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
+        }
+      }
+#pragma GCC unroll 6
+      for (int i = 0; i < QR; ++i) {
+        float* ci = c + (i0 + i) * ldc + j0;
+        if (accumulate) {
+          acc0[i] = _mm256_add_ps(acc0[i], _mm256_loadu_ps(ci));
+          acc1[i] = _mm256_add_ps(acc1[i], _mm256_loadu_ps(ci + 8));
+        }
+        _mm256_storeu_ps(ci, acc0[i]);
+        _mm256_storeu_ps(ci + 8, acc1[i]);
+      }
+    }
 }
 #endif
 
@@ -277,7 +323,7 @@ CLLM4REC_INLINE void online_softmax(float* S, int64_t rbPad, int64_t rows, int64
 
 // One task: rows [r0, r0 + rows) over vocabulary [c0, c1). Scratch: hp (packed rows),
 // S (logits tile, then probabilities), pp (probabilities packed for the second product).
-template <bool Avx512>
+template <Isa I>
 CLLM4REC_INLINE void task(const float* h, const float* W, const float* Wt, const int32_t* target, int64_t n,
           int64_t C, int64_t d, int64_t r0, int64_t rows, int64_t c0, int64_t c1, int64_t rbPad,
           float* hp, float* S, float* pp, float* acc, float* m, double* s, float* tl,
@@ -289,7 +335,7 @@ CLLM4REC_INLINE void task(const float* h, const float* W, const float* Wt, const
     for (int64_t ir = 0; ir < panels; ++ir) {
       float* dst = hp + pc * rbPad + ir * MR * kc;
 #ifdef CLLM4REC_X86
-      if constexpr (Avx512) {
+      if constexpr (I == Isa::kAvx512) {
         const int64_t mr = std::clamp<int64_t>(rows - ir * MR, 0, MR);  // panels past the rows: zeros
         pack::panel12_from_rows(mr > 0 ? h + (r0 + ir * MR) * d + pc : h, d, mr, kc, dst);
         continue;
@@ -317,7 +363,7 @@ CLLM4REC_INLINE void task(const float* h, const float* W, const float* Wt, const
       for (int64_t pc = 0; pc < d; pc += kKC) {
         const int64_t kc = std::min(kKC, d - pc);
         for (int64_t ir = 0; ir < panels; ++ir)
-          micro<Avx512>(kc, hp + pc * rbPad + ir * MR * kc, bq + pc * NR, NR, S + ir * MR * kNC + q * NR, kNC, pc > 0);
+          micro<I>(kc, hp + pc * rbPad + ir * MR * kc, bq + pc * NR, NR, S + ir * MR * kNC + q * NR, kNC, pc > 0);
       }
     }
     // 2. online softmax over the tile's valid columns; S becomes exp(logit - m)
@@ -328,7 +374,7 @@ CLLM4REC_INLINE void task(const float* h, const float* W, const float* Wt, const
     for (int64_t ir = 0; ir < panels; ++ir) {
       float* dst = pp + ir * MR * nv;
 #ifdef CLLM4REC_X86
-      if constexpr (Avx512) {
+      if constexpr (I == Isa::kAvx512) {
         pack::panel12_from_rows(S + ir * MR * kNC, kNC, MR, nv, dst);
         continue;
       }
@@ -340,13 +386,13 @@ CLLM4REC_INLINE void task(const float* h, const float* W, const float* Wt, const
       const int64_t nr = std::min<int64_t>(NR, d - cc);
       if (nr == NR) {
         for (int64_t ir = 0; ir < panels; ++ir)
-          micro<Avx512>(nv, pp + ir * MR * nv, W + j0 * d + cc, d, acc + ir * MR * d + cc, d, true);
+          micro<I>(nv, pp + ir * MR * nv, W + j0 * d + cc, d, acc + ir * MR * d + cc, d, true);
       } else {  // a last strip narrower than NR: zero-padded copy of the W strip (B) into S's tail
         float* strip = pp + panels * MR * nv;
         for (int64_t p = 0; p < nv; ++p)
           for (int64_t c = 0; c < NR; ++c) strip[p * NR + c] = c < nr ? W[(j0 + p) * d + cc + c] : 0.0f;
         for (int64_t ir = 0; ir < panels; ++ir) {
-          micro<Avx512>(nv, pp + ir * MR * nv, strip, NR, edge, NR, false);
+          micro<I>(nv, pp + ir * MR * nv, strip, NR, edge, NR, false);
           for (int i = 0; i < MR; ++i)
             for (int64_t c = 0; c < nr; ++c) acc[(ir * MR + i) * d + cc + c] += edge[i * NR + c];
         }
@@ -361,14 +407,20 @@ __attribute__((target("avx512f,fma"))) void task_avx512(
     const float* h, const float* W, const float* Wt, const int32_t* target, int64_t n, int64_t C,
     int64_t d, int64_t r0, int64_t rows, int64_t c0, int64_t c1, int64_t rbPad, float* hp, float* S,
     float* pp, float* acc, float* m, double* s, float* tl, float* accOut) {
-  task<true>(h, W, Wt, target, n, C, d, r0, rows, c0, c1, rbPad, hp, S, pp, acc, m, s, tl, accOut);
+  task<Isa::kAvx512>(h, W, Wt, target, n, C, d, r0, rows, c0, c1, rbPad, hp, S, pp, acc, m, s, tl, accOut);
+}
+__attribute__((target("avx2,fma"))) void task_avx2(
+    const float* h, const float* W, const float* Wt, const int32_t* target, int64_t n, int64_t C,
+    int64_t d, int64_t r0, int64_t rows, int64_t c0, int64_t c1, int64_t rbPad, float* hp, float* S,
+    float* pp, float* acc, float* m, double* s, float* tl, float* accOut) {
+  task<Isa::kAvx2>(h, W, Wt, target, n, C, d, r0, rows, c0, c1, rbPad, hp, S, pp, acc, m, s, tl, accOut);
 }
 #endif
 void task_generic(const float* h, const float* W, const float* Wt, const int32_t* target, int64_t n,
                   int64_t C, int64_t d, int64_t r0, int64_t rows, int64_t c0, int64_t c1,
                   int64_t rbPad, float* hp, float* S, float* pp, float* acc, float* m, double* s,
                   float* tl, float* accOut) {
-  task<false>(h, W, Wt, target, n, C, d, r0, rows, c0, c1, rbPad, hp, S, pp, acc, m, s, tl, accOut);
+  task<Isa::kGeneric>(h, W, Wt, target, n, C, d, r0, rows, c0, c1, rbPad, hp, S, pp, acc, m, s, tl, accOut);
 }
 
 #ifdef CLLM4REC_X86
@@ -508,7 +560,7 @@ void linear_xent_forward(const float* h, const float* W, const int32_t* target, 
   if (!Wt) throw std::bad_alloc();
   pack_wt(W, C, d, Wt);
 #ifdef CLLM4REC_X86
-  const auto run = detail::has_avx512() ? task_avx512 : task_generic;
+  const auto run = detail::pick(task_avx512, task_avx2, task_generic);
 #else
   const auto run = task_generic;
 #endif

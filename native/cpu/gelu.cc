@@ -54,9 +54,13 @@ CLLM4REC_INLINE void backward_impl(const float* x, const float* dy, float* dx, i
 }
 
 CLLM4REC_AVX512 void forward_avx512(const float* x, float* y, int64_t n) { forward_impl(x, y, n); }
+CLLM4REC_AVX2 void forward_avx2(const float* x, float* y, int64_t n) { forward_impl(x, y, n); }
 void forward_generic(const float* x, float* y, int64_t n) { forward_impl(x, y, n); }
 CLLM4REC_AVX512 void backward_avx512(const float* x, const float* dy, float* dx, int64_t n,
                                      bool accumulate) {
+  backward_impl(x, dy, dx, n, accumulate);
+}
+CLLM4REC_AVX2 void backward_avx2(const float* x, const float* dy, float* dx, int64_t n, bool accumulate) {
   backward_impl(x, dy, dx, n, accumulate);
 }
 void backward_generic(const float* x, const float* dy, float* dx, int64_t n, bool accumulate) {
@@ -65,7 +69,7 @@ void backward_generic(const float* x, const float* dy, float* dx, int64_t n, boo
 }  // namespace
 
 void gelu_forward(const float* x, float* y, int64_t n) {
-  const auto run = detail::has_avx512() ? forward_avx512 : forward_generic;
+  const auto run = detail::pick(forward_avx512, forward_avx2, forward_generic);
   const int64_t blocks = (n + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) if (n >= detail::kParallelGrain)
   for (int64_t b = 0; b < blocks; ++b) {
@@ -75,7 +79,7 @@ void gelu_forward(const float* x, float* y, int64_t n) {
 }
 
 void gelu_backward(const float* x, const float* dy, float* dx, int64_t n, bool accumulate) {
-  const auto run = detail::has_avx512() ? backward_avx512 : backward_generic;
+  const auto run = detail::pick(backward_avx512, backward_avx2, backward_generic);
   const int64_t blocks = (n + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) if (n >= detail::kParallelGrain)
   for (int64_t b = 0; b < blocks; ++b) {

@@ -81,12 +81,20 @@ CLLM4REC_AVX512 void forward_avx512(const float* x, int64_t r, int64_t W, int64_
                                     float* lse, float* stx, float* loss, bool first, bool last) {
   forward_row(x, r, W, c0, t, lse, stx, loss, first, last);
 }
+CLLM4REC_AVX2 void forward_avx2(const float* x, int64_t r, int64_t W, int64_t c0, const Csr& t, float* lse,
+                                float* stx, float* loss, bool first, bool last) {
+  forward_row(x, r, W, c0, t, lse, stx, loss, first, last);
+}
 void forward_generic(const float* x, int64_t r, int64_t W, int64_t c0, const Csr& t, float* lse,
                      float* stx, float* loss, bool first, bool last) {
   forward_row(x, r, W, c0, t, lse, stx, loss, first, last);
 }
 CLLM4REC_AVX512 void backward_avx512(const float* x, int64_t r, int64_t W, int64_t c0, const Csr& t,
                                      const float* lse, const float* dloss, float* dx, bool accumulate) {
+  backward_row(x, r, W, c0, t, lse, dloss, dx, accumulate);
+}
+CLLM4REC_AVX2 void backward_avx2(const float* x, int64_t r, int64_t W, int64_t c0, const Csr& t,
+                                 const float* lse, const float* dloss, float* dx, bool accumulate) {
   backward_row(x, r, W, c0, t, lse, dloss, dx, accumulate);
 }
 void backward_generic(const float* x, int64_t r, int64_t W, int64_t c0, const Csr& t,
@@ -126,7 +134,7 @@ void multinomial_nll_forward(const float* logits, int64_t R, int64_t W, int64_t 
                              bool last) {
   const Csr t{rowPtr, cols, values};
   check_targets(t, R, C, nnz);
-  const auto row = detail::has_avx512() ? forward_avx512 : forward_generic;
+  const auto row = detail::pick(forward_avx512, forward_avx2, forward_generic);
 #pragma omp parallel for schedule(dynamic, 1) if (R * W >= detail::kParallelGrain)
   for (int64_t r = 0; r < R; ++r) row(logits + r * W, r, W, c0, t, lse, stx, loss, first, last);
 }
@@ -137,7 +145,7 @@ void multinomial_nll_backward(const float* logits, int64_t R, int64_t W, int64_t
                               bool accumulate) {
   const Csr t{rowPtr, cols, values};
   check_targets(t, R, C, nnz);
-  const auto row = detail::has_avx512() ? backward_avx512 : backward_generic;
+  const auto row = detail::pick(backward_avx512, backward_avx2, backward_generic);
 #pragma omp parallel for schedule(dynamic, 1) if (R * W >= detail::kParallelGrain)
   for (int64_t r = 0; r < R; ++r) row(logits + r * W, r, W, c0, t, lse, dloss, dlogits + r * W, accumulate);
 }

@@ -50,6 +50,9 @@ inline bool has_avx2() {
 #endif
 }
 
+// The instruction sets a kernel is cloned for (template argument of its always_inline body).
+enum class Isa { kGeneric, kAvx2, kAvx512 };
+
 // The clone of a kernel for the widest ISA this CPU has (and CLLM4REC_CPU_ISA allows).
 template <class F>
 inline F pick(F avx512, F avx2, F generic) {

@@ -1,4 +1,4 @@
-// The AVX2 and portable fallback kernels (picked at run time on CPUs without AVX-512)
+// The AVX2 and portable clones of the kernels (picked at run time on CPUs without AVX-512)
 // pass the same reference tests: rerun the kernel suites with the ISA capped.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -11,6 +11,8 @@ const suites = [
   "cross_entropy.test.js",
   "multinomial_nll.test.js",
   "linear_cross_entropy.test.js",
+  "gelu.test.js",
+  "gemm_gelu.test.js",
 ].map((f) => path.join(__dirname, f));
 
 for (const isa of ["avx2", "generic"]) {
