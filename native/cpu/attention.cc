@@ -89,6 +89,24 @@ __attribute__((target("avx512f"))) void pack_transposed_avx512(const float* src,
     }
   }
 }
+
+// The AVX2 twin: 8 keys x 8 channels per register transpose, the edges (keys past the last
+// multiple of 8, then channels past it) by the scalar loop's assignments.
+__attribute__((target("avx2"))) void pack_transposed_avx2(const float* src, int64_t ld, int64_t n, int64_t Dh,
+                                                          int64_t ldt, float* dst) {
+  const int64_t n8 = n / 8 * 8, d8 = Dh / 8 * 8;
+  for (int64_t j0 = 0; j0 < n8; j0 += 8)
+    for (int64_t c0 = 0; c0 < d8; c0 += 8) {
+      __m256 r[8];
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + (j0 + j) * ld + c0);
+      pack::transpose8(r);
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) _mm256_storeu_ps(dst + (c0 + c) * ldt + j0, r[c]);
+    }
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t c = j < n8 ? d8 : 0; c < Dh; ++c) dst[c * ldt + j] = src[j * ld + c];
+}
 #endif
 
 template <Isa I>
@@ -96,6 +114,7 @@ CLLM4REC_INLINE void pack_transposed(const float* src, int64_t ld, int64_t n, in
                                      float* dst) {
 #if defined(__x86_64__) || defined(__i386__)
   if constexpr (I == Isa::kAvx512) return pack_transposed_avx512(src, ld, n, Dh, ldt, dst);
+  if constexpr (I == Isa::kAvx2) return pack_transposed_avx2(src, ld, n, Dh, ldt, dst);
 #endif
   pack_transposed_scalar(src, ld, n, Dh, ldt, dst);
 }

@@ -1,5 +1,5 @@
-// AVX-512 packing shared by the GEMM and the fused vocabulary head (internal to native/cpu):
-// a 16 x 16 register transpose and the panels built on it. Packing is a copy, so these give
+// AVX-512 packing shared by the GEMM, attention and the fused vocabulary head (internal to
+// native/cpu): a 16 x 16 register transpose (and its 8 x 8 AVX2 twin) and the panels built on it. Packing is a copy, so these give
 // the scalar packers' panels bit for bit.
 #pragma once
 #if defined(__x86_64__) || defined(__i386__)
@@ -46,6 +46,30 @@ __attribute__((target("avx512f"))) CLLM4REC_INLINE void transpose16(__m512 r[16]
     r[s + 8] = _mm512_shuffle_f32x4(v0, v2, 0xdd);
     r[s + 4] = _mm512_shuffle_f32x4(v1, v3, 0x88);
     r[s + 12] = _mm512_shuffle_f32x4(v1, v3, 0xdd);
+  }
+}
+
+// 8 x 8 transpose in ymm registers (AVX2 twin of transpose16): on return r[j] holds column
+// j of the 8 rows given. Pairs of rows interleave (unpack), pairs of pairs combine (shuffle:
+// s[k] holds columns k and k + 4 of four rows, one per 128-bit half), then the halves of rows
+// 0-3 and 4-7 join (permute2f128).
+__attribute__((target("avx2"))) CLLM4REC_INLINE void transpose8(__m256 r[8]) {
+  __m256 t[8], s[8];
+#pragma GCC unroll 2
+  for (int g = 0; g < 2; ++g) {
+    t[4 * g + 0] = _mm256_unpacklo_ps(r[4 * g], r[4 * g + 1]);
+    t[4 * g + 1] = _mm256_unpackhi_ps(r[4 * g], r[4 * g + 1]);
+    t[4 * g + 2] = _mm256_unpacklo_ps(r[4 * g + 2], r[4 * g + 3]);
+    t[4 * g + 3] = _mm256_unpackhi_ps(r[4 * g + 2], r[4 * g + 3]);
+    s[4 * g + 0] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);      // columns 0, 4
+    s[4 * g + 1] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0xee);      // columns 1, 5
+    s[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);  // columns 2, 6
+    s[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xee);  // columns 3, 7
+  }
+#pragma GCC unroll 4
+  for (int k = 0; k < 4; ++k) {
+    r[k] = _mm256_permute2f128_ps(s[k], s[4 + k], 0x20);
+    r[k + 4] = _mm256_permute2f128_ps(s[k], s[4 + k], 0x31);
   }
 }
 
