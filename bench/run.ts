@@ -5,7 +5,7 @@
 // CLLM4REC_BENCH_PYTHON=<python with torch>.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { native } from "../src/engine";
+import { cpuKernels, native } from "../src/engine";
 import type { Device } from "../src/engine";
 import {
   type Ctx,
@@ -211,7 +211,7 @@ async function main(): Promise<void> {
   const env = environment(ROOT, ctx);
   const m = env.machine as Record<string, unknown>;
   console.log(
-    `bench: ${quick ? "quick" : "full"} run on ${device} (${deviceName}); ${m.cpu}, ${m.cores} logical CPUs, ${n.numThreads()} engine threads; ` +
+    `bench: ${quick ? "quick" : "full"} run on ${device} (${deviceName}); ${m.cpu}, ${m.cores} logical CPUs, ${n.numThreads()} engine threads, ${cpuKernels()}; ` +
       `node ${process.version}; commit ${String(env.commit).slice(0, 12)}${Number.isFinite(budgetS) ? `; budget ${budgetS} s` : ""}`,
   );
   console.log(`bench: peak: ${limits.peakHow}`);

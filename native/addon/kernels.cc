@@ -139,6 +139,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
       [](Call& c) { c.require(c.i("step") <= INT32_MAX, "step must fit in int32"); });
   // ---- queries of the CPU kernels; fmaPeak(kind, seconds) -> { flops, lanes }
   QUERY("bf16Supported", cpu::has_avx512_bf16, "");
+  QUERY("cpuIsa", cpu::cpu_isa, "");
   QUERY("bf16PackedWords", cpu::bf16_packed_words, "K N");
   export_function(env, exports, "fmaPeak", [](const Napi::CallbackInfo& info) -> Napi::Value {
     Args a(info, "fmaPeak", 2);

@@ -24,6 +24,8 @@ void linear_xent_bf16_forward(const float* h, const float* W, const uint32_t* Wt
 
 // AVX512_BF16 present (and not capped by CLLM4REC_CPU_ISA).
 bool has_avx512_bf16();
+// The clones the CPU kernels run (after CLLM4REC_CPU_ISA): 2 AVX-512, 1 AVX2 + FMA, 0 baseline.
+int64_t cpu_isa();
 // 32-bit words of a [K, N] matrix packed by bf16_pack_b.
 int64_t bf16_packed_words(int64_t K, int64_t N);
 // Packs op(B) = B [K, N] (B stored [N, K] when transB) into BF16 column panels, pairs along

@@ -1,5 +1,5 @@
 // Device selection: cuda when the CUDA addon is built and a GPU answers, else cpu.
-import { native } from "./native";
+import { cpuKernels, native } from "./native";
 import type { Device } from "./tensor";
 
 export function cudaAvailable(): boolean {
@@ -28,6 +28,6 @@ export function defaultDevice(choice: string = "auto", log: (s: string) => void 
   }
   if (choice !== "auto") throw new Error(`unknown device '${choice}' (expected auto, cpu or cuda)`);
   if (ok) return "cuda";
-  log("cllm4rec: no GPU available, running on the CPU");
+  log(`cllm4rec: no GPU available, running on the CPU (${cpuKernels()})`);
   return "cpu";
 }

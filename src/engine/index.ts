@@ -2,7 +2,7 @@
 export { Tensor, tidy, tidyAsync, keep, describe } from "./tensor";
 export type { Device, DType, TensorOptions } from "./tensor";
 export { backward, noGrad, zeroGrad, isGradEnabled } from "./autograd";
-export { native, addonPath } from "./native";
+export { native, addonPath, cpuKernels } from "./native";
 export { matmul, linear, linearGelu, packBf16, toBf16, type Bf16Weight } from "./ops/gemm";
 export { add, scale, reshape, mul, tanh, exp, logSigmoid, combineLosses } from "./ops/elementwise";
 export { rowSum, mean } from "./ops/reduce";

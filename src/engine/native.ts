@@ -404,6 +404,8 @@ export interface NativeAddon {
   ): void;
   /** the CPU has AVX512_BF16 (and CLLM4REC_CPU_ISA does not cap it) */
   bf16Supported(): boolean;
+  /** the clones the CPU kernels run (after CLLM4REC_CPU_ISA): 2 AVX-512, 1 AVX2 + FMA, 0 baseline x86-64 */
+  cpuIsa(): 0 | 1 | 2;
   /** int32 words of a [K, N] matrix packed to BF16 panels */
   bf16PackedWords(K: number, N: number): number;
   /** packs op(B) [K, N] (B stored [N, K] when transB) into dst (an int32 buffer of bf16PackedWords) */
@@ -493,6 +495,13 @@ export function native(): NativeAddon {
       "or `npm run build:native` (CPU + CUDA).\n" +
       errors.join("\n"),
   );
+}
+
+/** The CPU kernels' instruction set in words, e.g. "AVX2 + FMA kernels" (CLLM4REC_CPU_ISA applied). */
+export function cpuKernels(): string {
+  const n = native();
+  const isa = ["portable", "AVX2 + FMA", "AVX-512"][n.cpuIsa()] ?? "portable";
+  return `${isa}${n.bf16Supported() ? " + AVX512_BF16" : ""} kernels`;
 }
 
 export function addonPath(): string {

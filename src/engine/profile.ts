@@ -83,6 +83,7 @@ const COSTS: Record<string, (a: unknown[]) => Cost> = {
 const SKIP = new Set([
   "fmaPeak",
   "bf16Supported",
+  "cpuIsa",
   "bf16PackedWords",
   "isFreed",
   "numel",
