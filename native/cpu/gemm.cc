@@ -731,23 +731,14 @@ void scale_and_bias(int64_t M, int64_t N, float beta, float* C, const float* bia
     }
 }
 
-enum class Isa { kPortable, kAvx2, kAvx512 };
-
-Isa detect_isa() {
-#ifdef CLLM4REC_X86
-  __builtin_cpu_init();
-  if (detail::has_avx512()) return Isa::kAvx512;
-  if (detail::has_avx2()) return Isa::kAvx2;
-#endif
-  return Isa::kPortable;
-}
+using detail::Isa;
 
 }  // namespace
 
 void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t strideA, const float* B, int64_t strideB, float beta, float* C,
           int64_t strideC, int64_t batch, const float* bias) {
-  static const Isa isa = detect_isa();
+  const Isa isa = detail::widest_isa();
   for (int64_t b = 0; b < batch; ++b) {
     const float* Ab = A + b * strideA;
     const float* Bb = B + b * strideB;

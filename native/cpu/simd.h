@@ -51,12 +51,24 @@ inline bool has_avx2() {
 }
 
 // The instruction sets a kernel is cloned for (template argument of its always_inline body).
-enum class Isa { kGeneric, kAvx2, kAvx512 };
+enum class Isa { kGeneric = 0, kAvx2 = 1, kAvx512 = 2 };
 
-// The clone of a kernel for the widest ISA this CPU has (and CLLM4REC_CPU_ISA allows).
+// The widest ISA this CPU has (and CLLM4REC_CPU_ISA allows): the clones every kernel runs.
+inline Isa widest_isa() {
+  static const Isa isa = [] {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();  // the feature bits may be read before libgcc's constructor ran
+#endif
+    return has_avx512() ? Isa::kAvx512 : has_avx2() ? Isa::kAvx2 : Isa::kGeneric;
+  }();
+  return isa;
+}
+
+// The clone of a kernel for widest_isa().
 template <class F>
 inline F pick(F avx512, F avx2, F generic) {
-  return has_avx512() ? avx512 : has_avx2() ? avx2 : generic;
+  const Isa isa = widest_isa();
+  return isa == Isa::kAvx512 ? avx512 : isa == Isa::kAvx2 ? avx2 : generic;
 }
 
 // exp(x) in float without branches (so loops over it vectorise): range reduction

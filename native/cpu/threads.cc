@@ -91,7 +91,7 @@ bool has_avx512_bf16() {
 #endif
 }
 
-int64_t cpu_isa() { return detail::has_avx512() ? 2 : detail::has_avx2() ? 1 : 0; }
+int64_t cpu_isa() { return int64_t(detail::widest_isa()); }
 
 // kind: 0 = fp32 FMA at the widest ISA the kernels use, 1 = BF16 dot products (vdpbf16ps,
 // 2 multiply-adds per lane). Returns FLOP/s over `seconds` (about) on all threads; 0 when
